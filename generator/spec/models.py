@@ -1,0 +1,216 @@
+"""The service spec: what a service is. msgen decides how to build it.
+
+Every model forbids unknown keys, so a typo is an error rather than a silently
+ignored setting. Cross-field rules (duplicate routes, path parameters, ``uses``
+references) live in :mod:`generator.spec.checks` so that they run even when some
+fields are invalid, and every problem is reported in one run.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+SERVICE_NAME_RE = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
+RESOURCE_NAME_RE = r"^[a-z][a-z0-9_-]{0,46}[a-z0-9]$|^[a-z]$"
+HANDLER_RE = r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)+$"
+ROUTE_PATH_RE = r"^/([^/]+(/[^/]+)*)?$"
+USES_RE = r"^[a-z][a-z0-9_-]*:(read|write|readwrite)$"
+ENV_VAR_RE = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+TAG_KEY_RE = r"^[\w.:/=+@ -]+$"
+RESERVED_TAG_KEYS = ("service", "team", "environment", "managed-by")
+TAG_VALUE_RE = r"^[\w.:/=+@ -]*$"
+ARN_RE = r"^arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]*:.+$"
+
+ServiceName = Annotated[str, StringConstraints(pattern=SERVICE_NAME_RE)]
+ResourceName = Annotated[str, StringConstraints(pattern=RESOURCE_NAME_RE)]
+Arn = Annotated[str, StringConstraints(pattern=ARN_RE, max_length=2048)]
+FreeText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "PRIVATE_KEY", "API_KEY", "ACCESS_KEY")
+
+# CloudFormation's allowed AWS::Logs::LogGroup RetentionInDays values.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+
+
+class Domain(Model):
+    """A custom domain for the CloudFront distribution (needs an ACM certificate in us-east-1)."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", max_length=253)] = Field(
+        description="Fully qualified domain name, e.g. pay.example.com"
+    )
+    certificate_arn: Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[A-Za-z0-9-]+$")] = Field(
+        description="ACM certificate for the domain; CloudFront requires it to be in us-east-1"
+    )
+
+
+class ContentDelivery(Model):
+    """CloudFront in front of a private S3 static site and the API (under /api/*)."""
+
+    enabled: bool = Field(True, description="Create the CloudFront distribution")
+    static_site: bool = Field(True, description="Create a private S3 bucket for the static site as the default origin")
+    domain: Domain | None = Field(None, description="Custom domain and certificate; without it CloudFront's default certificate is used")
+    web_acl_arn: Arn | None = Field(None, description="WAFv2 web ACL (global scope) to attach to the distribution")
+    price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = "PriceClass_100"
+
+
+class KeyAttribute(Model):
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$")]
+    type: Literal["S", "N", "B"] = "S"
+
+
+def _key_shorthand(value: object) -> object:
+    return {"name": value} if isinstance(value, str) else value
+
+
+class Index(Model):
+    """A global secondary index."""
+
+    name: ResourceName
+    partition_key: KeyAttribute
+    sort_key: KeyAttribute | None = None
+    projection: Literal["ALL", "KEYS_ONLY"] = "ALL"
+
+    _shorthand = field_validator("partition_key", "sort_key", mode="before")(_key_shorthand)
+
+
+class Table(Model):
+    """A DynamoDB table: on-demand, point-in-time recovery, KMS-encrypted, deletion-protected."""
+
+    name: ResourceName
+    partition_key: KeyAttribute = Field(description="Attribute name, or {name, type} with type S, N or B")
+    sort_key: KeyAttribute | None = None
+    indexes: list[Index] = Field(default_factory=list, max_length=20)
+    ttl_attribute: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")] | None = None
+
+    _shorthand = field_validator("partition_key", "sort_key", mode="before")(_key_shorthand)
+
+
+class Bucket(Model):
+    """A private, versioned, KMS-encrypted S3 bucket that only accepts TLS."""
+
+    name: ResourceName
+    noncurrent_version_expiration_days: int = Field(90, ge=1, le=3650, description="Delete old object versions after this many days")
+
+
+class Persistence(Model):
+    tables: list[Table] = Field(default_factory=list, max_length=50)
+    buckets: list[Bucket] = Field(default_factory=list, max_length=20)
+
+
+class Route(Model):
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"]
+    path: Annotated[str, StringConstraints(pattern=ROUTE_PATH_RE, max_length=512)] = Field(
+        description="Resource path, e.g. /payments/{id}; a greedy {proxy+} may end it"
+    )
+    handler: Annotated[str, StringConstraints(pattern=HANDLER_RE, max_length=128)] = Field(
+        description="Python module.function that handles the route, e.g. payments.create"
+    )
+    uses: list[Annotated[str, StringConstraints(pattern=USES_RE)]] = Field(
+        default_factory=list, description="What the handler touches: '<table-or-bucket>:read|write|readwrite'"
+    )
+    auth: Literal["iam", "cognito", "none"] | None = Field(None, description="Overrides api.auth for this route")
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, v: object) -> object:
+        return v.upper() if isinstance(v, str) else v
+
+
+class Throttling(Model):
+    rate_limit: float = Field(100, gt=0, le=10000, description="Steady-state requests per second for the stage")
+    burst_limit: int = Field(200, gt=0, le=5000)
+
+
+class Api(Model):
+    """A regional REST API in API Gateway with one resource and method per route."""
+
+    routes: list[Route] = Field(min_length=1, max_length=300)
+    auth: Literal["iam", "cognito", "none"] = Field("iam", description="Default authorization for every route")
+    cognito_user_pool_arn: Arn | None = Field(None, description="Required when any route uses cognito auth")
+    throttling: Throttling = Field(default_factory=Throttling)
+    cache_enabled: bool = Field(False, description="Turn on the stage cache cluster (costs money; off by default)")
+    web_acl_arn: Arn | None = Field(None, description="WAFv2 web ACL (regional) to associate with the stage")
+    account_logging_role: bool = Field(
+        True, description="Set the account's API Gateway CloudWatch role (needed once per account and Region before stages can log); "
+        "turn off where the platform already manages it",
+    )
+
+
+class Application(Model):
+    runtime: Literal["python3.12", "python3.13"] = "python3.12"
+    architecture: Literal["arm64", "x86_64"] = "arm64"
+    memory_mb: int = Field(512, ge=128, le=10240)
+    timeout_s: int = Field(10, ge=1, le=29, description="API Gateway stops waiting after 29 s, so the limit is 29")
+    reserved_concurrency: int | None = Field(
+        None, ge=1, le=1000, description="Reserved concurrency per function; null leaves the function on the account pool"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARN", "ERROR"] = "INFO"
+    environment: dict[Annotated[str, StringConstraints(pattern=ENV_VAR_RE)], Annotated[str, StringConstraints(max_length=1024)]] = Field(
+        default_factory=dict, description="Plain configuration; secrets belong in Secrets Manager, not here"
+    )
+    subnet_ids: list[Annotated[str, StringConstraints(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(
+        default_factory=list, description="Run functions in these VPC subnets (with security_group_ids)"
+    )
+    security_group_ids: list[Annotated[str, StringConstraints(pattern=r"^sg-[0-9a-f]{8,17}$")]] = Field(default_factory=list)
+
+    @field_validator("environment")
+    @classmethod
+    def _no_secrets(cls, env: dict[str, str]) -> dict[str, str]:
+        for key in env:
+            if key.startswith("AWS_"):
+                raise ValueError(f"'{key}': names starting with AWS_ are reserved by Lambda")
+            if any(word in key.upper() for word in SECRET_WORDS):
+                raise ValueError(f"'{key}' looks like a secret; keep secrets in Secrets Manager, not in environment variables")
+        return env
+
+
+class Observability(Model):
+    log_retention_days: int = Field(30, description="Retention of every log group; one of CloudWatch's allowed values")
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, v: int) -> int:
+        if v not in LOG_RETENTION_DAYS:
+            raise ValueError(f"{v} is not a retention CloudWatch Logs allows; use one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return v
+
+
+class ServiceSpec(Model):
+    """A microservice on AWS, described once."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="msgen service spec")
+
+    service: ServiceName = Field(description="Lower-case DNS-safe name, 3-40 characters, e.g. payment-svc")
+    team: FreeText = Field(description="Owning team")
+    description: Annotated[str, StringConstraints(max_length=500)] = Field("", description="One or two sentences on what the service does")
+    pattern: Literal["serverless"] = Field(
+        "serverless", description="API shape: serverless (API Gateway + Lambda + DynamoDB); hybrid and micro are planned"
+    )
+    environments: list[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]{0,15}$")]] = Field(
+        default_factory=lambda: ["dev", "staging", "prod"], min_length=1, max_length=10,
+        description="Allowed values of the template's Environment parameter",
+    )
+    tags: dict[Annotated[str, StringConstraints(pattern=TAG_KEY_RE, max_length=128)], Annotated[str, StringConstraints(pattern=TAG_VALUE_RE, max_length=256)]] = Field(
+        default_factory=dict, description="Extra tags for every resource, e.g. cost-centre: cc-1234", max_length=40
+    )
+    content_delivery: ContentDelivery = Field(default_factory=ContentDelivery)
+    api: Api
+    application: Application = Field(default_factory=Application)
+    persistence: Persistence = Field(default_factory=Persistence)
+    observability: Observability = Field(default_factory=Observability)
+
+    @field_validator("tags")
+    @classmethod
+    def _tag_keys(cls, tags: dict[str, str]) -> dict[str, str]:
+        for key in tags:
+            if key.lower().startswith("aws:"):
+                raise ValueError(f"tag '{key}': the aws: prefix is reserved by AWS")
+            if key in RESERVED_TAG_KEYS:
+                raise ValueError(f"tag '{key}' is set by msgen from the spec; remove it from tags")
+        return tags

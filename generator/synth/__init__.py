@@ -1,0 +1,1 @@
+"""Turn a ServiceSpec into a CloudFormation template (see pipeline.synthesize)."""

@@ -1,0 +1,90 @@
+"""State shared by the layers while one template is built: naming, tags, references."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from troposphere import AWSObject, GetAtt, Parameter, Ref, Sub, Tags, Template
+
+from generator.spec.models import ServiceSpec
+
+# Checkov skips the generated resources may carry. Each is used only where the
+# spec has not given what the check needs; the README lists them (tests check it).
+SKIP_REASONS = {
+    "CKV_AWS_18": "this bucket receives the access logs; logging it into itself would loop",
+    "CKV_AWS_68": "no WAF web ACL in the spec; set content_delivery.web_acl_arn to attach one",
+    "CKV_AWS_174": "no custom domain in the spec; CloudFront's default certificate cannot pin TLS 1.2 (set content_delivery.domain)",
+    "CKV_AWS_59": "route declared public in the spec (auth: none)",
+    "CKV_AWS_120": "stage cache is off by default (responses are per request); set api.cache_enabled to turn it on",
+    "CKV_AWS_115": "no reserved concurrency in the spec; set application.reserved_concurrency to cap it",
+    "CKV_AWS_116": "invoked synchronously by API Gateway; a dead-letter queue only applies to asynchronous invocations",
+    "CKV_AWS_117": "no VPC in the spec (the function only calls AWS APIs); set application.subnet_ids to attach one",
+}
+
+
+@dataclass
+class Context:
+    """The template under construction, with the helpers every layer needs."""
+
+    spec: ServiceSpec
+    template: Template = field(default_factory=Template)
+    refs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.env = self.template.add_parameter(
+            Parameter(
+                "Environment",
+                Type="String",
+                AllowedValues=list(self.spec.environments),
+                Default=self.spec.environments[0],
+                Description="Deployment environment; part of every physical name and tag",
+            )
+        )
+
+    # --- names -------------------------------------------------------------------------
+    @property
+    def service(self) -> str:
+        return self.spec.service
+
+    def physical(self, suffix: str = "") -> Sub:
+        """``payment-svc-${Environment}[-suffix]``: physical names that must be unique per account."""
+        return Sub(f"{self.service}-${{Environment}}" + (f"-{suffix}" if suffix else ""))
+
+    def log_group_name(self, component: str) -> Sub:
+        """The log-group naming convention: ``/msgen/<service>/<environment>/<component>``."""
+        return Sub(f"/msgen/{self.service}/${{Environment}}/{component}")
+
+    # --- resources ---------------------------------------------------------------------
+    def add(self, resource: AWSObject, description: str, skips: tuple[str, ...] = (), retain: bool = False) -> AWSObject:
+        """Add a resource with a human description, tags and, where declared, checkov skips."""
+        metadata: dict[str, Any] = {"msgen": {"description": description}}
+        if skips:
+            metadata["checkov"] = {"skip": [{"id": s, "comment": SKIP_REASONS[s]} for s in skips]}
+        resource.Metadata = metadata
+        if retain:
+            resource.DeletionPolicy = "Retain"
+            resource.UpdateReplacePolicy = "Retain"
+        if "Tags" in resource.props and "Tags" not in resource.properties:
+            resource.Tags = self.tags()
+        return self.template.add_resource(resource)
+
+    def tags(self, **extra: str) -> Tags:
+        base: dict[str, Any] = {
+            "service": self.service,
+            "team": tag_value(self.spec.team),
+            "environment": Ref(self.env),
+            "managed-by": "msgen",
+        }
+        base.update(self.spec.tags)
+        base.update(extra)
+        return Tags(**base) if all(k.isidentifier() for k in base) else Tags(base)
+
+    def key_arn(self) -> GetAtt:
+        return GetAtt(self.refs["key"], "Arn")
+
+
+def tag_value(text: str) -> str:
+    """Free text (a team name) made safe for an AWS tag value."""
+    return re.sub(r"[^\w.:/=+@ -]", "-", text)[:256]

@@ -1,0 +1,188 @@
+"""API: a regional REST API with one resource per path segment and one method per route."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from troposphere import GetAtt, Ref, Sub, apigateway, awslambda, iam, logs, wafv2
+
+from generator import naming
+from generator.spec.models import Route
+from generator.synth.context import Context
+from generator.synth.layers.application import plan
+from generator.synth.policy import assume_role, document, statement
+
+STAGE = "api"  # the stage name is also the path prefix CloudFront forwards (/api/*)
+
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "extendedRequestId": "$context.extendedRequestId",
+        "xrayTraceId": "$context.xrayTraceId",
+        "ip": "$context.identity.sourceIp",
+        "method": "$context.httpMethod",
+        "path": "$context.resourcePath",
+        "status": "$context.status",
+        "latencyMs": "$context.responseLatency",
+        "integrationStatus": "$context.integration.status",
+        "integrationLatencyMs": "$context.integration.latency",
+        "integrationRequestId": "$context.integration.requestId",
+        "error": "$context.error.message",
+    },
+    separators=(",", ":"),
+)
+
+AUTH_TYPES = {"iam": "AWS_IAM", "cognito": "COGNITO_USER_POOLS", "none": "NONE"}
+
+
+def build(ctx: Context) -> None:
+    spec = ctx.spec
+    api = ctx.add(
+        apigateway.RestApi(
+            "RestApi",
+            Name=ctx.physical(),
+            Description=f"{spec.service}: {spec.description}"[:1024] if spec.description else spec.service,
+            EndpointConfiguration=apigateway.EndpointConfiguration(Types=["REGIONAL"]),
+        ),
+        "REST API of the service",
+    )
+    ctx.refs["rest_api"] = api
+    function = ctx.refs["functions"][plan(ctx)[0].name]
+    validator = ctx.add(
+        apigateway.RequestValidator("ApiRequestValidator", RestApiId=Ref(api), ValidateRequestParameters=True, ValidateRequestBody=False),
+        "Rejects requests missing declared path parameters before they reach a function",
+    )
+    authorizer = None
+    if any((r.auth or spec.api.auth) == "cognito" for r in spec.api.routes):
+        authorizer = ctx.add(
+            apigateway.Authorizer(
+                "ApiCognitoAuthorizer", RestApiId=Ref(api), Name="cognito", Type="COGNITO_USER_POOLS",
+                IdentitySource="method.request.header.Authorization", ProviderARNs=[spec.api.cognito_user_pool_arn],
+            ),
+            "Validates Cognito user pool tokens",
+        )
+    resources = _resources(ctx, api)
+    methods = [_method(ctx, api, resources, route, function, validator, authorizer) for route in spec.api.routes]
+
+    # A deployment is an immutable snapshot: its logical ID carries a hash of the routes so that
+    # changing them creates a new snapshot the stage moves to. It holds no data.
+    digest = hashlib.sha256(json.dumps([[r.method, r.path, r.auth or spec.api.auth] for r in spec.api.routes]).encode()).hexdigest()[:8]
+    deployment = apigateway.Deployment(f"ApiDeployment{digest.upper()}", RestApiId=Ref(api), Description=f"routes {digest}")
+    deployment.DependsOn = [m.title for m in methods]
+    ctx.add(deployment, "Snapshot of the routes, replaced whenever they change")
+
+    access_logs = ctx.add(
+        logs.LogGroup(
+            "ApiAccessLogGroup",
+            LogGroupName=ctx.log_group_name("api-access"),
+            RetentionInDays=spec.observability.log_retention_days,
+            KmsKeyId=ctx.key_arn(),
+        ),
+        "API Gateway access logs, one JSON line per request",
+        retain=True,
+    )
+    ctx.refs.setdefault("log_groups", []).append(access_logs)
+    stage_depends = []
+    if spec.api.account_logging_role:
+        stage_depends.append(_account_logging_role(ctx).title)
+    setting = apigateway.MethodSetting(
+        ResourcePath="/*", HttpMethod="*", LoggingLevel="ERROR", MetricsEnabled=True, DataTraceEnabled=False,
+        ThrottlingRateLimit=spec.api.throttling.rate_limit, ThrottlingBurstLimit=spec.api.throttling.burst_limit,
+    )
+    stage_props: dict[str, object] = dict(
+        RestApiId=Ref(api), StageName=STAGE, DeploymentId=Ref(deployment), TracingEnabled=True,
+        AccessLogSetting=apigateway.AccessLogSetting(DestinationArn=GetAtt(access_logs, "Arn"), Format=ACCESS_LOG_FORMAT),
+        MethodSettings=[setting],
+    )
+    skips: tuple[str, ...] = ()
+    if spec.api.cache_enabled:
+        stage_props.update(CacheClusterEnabled=True, CacheClusterSize="0.5")
+        setting.CachingEnabled = True
+        setting.CacheDataEncrypted = True
+    else:
+        skips = ("CKV_AWS_120",)
+    stage = apigateway.Stage("ApiStage", **stage_props)
+    if stage_depends:
+        stage.DependsOn = stage_depends
+    ctx.add(stage, f"Stage '{STAGE}': tracing, access logs and throttling", skips=skips)
+    ctx.refs["stage"] = stage
+    if spec.api.web_acl_arn:
+        ctx.add(
+            wafv2.WebACLAssociation("ApiWebAclAssociation", ResourceArn=Sub(
+                f"arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}::/restapis/${{RestApi}}/stages/{STAGE}"), WebACLArn=spec.api.web_acl_arn,
+                DependsOn=[stage.title]),
+            "Puts the stage behind the WAF web ACL from the spec",
+        )
+    ctx.add(
+        awslambda.Permission(
+            f"{function.title}ApiPermission", Action="lambda:InvokeFunction", FunctionName=GetAtt(function, "Arn"),
+            Principal="apigateway.amazonaws.com", SourceAccount=Sub("${AWS::AccountId}"),
+            SourceArn=Sub(f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{RestApi}}/{STAGE}/*"),
+        ),
+        f"Lets stage '{STAGE}' of this API, and nothing else, invoke the function",
+    )
+
+
+def _resources(ctx: Context, api: apigateway.RestApi) -> dict[str, object]:
+    """One AWS::ApiGateway::Resource per distinct path prefix, keyed by path."""
+    ids: dict[str, object] = {"/": GetAtt(api, "RootResourceId")}
+    for route in ctx.spec.api.routes:
+        segments = naming.path_segments(route.path)
+        for depth in range(1, len(segments) + 1):
+            path = "/" + "/".join(segments[:depth])
+            if path in ids:
+                continue
+            parent = "/" + "/".join(segments[: depth - 1])
+            res = ctx.add(
+                apigateway.Resource(naming.resource_id_for_path(path), RestApiId=Ref(api), ParentId=ids[parent], PathPart=segments[depth - 1]),
+                f"Path {path}",
+            )
+            ids[path] = Ref(res)
+    return ids
+
+
+def _method(ctx: Context, api, resources, route: Route, function, validator, authorizer) -> apigateway.Method:
+    auth = route.auth or ctx.spec.api.auth
+    params = {f"method.request.path.{s.strip('{}+')}": True for s in naming.path_segments(route.path) if s.startswith("{")}
+    props: dict[str, object] = dict(
+        RestApiId=Ref(api),
+        ResourceId=resources[route.path],
+        HttpMethod=route.method,
+        AuthorizationType=AUTH_TYPES[auth],
+        Integration=apigateway.Integration(
+            Type="AWS_PROXY", IntegrationHttpMethod="POST",
+            Uri=Sub(f"arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/functions/${{{function.title}.Arn}}/invocations"),
+        ),
+    )
+    if params:
+        props["RequestParameters"] = params
+        props["RequestValidatorId"] = Ref(validator)
+    if auth == "cognito":
+        props["AuthorizerId"] = Ref(authorizer)
+    return ctx.add(
+        apigateway.Method(naming.method_id(route.method, route.path), **props),
+        f"{route.method} {route.path} -> {route.handler} (auth: {auth})",
+        skips=("CKV_AWS_59",) if auth == "none" else (),
+    )
+
+
+def _account_logging_role(ctx: Context) -> apigateway.Account:
+    """API Gateway needs one CloudWatch role per account and Region before a stage may log."""
+    role = ctx.add(
+        iam.Role(
+            "ApiGatewayCloudWatchRole",
+            Description="Lets API Gateway write access and execution logs in this account and Region",
+            AssumeRolePolicyDocument=assume_role("apigateway.amazonaws.com"),
+            Policies=[iam.Policy(PolicyName="push-logs", PolicyDocument=document(statement(
+                ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups", "logs:DescribeLogStreams",
+                 "logs:FilterLogEvents", "logs:GetLogEvents", "logs:PutLogEvents"],
+                Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"), sid="PushLogs",
+            )))],
+        ),
+        "Role API Gateway uses to write logs (account-wide setting; see api.account_logging_role)",
+    )
+    return ctx.add(
+        apigateway.Account("ApiGatewayAccount", CloudWatchRoleArn=GetAtt(role, "Arn")),
+        "Sets the account's API Gateway logging role (one per account and Region)",
+    )

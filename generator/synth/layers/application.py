@@ -1,0 +1,160 @@
+"""Application: Lambda functions, each with its own log group and a role granting only what it uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from troposphere import GetAtt, Parameter, Ref, Sub, awslambda, iam, logs
+
+from generator import naming
+from generator.synth.context import Context
+from generator.synth.policy import assume_role, document, statement
+
+TABLE_ACTIONS = {
+    "read": ["dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"],
+    "write": ["dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+}
+BUCKET_ACTIONS = {"read": ["s3:GetObject", "s3:GetObjectVersion"], "write": ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject"]}
+KMS_ACTIONS = {"read": ["kms:Decrypt", "kms:DescribeKey"], "write": ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]}
+
+
+@dataclass
+class FunctionPlan:
+    """One Lambda function: its name in the stack, entry point and what it uses."""
+
+    name: str
+    handler: str
+    description: str
+    uses: list[str] = field(default_factory=list)
+
+
+def plan(ctx: Context) -> list[FunctionPlan]:
+    """Serverless pattern: one function serves every route; its rights are the union of the routes' uses."""
+    uses = sorted({u for r in ctx.spec.api.routes for u in r.uses})
+    return [FunctionPlan("api", "app.lambda_handler", f"{ctx.service}: serves every API route", uses)]
+
+
+def build(ctx: Context) -> None:
+    t = ctx.template
+    ctx.refs["artifact_bucket"] = t.add_parameter(Parameter(
+        "ArtifactBucket", Type="String", MinLength=3, MaxLength=63, AllowedPattern="^[a-z0-9][a-z0-9.-]*[a-z0-9]$",
+        Description="S3 bucket holding the function code zip (make package; see README)",
+    ))
+    ctx.refs["artifact_key"] = t.add_parameter(Parameter(
+        "ArtifactKey", Type="String", MinLength=1, MaxLength=1024, Description="S3 key of the function code zip, e.g. payment-svc/1.4.2.zip",
+    ))
+    for fn in plan(ctx):
+        ctx.refs.setdefault("functions", {})[fn.name] = _function(ctx, fn)
+
+
+def _access(level: str) -> list[str]:
+    return ["read", "write"] if level == "readwrite" else [level]
+
+
+def access_by_target(uses: list[str]) -> dict[str, set[str]]:
+    """``["payments:read", "payments:readwrite"]`` -> ``{"payments": {"read", "write"}}``."""
+    out: dict[str, set[str]] = {}
+    for use in uses:
+        name, level = use.split(":")
+        out.setdefault(name, set()).update(_access(level))
+    return out
+
+
+def _grants(ctx: Context, uses: list[str]) -> tuple[list[dict], dict[str, object]]:
+    """Policy statements and environment variables that ``uses`` entries imply."""
+    statements: list[dict] = []
+    env: dict[str, object] = {}
+    kms_levels: set[str] = {"read"}  # environment variables are encrypted with the key
+    tables, buckets = ctx.refs.get("tables", {}), ctx.refs.get("buckets", {})
+    for name, levels in sorted(access_by_target(uses).items()):
+        kms_levels |= levels
+        if name in tables:
+            table = tables[name]
+            actions = [a for lvl in levels for a in TABLE_ACTIONS[lvl]]
+            statements.append(statement(actions, [GetAtt(table, "Arn"), Sub(f"${{{table.title}.Arn}}/index/*")], sid=table.title))
+            env[f"TABLE_{name.upper().replace('-', '_')}"] = Ref(table)
+        else:
+            bucket = buckets[name]
+            actions = [a for lvl in levels for a in BUCKET_ACTIONS[lvl]]
+            statements.append(statement(actions, Sub(f"${{{bucket.title}.Arn}}/*"), sid=f"{bucket.title}Objects"))
+            if "read" in levels:
+                statements.append(statement(["s3:ListBucket"], GetAtt(bucket, "Arn"), sid=f"{bucket.title}List"))
+            env[f"BUCKET_{name.upper().replace('-', '_')}"] = Ref(bucket)
+    actions = sorted({a for lvl in kms_levels for a in KMS_ACTIONS[lvl]})
+    statements.append(statement(actions, ctx.key_arn(), sid="ServiceKey"))
+    return statements, env
+
+
+def _function(ctx: Context, fn: FunctionPlan) -> awslambda.Function:
+    app = ctx.spec.application
+    fid = naming.function_id(fn.name)
+    log_group = ctx.add(
+        logs.LogGroup(
+            f"{fid}LogGroup",
+            LogGroupName=ctx.log_group_name(f"function/{fn.name}"),
+            RetentionInDays=ctx.spec.observability.log_retention_days,
+            KmsKeyId=ctx.key_arn(),
+        ),
+        f"JSON logs of function '{fn.name}'",
+        retain=True,
+    )
+    grants, env = _grants(ctx, fn.uses)
+    role = ctx.add(
+        iam.Role(
+            f"{fid}Role",
+            Description=Sub(f"{ctx.service} (${{Environment}}): function {fn.name}"),
+            AssumeRolePolicyDocument=assume_role("lambda.amazonaws.com"),
+            Policies=[iam.Policy(PolicyName="least-privilege", PolicyDocument=document(
+                statement(["logs:CreateLogStream", "logs:PutLogEvents"], GetAtt(log_group, "Arn"), sid="OwnLogGroup"),
+                # X-Ray has no resource-level permissions: "*" is the only valid resource for these two actions.
+                statement(["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "*", sid="Tracing"),
+                *grants,
+                *(
+                    [statement(["ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+                                "ec2:DescribeNetworkInterfaces", "ec2:UnassignPrivateIpAddresses"], "*", sid="VpcNetworking")]
+                    if app.subnet_ids else []
+                ),
+            ))],
+        ),
+        f"Execution role of function '{fn.name}': its log group, tracing and what it uses",
+    )
+    variables: dict[str, object] = {
+        "POWERTOOLS_SERVICE_NAME": ctx.service,
+        "POWERTOOLS_METRICS_NAMESPACE": f"msgen/{ctx.service}",
+        "ENVIRONMENT": Ref(ctx.env),
+        **env,
+        **app.environment,
+    }
+    skips = []
+    props: dict[str, object] = dict(
+        Description=fn.description[:256],
+        Code=awslambda.Code(S3Bucket=Ref(ctx.refs["artifact_bucket"]), S3Key=Ref(ctx.refs["artifact_key"])),
+        Handler=fn.handler,
+        Runtime=app.runtime,
+        Architectures=[app.architecture],
+        MemorySize=app.memory_mb,
+        Timeout=app.timeout_s,
+        Role=GetAtt(role, "Arn"),
+        TracingConfig=awslambda.TracingConfig(Mode="Active"),
+        KmsKeyArn=ctx.key_arn(),
+        Environment=awslambda.Environment(Variables=dict(sorted(variables.items()))),
+    )
+    if app.reserved_concurrency:
+        props["ReservedConcurrentExecutions"] = app.reserved_concurrency
+    else:
+        skips.append("CKV_AWS_115")
+    skips.append("CKV_AWS_116")
+    if app.subnet_ids:
+        props["VpcConfig"] = awslambda.VPCConfig(SubnetIds=app.subnet_ids, SecurityGroupIds=app.security_group_ids)
+    else:
+        skips.append("CKV_AWS_117")
+    function = awslambda.Function(fid, **props)
+    # troposphere's LoggingConfig class belongs to another resource type; set the property as data.
+    function.properties["LoggingConfig"] = {
+        "LogFormat": "JSON",
+        "ApplicationLogLevel": app.log_level,
+        "SystemLogLevel": "WARN" if app.log_level in ("ERROR", "WARN") else "INFO",
+        "LogGroup": Ref(log_group),
+    }
+    ctx.refs.setdefault("log_groups", []).append(log_group)
+    return ctx.add(function, f"Function '{fn.name}' ({fn.handler})", skips=tuple(skips))

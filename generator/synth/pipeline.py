@@ -1,0 +1,95 @@
+"""The fixed order in which a spec becomes a template, and its deterministic serialisation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+from troposphere import GetAtt, Output, Ref, Sub
+
+from generator import __version__
+from generator.errors import SynthError
+from generator.spec.models import ServiceSpec
+from generator.synth.context import Context
+from generator.synth.layers import api, application, content_delivery, persistence, security
+
+LAYERS = (security.build, persistence.build, application.build, api.build, content_delivery.build, persistence.bucket_policies)
+MAX_RESOURCES = 500
+MAX_TEMPLATE_BYTES_S3 = 1_000_000
+
+
+def build_template(spec: ServiceSpec) -> dict[str, Any]:
+    """The template as plain data (intrinsics already rendered to dicts)."""
+    ctx = Context(spec)
+    desc = f"msgen {__version__}: {spec.service} ({spec.pattern}) owned by {spec.team}"
+    if spec.description:
+        desc += f". {spec.description}"
+    ctx.template.set_description(_clip_bytes(desc, 1024))
+    try:
+        for layer in LAYERS:
+            layer(ctx)
+    except ValueError as exc:  # troposphere refuses past its limits (e.g. 500 resources)
+        raise SynthError(f"{spec.service}: cannot build the template: {exc}") from None
+    _outputs(ctx)
+    data = ctx.template.to_dict()
+    data["Resources"] = {lid: _ordered(res) for lid, res in data["Resources"].items()}
+    count = len(data["Resources"])
+    if count > MAX_RESOURCES:
+        raise SynthError(f"{spec.service}: the template has {count} resources; CloudFormation allows {MAX_RESOURCES} per stack")
+    return data
+
+
+def _outputs(ctx: Context) -> None:
+    t = ctx.template
+    t.add_output(Output("ApiUrl", Description="Invoke URL of the API stage", Value=Sub(f"https://${{RestApi}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{api.STAGE}")))
+    if "distribution" in ctx.refs:
+        t.add_output(Output("DistributionUrl", Description="Public HTTPS URL of the service", Value=Sub("https://${Distribution.DomainName}")))
+        t.add_output(Output("DistributionId", Description="CloudFront distribution id (for invalidations)", Value=Ref(ctx.refs["distribution"])))
+    if "SiteBucket" in t.resources:
+        t.add_output(Output("SiteBucketName", Description="Upload the static site here", Value=Ref(t.resources["SiteBucket"])))
+    for name, fn in ctx.refs.get("functions", {}).items():
+        t.add_output(Output(f"{fn.title}Name", Description=f"Name of function '{name}'", Value=Ref(fn)))
+    for name, table in ctx.refs.get("tables", {}).items():
+        t.add_output(Output(f"{table.title}Name", Description=f"Name of table '{name}'", Value=Ref(table)))
+    for name, bucket in ctx.refs.get("buckets", {}).items():
+        t.add_output(Output(f"{bucket.title}Name", Description=f"Name of bucket '{name}'", Value=Ref(bucket)))
+    t.add_output(Output("ServiceKeyArn", Description="KMS key that encrypts the service's data", Value=GetAtt(ctx.refs["key"], "Arn")))
+
+
+RESOURCE_KEY_ORDER = ("Type", "Condition", "DependsOn", "DeletionPolicy", "UpdateReplacePolicy", "UpdatePolicy", "Metadata", "Properties")
+
+
+def _ordered(resource: dict[str, Any]) -> dict[str, Any]:
+    """Type first, Properties last: the order a reviewer reads a resource in."""
+    return {k: resource[k] for k in sorted(resource, key=lambda k: RESOURCE_KEY_ORDER.index(k) if k in RESOURCE_KEY_ORDER else 99)}
+
+
+def _clip_bytes(text: str, limit: int) -> str:
+    raw = text.encode("utf-8")
+    return text if len(raw) <= limit else raw[: limit - 3].decode("utf-8", "ignore") + "..."
+
+
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    pass
+
+
+def _str_presenter(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_Dumper.add_representer(str, _str_presenter)
+
+
+def render(data: dict[str, Any], fmt: str = "yaml") -> str:
+    """Serialise deterministically: key order is the builder's, which depends only on the spec."""
+    if fmt == "json":
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=10_000)
+
+
+def synthesize(spec: ServiceSpec, fmt: str = "yaml") -> str:
+    text = render(build_template(spec), fmt)
+    if len(text.encode()) > MAX_TEMPLATE_BYTES_S3:
+        raise SynthError(f"{spec.service}: the template is {len(text.encode())} bytes; CloudFormation accepts at most {MAX_TEMPLATE_BYTES_S3} bytes from S3")
+    return text
