@@ -32,7 +32,9 @@ def build_template(spec: ServiceSpec) -> dict[str, Any]:
     except ValueError as exc:  # troposphere refuses past its limits (e.g. 500 resources)
         raise SynthError(f"{spec.service}: cannot build the template: {exc}") from None
     _outputs(ctx)
-    data = ctx.template.to_dict()
+    ctx.template.set_version("2010-09-09")
+    raw = ctx.template.to_dict()
+    data = {k: raw[k] for k in TOP_LEVEL_ORDER if k in raw}
     data["Resources"] = {lid: _ordered(res) for lid, res in data["Resources"].items()}
     count = len(data["Resources"])
     if count > MAX_RESOURCES:
@@ -57,6 +59,7 @@ def _outputs(ctx: Context) -> None:
     t.add_output(Output("ServiceKeyArn", Description="KMS key that encrypts the service's data", Value=GetAtt(ctx.refs["key"], "Arn")))
 
 
+TOP_LEVEL_ORDER = ("AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Rules", "Mappings", "Conditions", "Transform", "Resources", "Outputs")
 RESOURCE_KEY_ORDER = ("Type", "Condition", "DependsOn", "DeletionPolicy", "UpdateReplacePolicy", "UpdatePolicy", "Metadata", "Properties")
 
 

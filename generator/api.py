@@ -1,0 +1,75 @@
+"""Library entry points; the CLI only parses options and calls these."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from generator.errors import InputError, OutputExistsError
+from generator.resources import blueprint
+from generator.spec import ServiceSpec, load_spec
+
+TEMPLATE_MARKER = re.compile(r"^Description: ['\"]?msgen |\"Description\": \"msgen ", re.M)
+
+
+def resolve_spec_path(spec: str) -> tuple[Path, str]:
+    """A spec argument is a file path or, when no such file exists, a blueprint name."""
+    path = Path(spec)
+    if path.exists() or os.sep in spec or spec.endswith((".yaml", ".yml")):
+        return path, spec
+    bp = blueprint(spec)
+    return bp.path, f"blueprint:{bp.name}"
+
+
+def load(spec: str) -> ServiceSpec:
+    path, display = resolve_spec_path(spec)
+    return load_spec(path, display)
+
+
+def synth(spec: ServiceSpec, fmt: str = "yaml") -> str:
+    from generator.synth.pipeline import synthesize
+
+    return synthesize(spec, fmt)
+
+
+def looks_like_template(text: str) -> bool:
+    return bool(re.search(r"^(AWSTemplateFormatVersion|Resources)\s*:|^\s*\{\s*\"(AWSTemplateFormatVersion|Resources|Description)\"", text, re.M))
+
+
+def write_atomic(path: Path, text: str, force: bool = False) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a file.
+
+    An existing file is replaced only when msgen wrote it (its Description starts
+    with "msgen ") or with ``force``; anything else is left untouched.
+    """
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; give a file name for the template")
+    if path.exists() and not force:
+        try:
+            head = path.read_text(encoding="utf-8", errors="replace")[:4096]
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read the existing file: {exc.strerror}") from None
+        if not TEMPLATE_MARKER.search(head):
+            raise OutputExistsError(f"{path}: exists and was not written by msgen; use --force to overwrite it")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def diff(old: str, new: str, old_name: str, new_name: str) -> str:
+    return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True), old_name, new_name))

@@ -1,0 +1,196 @@
+"""The ``msgen`` command line. Options in, library calls out; no logic of its own."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from generator import __version__, api
+from generator.errors import EXIT_FINDINGS, InputError, MsgenError
+
+EPILOG = """\b
+Exit codes:
+  0  success
+  1  findings: lint problems, or a stale template with synth --check
+  2  bad input or usage: invalid spec, missing file, refused overwrite
+"""
+
+
+class _Group(click.Group):
+    """Turns every MsgenError into its message on stderr and its exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except MsgenError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(_error_text(exc), err=True)
+            ctx.exit(exc.exit_code)
+
+
+def _error_text(exc: MsgenError) -> str:
+    from generator.errors import SpecError
+
+    if isinstance(exc, SpecError):
+        n = len(exc.issues)
+        return f"{exc}\nmsgen: {n} problem{'s' if n != 1 else ''} found; nothing was written"
+    return f"msgen: error: {exc}"
+
+
+@click.group(cls=_Group, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", "-V", prog_name="msgen", message="%(prog)s %(version)s")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks for errors (for reporting bugs).")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """msgen turns one YAML service spec into a microservice's CloudFormation and repository.
+
+    \b
+    Examples:
+      msgen blueprints                                  # ready-made specs
+      msgen validate service.yaml
+      msgen synth service.yaml -o infra/template.yaml
+      msgen synth serverless-api                        # a blueprint, by name
+      msgen lint infra/template.yaml
+    """
+    ctx.ensure_object(dict)["debug"] = debug
+
+
+SPEC_HELP = "SPEC is a spec file, or the name of a blueprint (see `msgen blueprints`)."
+
+
+@main.command(epilog=EPILOG)
+@click.argument("spec")
+def validate(spec: str) -> None:
+    """Check a spec and report every problem, each as FILE:LINE:COL: path: message.
+
+    \b
+    SPEC is a spec file, or the name of a blueprint.
+    Example:
+      msgen validate service.yaml
+    """
+    model = api.load(spec)
+    click.echo(f"{spec}: OK ({model.service}, {model.pattern}, {len(model.api.routes)} routes)", err=True)
+
+
+@main.command(epilog=EPILOG)
+@click.argument("spec")
+@click.option("-o", "--output", "output", default="-", show_default=True, metavar="FILE",
+              help="Write the template to FILE (atomically), or '-' for stdout.")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True, help="Template format.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 with a unified diff when FILE differs from what SPEC gives.")
+@click.option("--force", is_flag=True, help="Overwrite FILE even if msgen did not write it.")
+def synth(spec: str, output: str, fmt: str, check: bool, force: bool) -> None:
+    """Synthesize the CloudFormation template of a spec.
+
+    The same spec always gives byte-identical output. A file msgen wrote before
+    is replaced; any other existing file needs --force.
+
+    \b
+    Examples:
+      msgen synth service.yaml > template.yaml
+      msgen synth service.yaml -o infra/template.yaml
+      msgen synth service.yaml -o infra/template.yaml --check   # in CI
+    """
+    text = api.synth(api.load(spec), fmt)
+    if check:
+        if output == "-":
+            raise click.UsageError("--check needs -o FILE, the committed template to compare with")
+        path = Path(output)
+        current = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if current != text:
+            click.echo(api.diff(current, text, f"{output} (committed)", f"{output} (from {spec})"), nl=False)
+            click.echo(f"msgen: {output} is stale; run: msgen synth {spec} -o {output}", err=True)
+            sys.exit(EXIT_FINDINGS)
+        click.echo(f"{output}: up to date", err=True)
+        return
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    api.write_atomic(Path(output), text, force=force)
+    click.echo(f"wrote {output}", err=True)
+
+
+@main.command(epilog=EPILOG)
+@click.argument("target")
+@click.option("--region", "regions", multiple=True, default=["us-east-1"], show_default=True,
+              help="Region to lint for; repeat for several.")
+@click.option("--info", is_flag=True, help="Also report cfn-lint's informational (I) findings.")
+def lint(target: str, regions: tuple[str, ...], info: bool) -> None:
+    """Lint a CloudFormation template, or a spec (synthesized first), with cfn-lint.
+
+    Runs cfn-lint in-process with its built-in rules plus msgen's own (E9xxx).
+    Findings print to stdout as FILE:LINE:COL: RULE message. For a spec, FILE
+    names the synthesized template ("SPEC#template").
+
+    \b
+    Examples:
+      msgen lint infra/template.yaml
+      msgen lint service.yaml --region eu-west-1 --region us-east-1
+    """
+    from generator.lint import lint_text
+
+    path = Path(target)
+    if path.is_file():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{target}: cannot read as UTF-8 text: {exc}") from None
+        if not api.looks_like_template(text):
+            text, target = api.synth(api.load(target)), f"{target}#template"
+    elif path.is_dir():
+        raise InputError(f"{target}: is a directory; give a template or spec file")
+    else:
+        text, target = api.synth(api.load(target)), f"{target}#template"
+    findings = lint_text(text, target, tuple(regions), info=info)
+    for f in findings:
+        click.echo(str(f))
+    if findings:
+        click.echo(f"msgen: {len(findings)} finding{'s' if len(findings) != 1 else ''} in {target}", err=True)
+        sys.exit(EXIT_FINDINGS)
+    click.echo(f"{target}: no findings", err=True)
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of the service spec (for editors and CI).
+
+    \b
+    Example:
+      msgen schema > service.schema.json
+    """
+    from generator.spec import json_schema
+
+    click.echo(json_schema(), nl=False)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+def blueprints(as_json: bool) -> None:
+    """List the ready-made service specs, with a one-line description each.
+
+    \b
+    Examples:
+      msgen blueprints
+      msgen synth serverless-api -o template.yaml
+    """
+    from generator.resources import blueprints as all_blueprints
+
+    items = all_blueprints()
+    if as_json:
+        click.echo(json.dumps([{"name": b.name, "description": b.description} for b in items], indent=2))
+        return
+    width = max((len(b.name) for b in items), default=0)
+    for b in items:
+        click.echo(f"{b.name.ljust(width)}  {b.description}")
+
+
+def run() -> None:  # pragma: no cover - console-script shim
+    main(prog_name="msgen")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
