@@ -18,9 +18,9 @@ HANDLER_RE = r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)+$"
 ROUTE_PATH_RE = r"^/([^/]+(/[^/]+)*)?$"
 USES_RE = r"^[a-z][a-z0-9_-]*:(read|write|readwrite)$"
 ENV_VAR_RE = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
-TAG_KEY_RE = r"^[\w.:/=+@ -]+$"
+TAG_KEY_RE = r"^[A-Za-z0-9_.:/=+@ -]+$"
 RESERVED_TAG_KEYS = ("service", "team", "environment", "managed-by")
-TAG_VALUE_RE = r"^[\w.:/=+@ -]*$"
+TAG_VALUE_RE = r"^[A-Za-z0-9_.:/=+@ -]*$"
 ARN_RE = r"^arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]*:.+$"
 
 ServiceName = Annotated[str, StringConstraints(pattern=SERVICE_NAME_RE)]

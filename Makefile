@@ -1,0 +1,59 @@
+# msgen developer commands. Only Python 3.11+ is needed; everything else is installed here.
+#   make demo   create .venv, install, synthesize and lint the default blueprint into build/
+#   make test   create .venv (and the checkov venv), run the whole suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.msgen-installed
+# checkov pins its own boto3, so it lives in a venv of its own.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_VERSION := 3.3.30
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+# Wheels of msgen's dependencies, so the packaging test installs into a fresh venv without a network.
+WHEELHOUSE := $(VENV)/wheelhouse
+WHEELHOUSE_STAMP := $(WHEELHOUSE)/.complete
+DEMO_OUT := build/payment-svc.template.yaml
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint golden bench clean help
+help:
+	@echo "make demo | test | lint | golden | bench | clean"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@
+
+$(CHECKOV_STAMP):
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install -q 'checkov==$(CHECKOV_VERSION)'
+	@touch $@
+
+$(WHEELHOUSE_STAMP): pyproject.toml $(STAMP)
+	rm -rf $(WHEELHOUSE)
+	$(BIN)/python -m pip wheel -q --wheel-dir $(WHEELHOUSE) .
+	@touch $@
+
+demo: $(STAMP)
+	$(BIN)/msgen validate blueprints/serverless-api.yaml
+	$(BIN)/msgen synth blueprints/serverless-api.yaml -o $(DEMO_OUT)
+	$(BIN)/msgen lint $(DEMO_OUT)
+	@echo "Template for the default blueprint (payment-svc): $(DEMO_OUT)"
+
+test: $(STAMP) $(CHECKOV_STAMP) $(WHEELHOUSE_STAMP)
+	MSGEN_CHECKOV=$(CHECKOV_VENV)/bin/checkov MSGEN_WHEELHOUSE=$(WHEELHOUSE) \
+		$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check generator tests scripts bench
+
+golden: $(STAMP)
+	$(BIN)/python scripts/update_golden.py
+
+bench: $(STAMP)
+	$(BIN)/python bench/synth.py
+
+clean:
+	rm -rf build dist $(VENV) $(CHECKOV_VENV) .pytest_cache

@@ -1,0 +1,115 @@
+"""Malformed specs: each gives exit 2, a located message, no traceback, and writes nothing."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import blueprint_text
+
+GOOD = blueprint_text()
+
+
+def _swap(old: str, new: str) -> str:
+    assert old in GOOD, f"test fixture out of date: {old!r} not in the default blueprint"
+    return GOOD.replace(old, new, 1)
+
+
+# (case id, file content (str or bytes; None = do not create), expected text in stderr, expected line or None)
+CASES = [
+    ("yaml-syntax", "service: x\napi: [\n", "YAML syntax error", 3),
+    ("tab-indent", "service: payment-svc\napi:\n\troutes: []\n", "tabs are not allowed", 3),
+    ("empty-file", "", "file is empty", 1),
+    ("only-comments", "# nothing here\n", "file is empty", 1),
+    ("list-at-root", "- service: x\n", "must be a mapping", 1),
+    ("scalar-at-root", "hello\n", "must be a mapping", 1),
+    ("two-documents", GOOD + "\n---\nservice: y\n", "several YAML documents", None),
+    ("unknown-top-key", GOOD + "colour: blue\n", "colour: unknown key", None),
+    ("unknown-nested-key", _swap("  memory_mb: 512", "  memory_mb: 512\n  memroy: 1"), "application.memroy: unknown key", None),
+    ("wrong-type-memory", _swap("memory_mb: 512", "memory_mb: lots"), "application.memory_mb", None),
+    ("wrong-type-routes", _swap("  auth: iam", "  auth: iam\n  throttling: 5"), "api.throttling", None),
+    ("bad-service-name-case", _swap("service: payment-svc", "service: Payment-Svc"), "service: 'Payment-Svc' is not valid", 3),
+    ("bad-service-name-short", _swap("service: payment-svc", "service: ab"), "service: 'ab' is not valid", 3),
+    ("bad-service-name-long", _swap("service: payment-svc", "service: " + "a" * 41), "is not valid", 3),
+    ("service-name-dotdot", _swap("service: payment-svc", "service: ../etc"), "service: '../etc' is not valid", 3),
+    ("table-name-traversal", _swap("- name: payments", "- name: ../payments"), "persistence.tables[0].name", None),
+    ("duplicate-route", _swap('    - {method: POST, path: /payments, handler: payments.create, uses: ["payments:write"]}',
+                              '    - {method: POST, path: /payments, handler: payments.create, uses: ["payments:write"]}\n'
+                              '    - {method: POST, path: /payments, handler: payments.again}'), "duplicate route POST /payments", 15),
+    ("bad-method", _swap("method: POST, path: /payments,", "method: FETCH, path: /payments,"), "api.routes[0].method", 14),
+    ("path-param-unclosed", _swap('path: "/payments/{id}", handler: payments.get', 'path: "/payments/{id", handler: payments.get'),
+     "not a valid path parameter", 15),
+    ("path-param-conflict", _swap('path: "/payments/{id}/refunds"', 'path: "/payments/{pid}/refunds"'), "conflicts with", 16),
+    ("path-param-twice", _swap('path: "/payments/{id}/refunds"', 'path: "/payments/{id}/{id}"'), "appears twice", 16),
+    ("path-no-slash", _swap("path: /payments,", "path: payments,"), "api.routes[0].path", 14),
+    ("unknown-table-reference", _swap('uses: ["payments:read"]', 'uses: ["ledger:read"]'), "'ledger' is not a table or bucket", 15),
+    ("bad-uses-form", _swap('uses: ["payments:read"]', 'uses: ["payments:delete"]'), "api.routes[1].uses[0]", 15),
+    ("bad-handler", _swap("handler: payments.get", "handler: Payments-Get"), "api.routes[1].handler", 15),
+    ("no-routes", _swap("  auth: iam\n", "  auth: iam\n  routes: []\n").replace("  routes:\n    - {method: POST", "  x_routes:\n    - {method: POST", 1),
+     "api", None),
+    ("missing-service", _swap("service: payment-svc\n", ""), "service: required key is missing", None),
+    ("secret-in-env", _swap("CURRENCY_DEFAULT: EUR", "DB_PASSWORD: hunter2"), "looks like a secret", None),
+    ("bad-retention", GOOD + "observability: {log_retention_days: 42}\n", "42 is not a retention", None),
+    ("duplicate-key", _swap("team: payments", "team: payments\nteam: billing"), "duplicate key", 5),
+    ("duplicate-table", _swap("  buckets:\n    - name: receipts", "    - {name: payments, partition_key: id}\n  buckets:\n    - name: receipts"),
+     "duplicate name", None),
+    ("unknown-yaml-tag", _swap("team: payments", "team: !Ref Team"), "cannot read value", 4),
+    ("cognito-without-pool", _swap("auth: iam", "auth: cognito"), "cognito_user_pool_arn", None),
+    ("billion-laughs", "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+     "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n", "more than", None),
+    ("binary-junk", bytes(range(256)) * 4, "binary", 1),
+    ("not-utf8", b"service: caf\xe9\n", "not UTF-8", 1),
+    ("ten-megabytes", b"# " + b"x" * (10 * 1024 * 1024) + b"\n", "a spec may be at most", 1),
+    ("missing-file", None, "no such file", None),
+    ("directory", "DIR", "is a directory", None),
+]
+
+
+@pytest.mark.parametrize("case,content,expected,line", CASES, ids=[c[0] for c in CASES])
+def test_bad_spec_is_refused_cleanly(cli, tmp_path, case, content, expected, line):
+    spec = tmp_path / "service.yaml"
+    if content == "DIR":
+        spec.mkdir()
+    elif isinstance(content, bytes):
+        spec.write_bytes(content)
+    elif content is not None:
+        spec.write_text(content, encoding="utf-8")
+    out = tmp_path / "out" / "template.yaml"
+    existing = tmp_path / "existing.yaml"
+    existing.write_text("Description: 'msgen 0.0.0: keep me'\n")
+    before = existing.read_bytes()
+
+    for target in (out, existing):
+        result = cli("synth", str(spec), "-o", str(target))
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert expected in result.stderr, result.stderr
+        assert str(spec) in result.stderr, "the message must name the file"
+        if line is not None:
+            assert re.search(rf"{re.escape(str(spec))}:{line}:\d+: ", result.stderr), result.stderr
+        assert result.stdout == ""
+    assert not out.exists() and not out.parent.exists(), "nothing may be written for a bad spec"
+    assert existing.read_bytes() == before, "an existing output must be left untouched"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p for p in ("service.yaml", "existing.yaml") if (tmp_path / p).exists())
+
+
+def test_every_problem_is_reported_in_one_run(cli, tmp_path):
+    spec = tmp_path / "service.yaml"
+    text = _swap("service: payment-svc", "service: Bad_Name")
+    text = text.replace("method: POST, path: /payments,", "method: FETCH, path: /payments,", 1)
+    text = text.replace('uses: ["payments:read"]', 'uses: ["ledger:read"]', 1)
+    text = text.replace("memory_mb: 512", "memory_mb: 1", 1)
+    spec.write_text(text)
+    result = cli("validate", str(spec))
+    assert result.exit_code == 2
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith(str(spec))]
+    paths = [ln.split(": ")[1] for ln in lines]
+    assert paths == ["service", "api.routes[0].method", "api.routes[1].uses[0]", "application.memory_mb"], result.stderr
+    assert "4 problems found" in result.stderr
+
+
+def test_at_least_25_cases():
+    assert len(CASES) >= 25
