@@ -9,9 +9,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from generator.errors import Issue, SpecError
-from generator.spec import checks
+from generator.spec import checks, models
 from generator.spec.loader import Located, dotted, load_located, parse_located
-from generator.spec import models
 from generator.spec.models import ServiceSpec
 
 PATTERN_HELP = {

@@ -85,6 +85,20 @@ def _grants(ctx: Context, uses: list[str]) -> tuple[list[dict], dict[str, object
     return statements, env
 
 
+def _vpc_statements(ctx: Context) -> list[dict]:
+    """Lambda's ENI management, scoped to the spec's subnets and security groups where EC2 allows it."""
+    app = ctx.spec.application
+    arn = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}"
+    enis = Sub(f"{arn}:network-interface/*")
+    return [
+        statement(["ec2:CreateNetworkInterface"], [enis, *[Sub(f"{arn}:subnet/{s}") for s in app.subnet_ids],
+                                                   *[Sub(f"{arn}:security-group/{g}") for g in app.security_group_ids]], sid="VpcCreateEni"),
+        statement(["ec2:AssignPrivateIpAddresses", "ec2:DeleteNetworkInterface", "ec2:UnassignPrivateIpAddresses"], enis, sid="VpcManageEni"),
+        # Describe calls have no resource-level permissions: "*" is the only valid resource.
+        statement(["ec2:DescribeNetworkInterfaces"], "*", sid="VpcDescribeEni"),
+    ]
+
+
 def _function(ctx: Context, fn: FunctionPlan) -> awslambda.Function:
     app = ctx.spec.application
     fid = naming.function_id(fn.name)
@@ -109,11 +123,7 @@ def _function(ctx: Context, fn: FunctionPlan) -> awslambda.Function:
                 # X-Ray has no resource-level permissions: "*" is the only valid resource for these two actions.
                 statement(["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "*", sid="Tracing"),
                 *grants,
-                *(
-                    [statement(["ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
-                                "ec2:DescribeNetworkInterfaces", "ec2:UnassignPrivateIpAddresses"], "*", sid="VpcNetworking")]
-                    if app.subnet_ids else []
-                ),
+                *(_vpc_statements(ctx) if app.subnet_ids else []),
             ))],
         ),
         f"Execution role of function '{fn.name}': its log group, tracing and what it uses",

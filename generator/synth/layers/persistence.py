@@ -5,7 +5,7 @@ from __future__ import annotations
 from troposphere import GetAtt, Sub, dynamodb, s3
 
 from generator import naming
-from generator.spec.models import Bucket, KeyAttribute, Table
+from generator.spec.models import KeyAttribute, Table
 from generator.synth.context import Context
 from generator.synth.policy import deny_insecure_transport, document, statement
 

@@ -1,0 +1,131 @@
+"""The command line: help, exit codes, stdout for data and stderr for diagnostics, safe writes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from generator import __version__
+from generator.cli import main
+from tests.conftest import blueprint_text
+
+COMMANDS = sorted(main.commands)
+
+
+def test_version(cli):
+    result = cli("--version")
+    assert result.exit_code == 0 and result.stdout.strip() == f"msgen {__version__}"
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_help_has_an_example_and_exit_codes(cli, command):
+    result = cli(*([command] if command else []), "--help")
+    assert result.exit_code == 0
+    assert "Example" in result.stdout, result.stdout
+    if command in (None, "validate", "synth", "lint"):
+        assert "Exit codes" in result.stdout
+
+
+def test_validate_ok_is_one_line_on_stderr(cli, tmp_path):
+    spec = tmp_path / "service.yaml"
+    spec.write_text(blueprint_text())
+    result = cli("validate", str(spec))
+    assert result.exit_code == 0 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "OK" in result.stderr
+
+
+def test_synth_to_stdout_and_file_give_the_same_bytes(cli, tmp_path):
+    out = tmp_path / "nested" / "template.yaml"
+    to_stdout = cli("synth", "serverless-api")
+    to_file = cli("synth", "serverless-api", "-o", str(out))
+    assert to_stdout.exit_code == to_file.exit_code == 0
+    assert to_file.stdout == "" and "wrote" in to_file.stderr
+    assert out.read_text() == to_stdout.stdout
+    assert yaml.safe_load(to_stdout.stdout)["Resources"]
+    assert list(out.parent.iterdir()) == [out], "no temporary files are left behind"
+
+
+def test_synth_json(cli):
+    result = cli("synth", "serverless-api", "--format", "json")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data == yaml.safe_load(cli("synth", "serverless-api").stdout)
+
+
+def test_synth_refuses_to_overwrite_a_foreign_file_without_force(cli, tmp_path):
+    out = tmp_path / "template.yaml"
+    out.write_text("handwritten: true\n")
+    refused = cli("synth", "serverless-api", "-o", str(out))
+    assert refused.exit_code == 2 and "--force" in refused.stderr
+    assert out.read_text() == "handwritten: true\n"
+    forced = cli("synth", "serverless-api", "-o", str(out), "--force")
+    assert forced.exit_code == 0 and out.read_text().startswith("AWSTemplateFormatVersion")
+    again = cli("synth", "serverless-api", "-o", str(out))  # msgen's own output is replaced without --force
+    assert again.exit_code == 0
+
+
+def test_synth_check_reports_a_stale_template_with_a_diff(cli, tmp_path):
+    out = tmp_path / "template.yaml"
+    assert cli("synth", "serverless-api", "-o", str(out)).exit_code == 0
+    fresh = cli("synth", "serverless-api", "-o", str(out), "--check")
+    assert fresh.exit_code == 0 and fresh.stdout == ""
+    out.write_text(out.read_text().replace("MemorySize: 512", "MemorySize: 256"))
+    stale = cli("synth", "serverless-api", "-o", str(out), "--check")
+    assert stale.exit_code == 1
+    assert "-      MemorySize: 256" in stale.stdout and "+      MemorySize: 512" in stale.stdout
+    assert "stale" in stale.stderr
+    assert "MemorySize: 256" in out.read_text(), "--check never writes"
+
+
+def test_synth_check_needs_an_output(cli):
+    result = cli("synth", "serverless-api", "--check")
+    assert result.exit_code == 2
+
+
+def test_lint_clean_template_and_spec(cli, tmp_path):
+    out = tmp_path / "t.yaml"
+    cli("synth", "serverless-api", "-o", str(out))
+    assert cli("lint", str(out)).exit_code == 0
+    spec = tmp_path / "service.yaml"
+    spec.write_text(blueprint_text())
+    result = cli("lint", str(spec))
+    assert result.exit_code == 0 and "no findings" in result.stderr
+
+
+def test_lint_findings_exit_1_with_locations(cli, tmp_path):
+    out = tmp_path / "t.yaml"
+    cli("synth", "serverless-api", "-o", str(out))
+    text = out.read_text().replace("- xray:PutTelemetryRecords", "- xray:*", 1)
+    out.write_text(text)
+    line = text.splitlines().index("            - xray:*") + 1
+    result = cli("lint", str(out))
+    assert result.exit_code == 1
+    assert f"{out}:{line}:15: E9101 " in result.stdout, result.stdout
+    assert "1 finding" in result.stderr
+
+
+def test_lint_bad_spec_is_a_usage_error(cli, tmp_path):
+    spec = tmp_path / "service.yaml"
+    spec.write_text("service: x\n")
+    result = cli("lint", str(spec))
+    assert result.exit_code == 2 and f"{spec}:" in result.stderr
+
+
+def test_unknown_blueprint_lists_the_known_ones(cli):
+    result = cli("synth", "no-such-blueprint")
+    assert result.exit_code == 2 and "serverless-api" in result.stderr and "Traceback" not in result.output
+
+
+def test_blueprints_lists_every_file_with_a_description(cli):
+    result = cli("blueprints", "--json")
+    items = json.loads(result.stdout)
+    assert {"serverless-api", "serverless-cognito-api"} <= {i["name"] for i in items}
+    assert all(i["description"] for i in items)
+    table = cli("blueprints").stdout
+    assert all(i["name"] in table for i in items)
+
+
+def test_unknown_option_is_exit_2(cli):
+    assert cli("synth", "--nope").exit_code == 2

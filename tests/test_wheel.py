@@ -1,0 +1,47 @@
+"""The wheel carries the blueprints and templates: install it into a fresh venv and use it from elsewhere."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+@pytest.mark.slow
+def test_wheel_installs_into_a_fresh_venv_and_synthesizes_a_packaged_blueprint(tmp_path):
+    wheelhouse = Path(os.environ.get("MSGEN_WHEELHOUSE") or ROOT / ".venv" / "wheelhouse")
+    assert wheelhouse.is_dir(), f"{wheelhouse} missing: `make test` builds it (dependency wheels, so no network is needed here)"
+    dist = tmp_path / "dist"
+    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), str(ROOT)],
+                   check=True, capture_output=True)
+    (wheel,) = dist.glob("msgen-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "generator/_data/blueprints/serverless-api.yaml" in names
+    assert "generator/spec/service.schema.json" in names
+    assert any(n.startswith("generator/lint_rules/") for n in names)
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-index", "--find-links", str(wheelhouse), str(wheel)],
+                   check=True, capture_output=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    msgen = str(venv / "bin" / "msgen")
+    listing = subprocess.run([msgen, "blueprints"], cwd=elsewhere, capture_output=True, text=True, check=True, env=env)
+    assert "serverless-api" in listing.stdout
+    synth = subprocess.run([msgen, "synth", "serverless-api", "-o", "t.yaml"], cwd=elsewhere, capture_output=True, text=True, env=env)
+    assert synth.returncode == 0, synth.stderr
+    expected = subprocess.run([sys.executable, "-m", "generator", "synth", "serverless-api"], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert (elsewhere / "t.yaml").read_text() == expected.stdout
+    lint = subprocess.run([msgen, "lint", "t.yaml"], cwd=elsewhere, capture_output=True, text=True, env=env)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import generator; print(generator.__file__)"],
+                           cwd=elsewhere, capture_output=True, text=True, check=True, env=env)
+    assert str(venv) in where.stdout, "the installed package, not the checkout, must have run"
