@@ -7,10 +7,14 @@ import os
 import re
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from generator import cache
 from generator.errors import InputError, OutputExistsError
 from generator.resources import blueprint
-from generator.spec import ServiceSpec, load_spec
+
+if TYPE_CHECKING:
+    from generator.spec import ServiceSpec
 
 TEMPLATE_MARKER = re.compile(r"^Description: ['\"]?msgen |\"Description\": \"msgen ", re.M)
 
@@ -25,6 +29,8 @@ def resolve_spec_path(spec: str) -> tuple[Path, str]:
 
 
 def load(spec: str) -> ServiceSpec:
+    from generator.spec import load_spec
+
     path, display = resolve_spec_path(spec)
     return load_spec(path, display)
 
@@ -33,6 +39,28 @@ def synth(spec: ServiceSpec, fmt: str = "yaml") -> str:
     from generator.synth.pipeline import synthesize
 
     return synthesize(spec, fmt)
+
+
+def synth_file(spec: str, fmt: str = "yaml", use_cache: bool = True) -> str:
+    """Read SPEC once, and synthesize it unless the cache already holds its template.
+
+    pydantic and troposphere are imported only on a cache miss: they are most of msgen's start-up time.
+    """
+    from generator.spec.loader import read_spec_bytes
+
+    path, display = resolve_spec_path(spec)
+    raw = read_spec_bytes(path, display)
+    use_cache = use_cache and cache.enabled()
+    k = cache.key(raw, fmt) if use_cache else ""
+    text = cache.get(k) if use_cache else None
+    if text is None:
+        from generator.spec import validate_located
+        from generator.spec.loader import decode_spec, parse_located
+
+        text = synth(validate_located(parse_located(decode_spec(raw, display), display)), fmt)
+        if use_cache:
+            cache.put(k, text)
+    return text
 
 
 def looks_like_template(text: str) -> bool:

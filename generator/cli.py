@@ -13,7 +13,7 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 import click
 
-from generator import __version__, api
+from generator import __version__
 from generator.errors import EXIT_FINDINGS, InputError, MsgenError
 
 EPILOG = """\b
@@ -77,6 +77,8 @@ def validate(spec: str) -> None:
     Example:
       msgen validate service.yaml
     """
+    from generator import api
+
     model = api.load(spec)
     click.echo(f"{spec}: OK ({model.service}, {model.pattern}, {len(model.api.routes)} routes)", err=True)
 
@@ -88,7 +90,8 @@ def validate(spec: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True, help="Template format.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a unified diff when FILE differs from what SPEC gives.")
 @click.option("--force", is_flag=True, help="Overwrite FILE even if msgen did not write it.")
-def synth(spec: str, output: str, fmt: str, check: bool, force: bool) -> None:
+@click.option("--no-cache", is_flag=True, help="Synthesize afresh even if the cache holds this spec's template (or set MSGEN_NO_CACHE=1).")
+def synth(spec: str, output: str, fmt: str, check: bool, force: bool, no_cache: bool) -> None:
     """Synthesize the CloudFormation template of a spec.
 
     The same spec always gives byte-identical output. A file msgen wrote before
@@ -100,7 +103,9 @@ def synth(spec: str, output: str, fmt: str, check: bool, force: bool) -> None:
       msgen synth service.yaml -o infra/template.yaml
       msgen synth service.yaml -o infra/template.yaml --check   # in CI
     """
-    text = api.synth(api.load(spec), fmt)
+    from generator import api
+
+    text = api.synth_file(spec, fmt, use_cache=not no_cache)
     if check:
         if output == "-":
             raise click.UsageError("--check needs -o FILE, the committed template to compare with")
@@ -136,6 +141,7 @@ def lint(target: str, regions: tuple[str, ...], info: bool) -> None:
       msgen lint infra/template.yaml
       msgen lint service.yaml --region eu-west-1 --region us-east-1
     """
+    from generator import api
     from generator.lint import lint_text
 
     path = Path(target)
@@ -145,11 +151,11 @@ def lint(target: str, regions: tuple[str, ...], info: bool) -> None:
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"{target}: cannot read as UTF-8 text: {exc}") from None
         if not api.looks_like_template(text):
-            text, target = api.synth(api.load(target)), f"{target}#template"
+            text, target = api.synth_file(target), f"{target}#template"
     elif path.is_dir():
         raise InputError(f"{target}: is a directory; give a template or spec file")
     else:
-        text, target = api.synth(api.load(target)), f"{target}#template"
+        text, target = api.synth_file(target), f"{target}#template"
     findings = lint_text(text, target, tuple(regions), info=info)
     for f in findings:
         click.echo(str(f))

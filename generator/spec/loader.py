@@ -59,8 +59,8 @@ class Located:
         return Issue(self.file, line, col, dotted(path), message)
 
 
-def read_spec_text(path: str | os.PathLike[str], display: str | None = None) -> tuple[str, str]:
-    """Read a spec file as text; every failure is a located, human-readable error."""
+def read_spec_bytes(path: str | os.PathLike[str], display: str | None = None) -> bytes:
+    """Read a spec file; a missing file, a directory or an oversized file is a clear error."""
     p = Path(path)
     name = display or str(path)
     if str(path) == "-":
@@ -73,18 +73,23 @@ def read_spec_text(path: str | os.PathLike[str], display: str | None = None) -> 
         size = p.stat().st_size
         if size > MAX_SPEC_BYTES:
             raise SpecError([Issue(name, 1, 1, "", f"file is {size} bytes; a spec may be at most {MAX_SPEC_BYTES} bytes")])
-        raw = p.read_bytes()
+        return p.read_bytes()
     except OSError as exc:
         raise InputError(f"{name}: cannot read: {exc.strerror or exc}") from None
+
+
+def decode_spec(raw: bytes, name: str) -> str:
+    """Spec bytes as text: binary junk and non-UTF-8 bytes are located errors."""
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError([Issue(name, 1, 1, "", f"file is {len(raw)} bytes; a spec may be at most {MAX_SPEC_BYTES} bytes")])
     if b"\x00" in raw:
         line, col = _line_col(raw, raw.index(b"\x00"))
         raise SpecError([Issue(name, line, col, "", "file is binary (contains a NUL byte), not YAML text")])
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line, col = _line_col(raw, exc.start)
         raise SpecError([Issue(name, line, col, "", f"file is not UTF-8 text (byte 0x{raw[exc.start]:02x})")]) from None
-    return name, text
 
 
 def _line_col(raw: bytes, offset: int) -> tuple[int, int]:
@@ -94,8 +99,8 @@ def _line_col(raw: bytes, offset: int) -> tuple[int, int]:
 
 
 def load_located(path: str | os.PathLike[str], display: str | None = None) -> Located:
-    name, text = read_spec_text(path, display)
-    return parse_located(text, name)
+    name = display or str(path)
+    return parse_located(decode_spec(read_spec_bytes(path, name), name), name)
 
 
 def parse_located(text: str, name: str) -> Located:

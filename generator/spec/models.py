@@ -6,8 +6,6 @@ references) live in :mod:`generator.spec.checks` so that they run even when some
 fields are invalid, and every problem is reported in one run.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -35,7 +33,7 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Domain(Model):
@@ -184,7 +182,7 @@ class Observability(Model):
 class ServiceSpec(Model):
     """A microservice on AWS, described once."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title="msgen service spec")
+    model_config = ConfigDict(extra="forbid", frozen=True, title="msgen service spec", defer_build=False)
 
     service: ServiceName = Field(description="Lower-case DNS-safe name, 3-40 characters, e.g. payment-svc")
     team: FreeText = Field(description="Owning team")

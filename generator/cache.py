@@ -1,0 +1,74 @@
+"""A content-addressed cache of synthesized templates, so an unchanged spec costs no re-synthesis.
+
+`msgen synth` runs in pre-commit hooks, `make synth` and `synth --check` in CI, nearly always on a
+spec that has not changed. Output is deterministic, so the template is a pure function of the spec
+bytes, the output format, msgen's own code and the versions of what builds it; the key hashes all of
+them (msgen's source files by path, size and modification time). Only valid specs are cached; a
+spec with errors is always validated afresh. Set MSGEN_NO_CACHE=1 (or pass --no-cache) to bypass it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+MAX_ENTRIES = 256
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "msgen" / "synth"
+
+
+def enabled() -> bool:
+    return os.environ.get("MSGEN_NO_CACHE", "") in ("", "0")
+
+
+def _code_fingerprint() -> bytes:
+    parts = [sys.version.encode()]
+    for path in sorted(_PACKAGE.rglob("*.py")):
+        st = path.stat()
+        parts.append(f"{path.relative_to(_PACKAGE)}:{st.st_size}:{st.st_mtime_ns}".encode())
+    for dep in ("troposphere", "pydantic", "yaml"):
+        spec = importlib.util.find_spec(dep)  # locates without importing
+        origin = Path(spec.origin) if spec and spec.origin else None
+        if origin and origin.exists():
+            st = origin.parent.stat()
+            parts.append(f"{dep}:{origin.parent}:{st.st_mtime_ns}".encode())
+    return b"\n".join(parts)
+
+
+def key(spec_bytes: bytes, fmt: str) -> str:
+    h = hashlib.sha256()
+    for part in (_code_fingerprint(), fmt.encode(), spec_bytes):
+        h.update(len(part).to_bytes(8, "big"))
+        h.update(part)
+    return h.hexdigest()
+
+
+def get(k: str) -> str | None:
+    try:
+        return (cache_dir() / f"{k}.tpl").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def put(k: str, text: str) -> None:
+    """Best effort: a cache that cannot be written is simply not used."""
+    directory = cache_dir()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, directory / f"{k}.tpl")
+        entries = sorted(directory.glob("*.tpl"), key=lambda p: p.stat().st_mtime_ns)
+        for old in entries[:-MAX_ENTRIES]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass
