@@ -148,7 +148,8 @@ class Application(Model):
     reserved_concurrency: int | None = Field(
         None, ge=1, le=1000, description="Reserved concurrency per function; null leaves the function on the account pool"
     )
-    log_level: Literal["DEBUG", "INFO", "WARN", "ERROR"] = "INFO"
+    log_level: Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"] = Field("INFO", description="Application log level (Lambda's ApplicationLogLevel)")
+    system_log_level: Literal["DEBUG", "INFO", "WARN"] = Field("INFO", description="Lambda platform log level (SystemLogLevel)")
     environment: dict[Annotated[str, StringConstraints(pattern=ENV_VAR_RE)], Annotated[str, StringConstraints(max_length=1024)]] = Field(
         default_factory=dict, description="Plain configuration; secrets belong in Secrets Manager, not here"
     )
@@ -168,14 +169,48 @@ class Application(Model):
         return env
 
 
+class Alarms(Model):
+    """Thresholds of the standard alarms. Defaults follow AWS's recommended alarms (docs/standards.md)."""
+
+    enabled: bool = Field(True, description="Create the standard alarms (they always notify the service's SNS topic)")
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)] | None = Field(
+        None, description="Subscribe this address to the alarm topic (AWS sends a confirmation e-mail)"
+    )
+    api_5xx_rate_percent: float = Field(5, gt=0, le=100, description="API 5XX responses as % of requests, 3 minutes running")
+    api_4xx_rate_percent: float = Field(5, gt=0, le=100, description="API 4XX responses as % of requests, 5 minutes running")
+    api_latency_p90_ms: int = Field(2500, ge=1, le=29000, description="API p90 latency in ms, 5 minutes running")
+    request_rate_band_width: float = Field(2, gt=0, le=10, description="Width in standard deviations of the request-rate anomaly band")
+    lambda_errors: int = Field(0, ge=0, description="Function errors per minute above which to alarm, 3 minutes running")
+    lambda_throttles: int = Field(0, ge=0, description="Function throttles per minute above which to alarm, 5 minutes running")
+    lambda_duration_p90_percent_of_timeout: int = Field(80, ge=1, le=100, description="p90 duration as % of the function timeout")
+    lambda_concurrency_percent: int = Field(90, ge=1, le=100, description="% of reserved (or account) concurrency")
+    account_concurrency_limit: int = Field(1000, ge=10, description="The account's Lambda concurrency quota, for functions without reserved concurrency")
+    dynamodb_throttles: int = Field(0, ge=0, description="Read plus write throttle events per minute, 5 minutes running")
+    dynamodb_system_errors: int = Field(0, ge=0, description="DynamoDB system errors per minute, 5 minutes running")
+    cloudfront_5xx_rate_percent: float = Field(5, gt=0, le=100, description="CloudFront 5xx error rate in %, 5 minutes running")
+    application_errors: int = Field(0, ge=0, description="ERROR log lines per minute above which to alarm, 3 minutes running")
+
+
 class Observability(Model):
     log_retention_days: int = Field(30, description="Retention of every log group; one of CloudWatch's allowed values")
+    correlation_header: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,63}$")] = Field(
+        "X-Correlation-Id", description="HTTP header that carries the correlation id between services"
+    )
+    alarms: Alarms = Field(default_factory=Alarms)
+    dashboard: bool = Field(True, description="Create the service's CloudWatch dashboard")
 
     @field_validator("log_retention_days")
     @classmethod
     def _retention(cls, v: int) -> int:
         if v not in LOG_RETENTION_DAYS:
             raise ValueError(f"{v} is not a retention CloudWatch Logs allows; use one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return v
+
+    @field_validator("correlation_header")
+    @classmethod
+    def _not_reserved(cls, v: str) -> str:
+        if v.lower().startswith(("x-amz-", "x-amzn-")):
+            raise ValueError(f"'{v}': headers starting with X-Amz- and X-Amzn- are reserved by AWS")
         return v
 
 

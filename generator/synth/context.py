@@ -56,6 +56,14 @@ class Context:
         """The log-group naming convention: ``/msgen/<service>/<environment>/<component>``."""
         return Sub(f"/msgen/{self.service}/${{Environment}}/{component}")
 
+    def metric_namespace(self) -> Sub:
+        """CloudWatch namespace of the service's own metrics: ``msgen/<service>/<environment>``."""
+        return Sub(f"msgen/{self.service}/${{Environment}}")
+
+    def alarm_name(self, component: str, signal: str) -> Sub:
+        """The alarm naming convention: ``msgen-<service>-<environment>-<component>-<signal>``."""
+        return Sub(f"msgen-{self.service}-${{Environment}}-{component}-{signal}")
+
     # --- resources ---------------------------------------------------------------------
     def add(self, resource: AWSObject, description: str, skips: tuple[str, ...] = (), retain: bool = False) -> AWSObject:
         """Add a resource with a human description, tags and, where declared, checkov skips."""
@@ -83,6 +91,11 @@ class Context:
 
     def key_arn(self) -> GetAtt:
         return GetAtt(self.refs["key"], "Arn")
+
+
+def sub_literal(text: str) -> str:
+    """Free text placed inside Fn::Sub: a literal "${" must be written "${!"."""
+    return text.replace("${", "${!")
 
 
 def tag_value(text: str) -> str:

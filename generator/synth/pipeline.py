@@ -13,8 +13,11 @@ from generator.errors import SynthError
 from generator.spec.models import ServiceSpec
 from generator.synth.context import Context
 from generator.synth.layers import api, application, content_delivery, persistence, security
+from generator.synth.observability import alarms, correlation, dashboard, logs
 
-LAYERS = (security.build, persistence.build, application.build, api.build, content_delivery.build, persistence.bucket_policies)
+LAYERS = (security.build, persistence.build, application.build, api.build, content_delivery.build)
+# Standards run over what the layers registered; bucket policies last, once every statement is known.
+PASSES = (logs.build, correlation.build, alarms.build, dashboard.build, persistence.bucket_policies)
 MAX_RESOURCES = 500
 MAX_TEMPLATE_BYTES_S3 = 1_000_000
 
@@ -27,8 +30,8 @@ def build_template(spec: ServiceSpec) -> dict[str, Any]:
         desc += f". {spec.description}"
     ctx.template.set_description(_clip_bytes(desc, 1024))
     try:
-        for layer in LAYERS:
-            layer(ctx)
+        for step in (*LAYERS, *PASSES):
+            step(ctx)
     except ValueError as exc:  # troposphere refuses past its limits (e.g. 500 resources)
         raise SynthError(f"{spec.service}: cannot build the template: {exc}") from None
     _outputs(ctx)

@@ -15,23 +15,35 @@ from generator.synth.policy import assume_role, document, statement
 
 STAGE = "api"  # the stage name is also the path prefix CloudFront forwards (/api/*)
 
-ACCESS_LOG_FORMAT = json.dumps(
-    {
-        "requestId": "$context.requestId",
-        "extendedRequestId": "$context.extendedRequestId",
-        "xrayTraceId": "$context.xrayTraceId",
+
+
+def access_log_format(service: str) -> str:
+    """One JSON line per request, in the field names of the log standard (docs/standards.md).
+
+    API Gateway's access log cannot read request headers, so ``correlation_id`` is the gateway's
+    request id: the correlation id itself when the caller sent none, or when the caller forwarded
+    its id as X-Amzn-RequestId too (as msgen services do); the function's lines carry both ids.
+    """
+    fields = {
+        "timestamp": "$context.requestTime",
+        "service": service,
+        "correlation_id": "$context.requestId",
+        "request_id": "$context.requestId",
+        "extended_request_id": "$context.extendedRequestId",
+        "xray_trace_id": "$context.xrayTraceId",
         "ip": "$context.identity.sourceIp",
         "method": "$context.httpMethod",
-        "path": "$context.resourcePath",
+        "path": "$context.path",
+        "resource_path": "$context.resourcePath",
         "status": "$context.status",
-        "latencyMs": "$context.responseLatency",
-        "integrationStatus": "$context.integration.status",
-        "integrationLatencyMs": "$context.integration.latency",
-        "integrationRequestId": "$context.integration.requestId",
+        "latency_ms": "$context.responseLatency",
+        "integration_status": "$context.integration.status",
+        "integration_latency_ms": "$context.integration.latency",
+        "integration_request_id": "$context.integration.requestId",
         "error": "$context.error.message",
-    },
-    separators=(",", ":"),
-)
+    }
+    return json.dumps(fields, separators=(",", ":"))
+
 
 AUTH_TYPES = {"iam": "AWS_IAM", "cognito": "COGNITO_USER_POOLS", "none": "NONE"}
 
@@ -92,7 +104,7 @@ def build(ctx: Context) -> None:
     )
     stage_props: dict[str, object] = dict(
         RestApiId=Ref(api), StageName=STAGE, DeploymentId=Ref(deployment), TracingEnabled=True,
-        AccessLogSetting=apigateway.AccessLogSetting(DestinationArn=GetAtt(access_logs, "Arn"), Format=ACCESS_LOG_FORMAT),
+        AccessLogSetting=apigateway.AccessLogSetting(DestinationArn=GetAtt(access_logs, "Arn"), Format=access_log_format(spec.service)),
         MethodSettings=[setting],
     )
     skips: tuple[str, ...] = ()
@@ -145,6 +157,8 @@ def _resources(ctx: Context, api: apigateway.RestApi) -> dict[str, object]:
 def _method(ctx: Context, api, resources, route: Route, function, validator, authorizer) -> apigateway.Method:
     auth = route.auth or ctx.spec.api.auth
     params = {f"method.request.path.{s.strip('{}+')}": True for s in naming.path_segments(route.path) if s.startswith("{")}
+    # Declared (optional) so the contract is visible in the API and gateway responses can echo it.
+    params[f"method.request.header.{ctx.spec.observability.correlation_header}"] = False
     props: dict[str, object] = dict(
         RestApiId=Ref(api),
         ResourceId=resources[route.path],
@@ -155,9 +169,8 @@ def _method(ctx: Context, api, resources, route: Route, function, validator, aut
             Uri=Sub(f"arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/functions/${{{function.title}.Arn}}/invocations"),
         ),
     )
-    if params:
-        props["RequestParameters"] = params
-        props["RequestValidatorId"] = Ref(validator)
+    props["RequestParameters"] = dict(sorted(params.items()))
+    props["RequestValidatorId"] = Ref(validator)
     if auth == "cognito":
         props["AuthorizerId"] = Ref(authorizer)
     return ctx.add(

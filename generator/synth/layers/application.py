@@ -130,7 +130,8 @@ def _function(ctx: Context, fn: FunctionPlan) -> awslambda.Function:
     )
     variables: dict[str, object] = {
         "POWERTOOLS_SERVICE_NAME": ctx.service,
-        "POWERTOOLS_METRICS_NAMESPACE": f"msgen/{ctx.service}",
+        "POWERTOOLS_METRICS_NAMESPACE": ctx.metric_namespace(),
+        "CORRELATION_HEADER": ctx.spec.observability.correlation_header,
         "ENVIRONMENT": Ref(ctx.env),
         **env,
         **app.environment,
@@ -163,8 +164,9 @@ def _function(ctx: Context, fn: FunctionPlan) -> awslambda.Function:
     function.properties["LoggingConfig"] = {
         "LogFormat": "JSON",
         "ApplicationLogLevel": app.log_level,
-        "SystemLogLevel": "WARN" if app.log_level in ("ERROR", "WARN") else "INFO",
+        "SystemLogLevel": app.system_log_level,
         "LogGroup": Ref(log_group),
     }
     ctx.refs.setdefault("log_groups", []).append(log_group)
+    ctx.refs.setdefault("app_log_groups", {})[fn.name] = log_group
     return ctx.add(function, f"Function '{fn.name}' ({fn.handler})", skips=tuple(skips))

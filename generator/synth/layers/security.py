@@ -39,6 +39,11 @@ def build(ctx: Context) -> None:
             Principal={"Service": "cloudfront.amazonaws.com"},
             Condition={"StringLike": {"AWS:SourceArn": Sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/*")}},
         ))
+    if spec.observability.alarms.enabled:
+        statements.append(statement(
+            ["kms:Decrypt", "kms:GenerateDataKey"], "*", sid="CloudWatchAlarmsPublishEncrypted",
+            Principal={"Service": "cloudwatch.amazonaws.com"},
+        ))
     key = ctx.add(
         kms.Key(
             "ServiceKey",

@@ -1,0 +1,279 @@
+"""Alarm standard: AWS's recommended alarms for every component in the stack, one topic, one health summary.
+
+Each alarm is named ``msgen-<service>-<environment>-<component>-<signal>``; its description says what it
+means and where to look first. Thresholds come from ``observability.alarms`` in the spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from troposphere import AWSObject, Equals, If, Ref, Sub, cloudwatch, sns
+
+from generator.synth.context import Context
+from generator.synth.observability.logs import ERROR_METRIC
+from generator.synth.policy import document, statement
+
+PERIOD = 60
+IN_US_EAST_1 = "InUsEast1"
+DYNAMODB_OPERATIONS = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem", "BatchWriteItem")
+
+
+@dataclass
+class Made:
+    alarm: AWSObject
+    health: bool  # part of the composite "health" alarm
+    condition: str | None = None
+
+
+def dims(**pairs: Any) -> list[cloudwatch.MetricDimension]:
+    return [cloudwatch.MetricDimension(Name=k, Value=v) for k, v in pairs.items()]
+
+
+def stat(qid: str, namespace: str, metric: str, dimensions: list, statistic: str, return_data: bool = False) -> cloudwatch.MetricDataQuery:
+    return cloudwatch.MetricDataQuery(
+        Id=qid, ReturnData=return_data,
+        MetricStat=cloudwatch.MetricStat(Metric=cloudwatch.Metric(Namespace=namespace, MetricName=metric, Dimensions=dimensions),
+                                         Period=PERIOD, Stat=statistic),
+    )
+
+
+def api_dimensions(ctx: Context) -> list:
+    from generator.synth.layers.api import STAGE
+
+    return dims(ApiName=ctx.physical(), Stage=STAGE)
+
+
+class Builder:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.cfg = ctx.spec.observability.alarms
+        self.made: list[Made] = []
+        self.topic = self._topic()
+
+    def _topic(self) -> sns.Topic:
+        ctx = self.ctx
+        topic = ctx.add(
+            sns.Topic("AlarmTopic", DisplayName=f"msgen {ctx.service} alarms"[:100], KmsMasterKeyId=ctx.key_arn()),
+            "Every alarm of the service notifies this topic (ALARM and OK)",
+        )
+        ctx.add(
+            sns.TopicPolicy(
+                "AlarmTopicPolicy", Topics=[Ref(topic)],
+                PolicyDocument=document(
+                    statement(["sns:Publish"], Ref(topic), sid="CloudWatchAlarmsPublish",
+                              Principal={"Service": "cloudwatch.amazonaws.com"},
+                              Condition={"ArnLike": {"aws:SourceArn": Sub(
+                                  f"arn:${{AWS::Partition}}:cloudwatch:${{AWS::Region}}:${{AWS::AccountId}}:alarm:msgen-{ctx.service}-*")}}),
+                    {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": ["sns:Publish"],
+                     "Resource": [Ref(topic)], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+                ),
+            ),
+            "Only this service's alarms may publish, and only over TLS",
+        )
+        if self.cfg.email:
+            ctx.add(sns.SubscriptionResource("AlarmEmailSubscription", TopicArn=Ref(topic), Protocol="email", Endpoint=self.cfg.email),
+                    "E-mail subscription from observability.alarms.email")
+        ctx.refs["alarm_topic"] = topic
+        return topic
+
+    def alarm(self, lid: str, component: str, signal: str, description: str, *, threshold: float | None, op: str,
+              evals: int, dp: int, missing: str, health: bool = True, condition: str | None = None, **metric: Any) -> cloudwatch.Alarm:
+        props: dict[str, Any] = dict(
+            AlarmName=self.ctx.alarm_name(component, signal),
+            AlarmDescription=description[:1024],
+            ActionsEnabled=True,
+            AlarmActions=[Ref(self.topic)],
+            OKActions=[Ref(self.topic)],
+            ComparisonOperator=op,
+            EvaluationPeriods=evals,
+            DatapointsToAlarm=dp,
+            TreatMissingData=missing,
+            **metric,
+        )
+        if threshold is not None:
+            props["Threshold"] = threshold
+        if "MetricName" in metric:
+            props["Period"] = PERIOD
+        alarm = cloudwatch.Alarm(lid, **props)
+        if condition:
+            alarm.Condition = condition
+        self.ctx.add(alarm, f"Alarm: {component} {signal}")
+        self.made.append(Made(alarm, health, condition))
+        return alarm
+
+
+def build(ctx: Context) -> None:
+    if not ctx.spec.observability.alarms.enabled:
+        return
+    b = Builder(ctx)
+    if "rest_api" in ctx.refs:
+        _api(b)
+    for name, fn in ctx.refs.get("functions", {}).items():
+        _function(b, name, fn)
+    for name, table in ctx.refs.get("tables", {}).items():
+        _table(b, name, table)
+    if ctx.refs.get("app_log_groups"):
+        _application_errors(b)
+    if "distribution" in ctx.refs:
+        _cloudfront(b)
+    _health(b)
+    ctx.refs["alarms"] = b.made
+
+
+def _rate(b: Builder, lid: str, signal: str, metric: str, threshold: float, periods: int, meaning: str, first: str) -> None:
+    d = api_dimensions(b.ctx)
+    b.alarm(
+        lid, "api", signal,
+        f"{meaning} Look first at: {first}",
+        threshold=threshold, op="GreaterThanThreshold", evals=periods, dp=periods, missing="notBreaching",
+        health=metric == "5XXError",
+        Metrics=[
+            stat("errors", "AWS/ApiGateway", metric, d, "Sum"),
+            stat("requests", "AWS/ApiGateway", "Count", d, "Sum"),
+            cloudwatch.MetricDataQuery(Id="rate", Expression="IF(requests > 0, 100 * errors / requests, 0)", Label=f"{metric} %", ReturnData=True),
+        ],
+    )
+
+
+def _api(b: Builder) -> None:
+    cfg, ctx = b.cfg, b.ctx
+    _rate(b, "ApiServerErrorRateAlarm", "5xx-rate", "5XXError", cfg.api_5xx_rate_percent, 3,
+          f"More than {cfg.api_5xx_rate_percent}% of API requests failed with 5XX for 3 minutes: the service is failing its callers.",
+          "the function's Errors and logs (dashboard 'Recent errors'), then integration latency for timeouts.")
+    _rate(b, "ApiClientErrorRateAlarm", "4xx-rate", "4XXError", cfg.api_4xx_rate_percent, 5,
+          f"More than {cfg.api_4xx_rate_percent}% of API requests were rejected with 4XX for 5 minutes: callers send bad or unauthorised requests.",
+          "the access log's status and error fields by path; a recent client or auth change.")
+    b.alarm(
+        "ApiLatencyAlarm", "api", "latency-p90",
+        f"p90 API latency was at or above {cfg.api_latency_p90_ms} ms for 5 minutes: callers wait too long. "
+        "Look first at: integration latency (function duration) against total latency; table latency; cold starts.",
+        threshold=cfg.api_latency_p90_ms, op="GreaterThanOrEqualToThreshold", evals=5, dp=5, missing="missing",
+        Namespace="AWS/ApiGateway", MetricName="Latency", Dimensions=api_dimensions(ctx), ExtendedStatistic="p90", Unit="Milliseconds",
+    )
+    detector = ctx.add(
+        cloudwatch.AnomalyDetector(
+            "ApiRequestRateAnomalyDetector",
+            SingleMetricAnomalyDetector=cloudwatch.SingleMetricAnomalyDetector(
+                Namespace="AWS/ApiGateway", MetricName="Count", Dimensions=api_dimensions(ctx), Stat="Sum"),
+        ),
+        "Learns the usual request rate by time of day and week",
+    )
+    alarm = b.alarm(
+        "ApiRequestRateAlarm", "api", "request-rate",
+        f"Requests per minute left the expected band ({cfg.request_rate_band_width} standard deviations) for 5 minutes: "
+        "a drop means callers cannot reach the service or stopped calling; a spike means unusual load or a retry storm. "
+        "Look first at: CloudFront and API 4XX/5XX, the callers' deployments, throttles. Minutes without any request count as normal.",
+        threshold=None, op="LessThanLowerOrGreaterThanUpperThreshold", evals=5, dp=5, missing="notBreaching", health=False,
+        ThresholdMetricId="band",
+        Metrics=[
+            stat("requests", "AWS/ApiGateway", "Count", api_dimensions(ctx), "Sum", return_data=True),
+            cloudwatch.MetricDataQuery(Id="band", Expression=f"ANOMALY_DETECTION_BAND(requests, {cfg.request_rate_band_width:g})",
+                                       Label="Expected requests", ReturnData=True),
+        ],
+    )
+    alarm.DependsOn = [detector.title]
+
+
+def _function(b: Builder, name: str, fn: AWSObject) -> None:
+    cfg, app = b.cfg, b.ctx.spec.application
+    d = dims(FunctionName=Ref(fn))
+    lid, comp = fn.title, f"fn-{name}"
+    b.alarm(f"{lid}ErrorsAlarm", comp, "errors",
+            f"Function '{name}' raised more than {cfg.lambda_errors} errors a minute for 3 minutes. "
+            "Look first at: the dashboard's 'Recent errors' table and the function's log group for stack traces.",
+            threshold=cfg.lambda_errors, op="GreaterThanThreshold", evals=3, dp=3, missing="notBreaching",
+            Namespace="AWS/Lambda", MetricName="Errors", Dimensions=d, Statistic="Sum")
+    b.alarm(f"{lid}ThrottlesAlarm", comp, "throttles",
+            f"Function '{name}' was throttled (more than {cfg.lambda_throttles} a minute) for 5 minutes: requests are being refused. "
+            "Look first at: concurrency against its reserved or account limit, and the request rate.",
+            threshold=cfg.lambda_throttles, op="GreaterThanThreshold", evals=5, dp=5, missing="notBreaching",
+            Namespace="AWS/Lambda", MetricName="Throttles", Dimensions=d, Statistic="Sum")
+    limit_ms = app.timeout_s * 1000 * cfg.lambda_duration_p90_percent_of_timeout // 100
+    b.alarm(f"{lid}DurationAlarm", comp, "duration-p90",
+            f"p90 duration of '{name}' exceeded {limit_ms} ms ({cfg.lambda_duration_p90_percent_of_timeout}% of its {app.timeout_s} s timeout) "
+            "for 15 minutes: it is close to timing out. Look first at: X-Ray traces for slow downstream calls, table latency, memory size.",
+            threshold=limit_ms, op="GreaterThanThreshold", evals=15, dp=15, missing="missing",
+            Namespace="AWS/Lambda", MetricName="Duration", Dimensions=d, ExtendedStatistic="p90", Unit="Milliseconds")
+    pool = app.reserved_concurrency or cfg.account_concurrency_limit
+    limit = max(1, pool * cfg.lambda_concurrency_percent // 100)
+    b.alarm(f"{lid}ConcurrencyAlarm", comp, "concurrency",
+            f"'{name}' ran more than {limit} concurrent executions ({cfg.lambda_concurrency_percent}% of "
+            f"{'its reserved' if app.reserved_concurrency else 'the account'} limit of {pool}) for 10 minutes: throttling is near. "
+            "Look first at: request rate, duration (slower calls hold concurrency longer), the limit itself.",
+            threshold=limit, op="GreaterThanThreshold", evals=10, dp=10, missing="notBreaching",
+            Namespace="AWS/Lambda", MetricName="ConcurrentExecutions", Dimensions=d, Statistic="Maximum")
+
+
+def _table(b: Builder, name: str, table: AWSObject) -> None:
+    cfg = b.cfg
+    d = dims(TableName=Ref(table))
+    comp = f"table-{name}"
+    b.alarm(f"{table.title}ThrottlesAlarm", comp, "throttles",
+            f"Table '{name}' throttled more than {cfg.dynamodb_throttles} reads and writes a minute for 5 minutes. "
+            "Look first at: hot partition keys (CloudWatch Contributor Insights), sudden load, on-demand scaling limits.",
+            threshold=cfg.dynamodb_throttles, op="GreaterThanThreshold", evals=5, dp=5, missing="notBreaching",
+            Metrics=[stat("reads", "AWS/DynamoDB", "ReadThrottleEvents", d, "Sum"),
+                     stat("writes", "AWS/DynamoDB", "WriteThrottleEvents", d, "Sum"),
+                     cloudwatch.MetricDataQuery(Id="throttles", Expression="FILL(reads, 0) + FILL(writes, 0)", Label="Throttle events",
+                                                ReturnData=True)])
+    queries = [stat(f"op{i}", "AWS/DynamoDB", "SystemErrors", dims(TableName=Ref(table), Operation=op), "Sum")
+               for i, op in enumerate(DYNAMODB_OPERATIONS)]
+    b.alarm(f"{table.title}SystemErrorsAlarm", comp, "system-errors",
+            f"DynamoDB returned more than {cfg.dynamodb_system_errors} server errors a minute on '{name}' for 5 minutes: "
+            "an AWS-side problem. Look first at: the AWS Health Dashboard; make sure the code retries with backoff.",
+            threshold=cfg.dynamodb_system_errors, op="GreaterThanThreshold", evals=5, dp=5, missing="notBreaching",
+            Metrics=[*queries, cloudwatch.MetricDataQuery(
+                Id="errors", Expression=" + ".join(f"FILL(op{i}, 0)" for i in range(len(queries))), Label="System errors", ReturnData=True)])
+
+
+def _application_errors(b: Builder) -> None:
+    cfg = b.cfg
+    b.alarm("ApplicationErrorsAlarm", "app", "errors",
+            f"The service logged more than {cfg.application_errors} ERROR lines a minute for 3 minutes (metric {ERROR_METRIC}). "
+            "Look first at: the dashboard's 'Recent errors' table, then follow one correlation_id with the saved query.",
+            threshold=cfg.application_errors, op="GreaterThanThreshold", evals=3, dp=3, missing="notBreaching",
+            Namespace=b.ctx.metric_namespace(), MetricName=ERROR_METRIC, Statistic="Sum")
+
+
+def _cloudfront(b: Builder) -> None:
+    """CloudFront publishes metrics only in us-east-1, so this alarm exists only when the stack is deployed there."""
+    ctx, cfg = b.ctx, b.cfg
+    ctx.template.add_condition(IN_US_EAST_1, Equals(Ref("AWS::Region"), "us-east-1"))
+    b.alarm("DistributionErrorRateAlarm", "cdn", "5xx-rate",
+            f"More than {cfg.cloudfront_5xx_rate_percent}% of CloudFront responses were 5xx for 5 minutes: viewers see errors. "
+            "Look first at: the API's 5XX rate (origin errors), then the site bucket and origin access control. "
+            "Exists only in us-east-1 stacks, where CloudFront metrics live.",
+            threshold=cfg.cloudfront_5xx_rate_percent, op="GreaterThanThreshold", evals=5, dp=5, missing="notBreaching",
+            condition=IN_US_EAST_1,
+            Namespace="AWS/CloudFront", MetricName="5xxErrorRate", Dimensions=dims(DistributionId=Ref(ctx.refs["distribution"]), Region="Global"),
+            Statistic="Average")
+
+
+def _rule(made: list[Made]) -> str:
+    return " OR ".join(f'ALARM("${{{m.alarm.title}.Arn}}")' for m in made)
+
+
+def _health(b: Builder) -> None:
+    members = [m for m in b.made if m.health]
+    unconditional = [m for m in members if not m.condition]
+    rule: Any = Sub(_rule(unconditional))
+    if len(unconditional) != len(members):
+        rule = If(IN_US_EAST_1, Sub(_rule(members)), Sub(_rule(unconditional)))
+    b.ctx.add(
+        cloudwatch.CompositeAlarm(
+            "ServiceHealthAlarm",
+            AlarmName=b.ctx.alarm_name("service", "health"),
+            AlarmDescription=f"{b.ctx.service} is unhealthy: at least one error, latency, throttle or capacity alarm is in ALARM "
+            "(4XX and request-rate alarms are signals, not health). Look first at: which member alarm fired, then the dashboard.",
+            AlarmRule=rule,
+            ActionsEnabled=True,
+            AlarmActions=[Ref(b.topic)],
+            OKActions=[Ref(b.topic)],
+        ),
+        "Summary of the service's health alarms",
+    )
+
+
+

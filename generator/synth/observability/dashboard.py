@@ -1,0 +1,118 @@
+"""A real-time operations dashboard per service, drawn only from resources that exist in the stack."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from troposphere import Sub, cloudwatch
+
+from generator.synth.context import Context, sub_literal
+
+REGION = "${AWS::Region}"
+
+
+def _metric_widget(title: str, metrics: list, x: int, y: int, w: int = 8, h: int = 6, region: str = REGION, **extra: Any) -> dict:
+    props = {"title": title, "view": "timeSeries", "region": region, "period": 60, "metrics": metrics, "stacked": False}
+    props.update(extra)
+    return {"type": "metric", "x": x, "y": y, "width": w, "height": h, "properties": props}
+
+
+class Layout:
+    """Places widgets left to right in rows of 24 units."""
+
+    def __init__(self) -> None:
+        self.widgets: list[dict] = []
+        self.x = self.y = self.row_h = 0
+
+    def add(self, widget: dict) -> None:
+        w, h = widget["width"], widget["height"]
+        if self.x + w > 24:
+            self.x, self.y, self.row_h = 0, self.y + self.row_h, 0
+        widget["x"], widget["y"] = self.x, self.y
+        self.x += w
+        self.row_h = max(self.row_h, h)
+        self.widgets.append(widget)
+
+    def new_row(self) -> None:
+        if self.x:
+            self.x, self.y, self.row_h = 0, self.y + self.row_h, 0
+
+
+def body(ctx: Context) -> dict:
+    from generator.synth.layers.api import STAGE
+
+    spec, refs = ctx.spec, ctx.refs
+    lay = Layout()
+    header = (f"# {spec.service} (${{Environment}})\n"
+              f"Team **{sub_literal(spec.team)}**. {sub_literal(spec.description)}\n\n"
+              f"Saved query *msgen/{spec.service}/${{Environment}}/follow-correlation-id* follows one request; "
+              f"alarms are named *msgen-{spec.service}-${{Environment}}-...*")
+    lay.add({"type": "text", "x": 0, "y": 0, "width": 24, "height": 3, "properties": {"markdown": header}})
+    lay.new_row()
+    if "rest_api" in refs:
+        api = ["ApiName", f"{spec.service}-${{Environment}}", "Stage", STAGE]
+        band = spec.observability.alarms.request_rate_band_width
+        lay.add(_metric_widget("Requests per minute (with expected band)", [
+            ["AWS/ApiGateway", "Count", *api, {"id": "requests", "stat": "Sum", "label": "Requests"}],
+            [{"expression": f"ANOMALY_DETECTION_BAND(requests, {band:g})", "id": "band", "label": "Expected"}],
+        ], 0, 0))
+        lay.add(_metric_widget("Error rate %", [
+            ["AWS/ApiGateway", "5XXError", *api, {"id": "e5", "stat": "Sum", "visible": False}],
+            ["AWS/ApiGateway", "4XXError", *api, {"id": "e4", "stat": "Sum", "visible": False}],
+            ["AWS/ApiGateway", "Count", *api, {"id": "n", "stat": "Sum", "visible": False}],
+            [{"expression": "IF(n > 0, 100 * e5 / n, 0)", "id": "r5", "label": "5XX %"}],
+            [{"expression": "IF(n > 0, 100 * e4 / n, 0)", "id": "r4", "label": "4XX %"}],
+        ], 0, 0))
+        lay.add(_metric_widget("Latency (ms)", [
+            ["AWS/ApiGateway", "Latency", *api, {"stat": "p90", "label": "p90"}],
+            ["AWS/ApiGateway", "Latency", *api, {"stat": "p99", "label": "p99"}],
+            ["AWS/ApiGateway", "IntegrationLatency", *api, {"stat": "p90", "label": "integration p90"}],
+        ], 0, 0))
+    for name, fn in refs.get("functions", {}).items():
+        lay.new_row()
+        d = ["FunctionName", f"${{{fn.title}}}"]
+        lay.add(_metric_widget(f"Function {name}: invocations and errors", [
+            ["AWS/Lambda", "Invocations", *d, {"stat": "Sum"}], ["AWS/Lambda", "Errors", *d, {"stat": "Sum"}]], 0, 0))
+        lay.add(_metric_widget(f"Function {name}: duration (ms)", [
+            ["AWS/Lambda", "Duration", *d, {"stat": "p90", "label": "p90"}], ["AWS/Lambda", "Duration", *d, {"stat": "p99", "label": "p99"}]], 0, 0))
+        lay.add(_metric_widget(f"Function {name}: concurrency and throttles", [
+            ["AWS/Lambda", "ConcurrentExecutions", *d, {"stat": "Maximum"}], ["AWS/Lambda", "Throttles", *d, {"stat": "Sum"}]], 0, 0))
+    for name, table in refs.get("tables", {}).items():
+        lay.new_row()
+        lay.add(_metric_widget(f"Table {name}: latency (ms)", [
+            ["AWS/DynamoDB", "SuccessfulRequestLatency", "TableName", f"${{{table.title}}}", "Operation", op, {"stat": "Average", "label": op}]
+            for op in ("GetItem", "PutItem", "UpdateItem", "Query")], 0, 0, w=12))
+        lay.add(_metric_widget(f"Table {name}: throttles and system errors", [
+            ["AWS/DynamoDB", "ReadThrottleEvents", "TableName", f"${{{table.title}}}", {"stat": "Sum"}],
+            ["AWS/DynamoDB", "WriteThrottleEvents", "TableName", f"${{{table.title}}}", {"stat": "Sum"}]], 0, 0, w=12))
+    lay.new_row()
+    if "distribution" in refs:
+        cf = ["DistributionId", f"${{{refs['distribution'].title}}}", "Region", "Global"]
+        lay.add(_metric_widget("CloudFront (us-east-1 metrics)", [
+            ["AWS/CloudFront", "Requests", *cf, {"stat": "Sum"}],
+            ["AWS/CloudFront", "5xxErrorRate", *cf, {"stat": "Average", "yAxis": "right"}]], 0, 0, w=12, region="us-east-1"))
+    alarms = [m.alarm for m in refs.get("alarms", []) if not m.condition]
+    if alarms:
+        lay.add({"type": "alarm", "x": 0, "y": 0, "width": 12, "height": 6, "properties": {
+            "title": "Alarms", "alarms": [f"${{{a.title}.Arn}}" for a in alarms[:100]], "sortBy": "stateUpdatedTimestamp"}})
+    groups = refs.get("app_log_groups", {})
+    if groups:
+        lay.new_row()
+        sources = " | ".join(f"SOURCE '${{{g.title}}}'" for g in groups.values())
+        lay.add({"type": "log", "x": 0, "y": 0, "width": 24, "height": 8, "properties": {
+            "title": "Recent errors", "region": REGION, "view": "table",
+            "query": f"{sources} | filter level = \"ERROR\" | stats count(*) as count, latest(@timestamp) as time by message "
+                     "| sort time desc | limit 50 | display time, message, count",
+        }})
+    return {"start": "-PT3H", "periodOverride": "inherit", "widgets": lay.widgets}
+
+
+def build(ctx: Context) -> None:
+    if not ctx.spec.observability.dashboard:
+        return
+    text = json.dumps(body(ctx), separators=(",", ":"), ensure_ascii=False)
+    ctx.add(
+        cloudwatch.Dashboard("ServiceDashboard", DashboardName=Sub(f"msgen-{ctx.service}-${{Environment}}"), DashboardBody=Sub(text)),
+        "Real-time dashboard: traffic, errors, latency, functions, tables, alarms and recent errors",
+    )

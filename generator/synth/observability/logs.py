@@ -1,0 +1,46 @@
+"""Logging standard: explicit log groups, and an error metric from every application log group."""
+
+from __future__ import annotations
+
+from troposphere import Sub, logs
+
+from generator.synth.context import Context
+
+ERROR_METRIC = "ApplicationErrors"
+ERROR_PATTERN = '{ $.level = "ERROR" }'
+
+
+def build(ctx: Context) -> None:
+    if "rest_api" in ctx.refs:
+        _execution_log_group(ctx)
+    for name, log_group in ctx.refs.get("app_log_groups", {}).items():
+        ctx.add(
+            logs.MetricFilter(
+                f"{log_group.title}ErrorFilter",
+                LogGroupName=log_group.ref(),
+                FilterName=Sub(f"msgen-{ctx.service}-${{Environment}}-{name}-errors"),
+                FilterPattern=ERROR_PATTERN,
+                MetricTransformations=[logs.MetricTransformation(
+                    MetricNamespace=ctx.metric_namespace(), MetricName=ERROR_METRIC, MetricValue="1", DefaultValue=0, Unit="Count",
+                )],
+            ),
+            f"Counts ERROR lines of '{name}' into {ERROR_METRIC}",
+        )
+
+
+def _execution_log_group(ctx: Context) -> None:
+    """API Gateway writes execution logs to a group with a fixed name; declare it so it has retention and KMS."""
+    from generator.synth.layers.api import STAGE
+
+    group = ctx.add(
+        logs.LogGroup(
+            "ApiExecutionLogGroup",
+            LogGroupName=Sub(f"API-Gateway-Execution-Logs_${{RestApi}}/{STAGE}"),
+            RetentionInDays=ctx.spec.observability.log_retention_days,
+            KmsKeyId=ctx.key_arn(),
+        ),
+        "API Gateway execution logs (ERROR level); the name is fixed by API Gateway",
+        retain=True,
+    )
+    ctx.refs["stage"].DependsOn = [*getattr(ctx.refs["stage"], "DependsOn", []), group.title]
+    ctx.refs.setdefault("log_groups", []).append(group)
