@@ -1,6 +1,7 @@
 # msgen developer commands. Only Python 3.11+ is needed; everything else is installed here.
 #   make demo   create .venv, install, synthesize and lint the default blueprint into build/
 #   make test   create .venv (and the checkov venv), run the whole suite
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,9 +10,11 @@ STAMP := $(VENV)/.msgen-installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_VERSION := 3.3.30
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
-# Wheels of msgen's dependencies, so the packaging test installs into a fresh venv without a network.
+# Wheels of msgen's dependencies and of a generated service's, so the packaging and `msgen new` tests
+# build fresh venvs without a network (package registries are for installs only).
 WHEELHOUSE := $(VENV)/wheelhouse
 WHEELHOUSE_STAMP := $(WHEELHOUSE)/.complete
+SERVICE_TEMPLATE := templates/serverless-python/{{cookiecutter.service}}
 DEMO_OUT := build/payment-svc.template.yaml
 PYTEST_ARGS ?=
 
@@ -31,9 +34,10 @@ $(CHECKOV_STAMP):
 	$(CHECKOV_VENV)/bin/python -m pip install -q 'checkov==$(CHECKOV_VERSION)'
 	@touch $@
 
-$(WHEELHOUSE_STAMP): pyproject.toml $(STAMP)
+$(WHEELHOUSE_STAMP): pyproject.toml $(SERVICE_TEMPLATE)/requirements.txt $(SERVICE_TEMPLATE)/requirements-dev.txt $(STAMP)
 	rm -rf $(WHEELHOUSE)
-	$(BIN)/python -m pip wheel -q --wheel-dir $(WHEELHOUSE) .
+	$(BIN)/python -m pip wheel -q --wheel-dir $(WHEELHOUSE) . -r "$(SERVICE_TEMPLATE)/requirements.txt" \
+		-r <(grep -Ev '^(msgen|-r)' "$(SERVICE_TEMPLATE)/requirements-dev.txt")
 	@touch $@
 
 demo: $(STAMP)

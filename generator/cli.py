@@ -14,13 +14,14 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 import click
 
 from generator import __version__
-from generator.errors import EXIT_FINDINGS, InputError, MsgenError
+from generator.errors import EXIT_FINDINGS, EXIT_INTERNAL, InputError, MsgenError
 
 EPILOG = """\b
 Exit codes:
   0  success
   1  findings: lint problems, or a stale template with synth --check
   2  bad input or usage: invalid spec, missing file, refused overwrite
+  3  internal error (a bug in msgen; --debug shows the traceback)
 """
 
 
@@ -35,6 +36,14 @@ class _Group(click.Group):
                 raise
             click.echo(_error_text(exc), err=True)
             ctx.exit(exc.exit_code)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+            raise
+        except Exception as exc:  # a bug in msgen: say so plainly, keep the traceback for --debug
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"msgen: internal error: {type(exc).__name__}: {exc}\n"
+                       "This is a bug in msgen; run again with --debug for the traceback and report it.", err=True)
+            ctx.exit(EXIT_INTERNAL)
 
 
 def _error_text(exc: MsgenError) -> str:
@@ -163,6 +172,54 @@ def lint(target: str, regions: tuple[str, ...], info: bool) -> None:
         click.echo(f"msgen: {len(findings)} finding{'s' if len(findings) != 1 else ''} in {target}", err=True)
         sys.exit(EXIT_FINDINGS)
     click.echo(f"{target}: no findings", err=True)
+
+
+@main.command(epilog=EPILOG)
+@click.argument("name", required=False)
+@click.option("--blueprint", "blueprint_name", metavar="BLUEPRINT", help="Start from this blueprint (default: serverless-api).")
+@click.option("--spec", "spec_file", type=click.Path(dir_okay=False), metavar="FILE", help="Start from this spec file instead of a blueprint.")
+@click.option("-o", "--output-dir", "parent", default=".", show_default=True, metavar="PARENT",
+              help="Parent directory; the repository is created as PARENT/NAME.")
+@click.option("--no-input", is_flag=True, help="Never prompt; fail if something is missing.")
+@click.option("--force", is_flag=True, help="Replace PARENT/NAME if it exists.")
+def new(name: str | None, blueprint_name: str | None, spec_file: str | None, parent: str, no_input: bool, force: bool) -> None:
+    """Generate a microservice repository that passes its own tests on day one.
+
+    The repository holds the spec (service.yaml), the synthesized template
+    (infra/template.yaml), handler code with tests, CI, a Makefile and a README.
+    NAME becomes the service name. Nothing is written unless everything succeeds.
+
+    \b
+    Examples:
+      msgen new payment-svc
+      msgen new order-svc --blueprint serverless-cognito-api -o ~/src
+      msgen new billing-svc --spec billing.yaml --no-input
+    """
+    from generator import scaffold
+    from generator.resources import DEFAULT_BLUEPRINT, blueprint
+    from generator.spec import validate_located
+    from generator.spec.loader import decode_spec, parse_located, read_spec_bytes
+
+    if blueprint_name and spec_file:
+        raise click.UsageError("give --blueprint or --spec, not both")
+    if not name:
+        if no_input:
+            raise click.UsageError("NAME is required with --no-input")
+        name = click.prompt("Service name (e.g. payment-svc)", err=True)
+    scaffold.check_name(name)
+    if spec_file:
+        path, display, source = Path(spec_file), spec_file, f"spec:{Path(spec_file).name}"
+    else:
+        bp = blueprint(blueprint_name or DEFAULT_BLUEPRINT)
+        path, display, source = bp.path, f"blueprint:{bp.name}", f"blueprint:{bp.name}"
+    text = decode_spec(read_spec_bytes(path, display), display)
+    loc = parse_located(text, display)
+    validate_located(loc)  # report the spec's own problems against its own lines first
+    text = scaffold.with_service_name(loc, text, name)
+    spec = validate_located(parse_located(text, display))
+    created = scaffold.render(spec, text, source, Path(parent) / name, force=force)
+    click.echo(str(created))
+    click.echo(f"created {created} from {source}; next: cd {created} && make install && make test", err=True)
 
 
 @main.command()

@@ -6,6 +6,7 @@ Exit codes (documented in the README and in ``msgen --help``):
 * 1 -- the command ran and found problems (lint findings, a stale template)
 * 2 -- bad input or usage: a spec that does not validate, a missing file,
   an output that already exists, an unknown blueprint
+* 3 -- internal error: a bug in msgen (``--debug`` shows the traceback)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
+EXIT_INTERNAL = 3
 
 
 class MsgenError(Exception):

@@ -129,3 +129,16 @@ def test_blueprints_lists_every_file_with_a_description(cli):
 
 def test_unknown_option_is_exit_2(cli):
     assert cli("synth", "--nope").exit_code == 2
+
+
+def test_a_bug_is_reported_as_an_internal_error_without_a_traceback(cli, monkeypatch):
+    import generator.api
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(generator.api, "synth_file", boom)
+    result = cli("synth", "serverless-api")
+    assert result.exit_code == 3
+    assert "internal error: RuntimeError: simulated bug" in result.stderr and "--debug" in result.stderr
+    assert "Traceback" not in result.output

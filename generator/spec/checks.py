@@ -6,7 +6,9 @@ other fields of the spec are invalid: one run shows every problem.
 
 from __future__ import annotations
 
+import keyword
 import re
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,7 +35,7 @@ def _names(items: list[Any]) -> list[tuple[int, str]]:
 
 def check(data: dict[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
-    for fn in (_check_names, _check_routes, _check_uses, _check_auth, _check_vpc):
+    for fn in (_check_names, _check_routes, _check_handlers, _check_uses, _check_auth, _check_vpc):
         problems.extend(fn(data))
     return problems
 
@@ -115,6 +117,31 @@ def _check_routes(data: dict[str, Any]) -> Iterator[Problem]:
             yield (("api", "routes", i, "path"),
                    f"'{path}' and '{ids[pid][0]}' (api.routes[{ids[pid][1]}]) would get the same resource IDs; rename one")
         ids.setdefault(pid, (path, i))
+
+
+# Modules of the generated service (and the libraries its tests import) that a handler module must not shadow.
+RESERVED_MODULES = frozenset({"app", "correlation", "observability", "rest", "storage", "conftest", "boto3", "botocore",
+                              "aws_lambda_powertools", "moto", "pytest", "responses", "tests"})
+
+
+def _check_handlers(data: dict[str, Any]) -> Iterator[Problem]:
+    """Handlers become Python modules and functions in the generated repository: they must be usable names."""
+    seen: dict[str, int] = {}
+    for i, route in enumerate(_list(data, "api", "routes")):
+        handler = route.get("handler") if isinstance(route, dict) else None
+        if not isinstance(handler, str) or "." not in handler:
+            continue
+        parts = handler.split(".")
+        module = parts[0]
+        where = ("api", "routes", i, "handler")
+        if any(keyword.iskeyword(p) for p in parts):
+            yield (where, f"'{handler}' uses a Python keyword as a name")
+        elif module in sys.stdlib_module_names or module in RESERVED_MODULES:
+            kind = "Python's standard module" if module in sys.stdlib_module_names else "a module the generated service needs"
+            yield (where, f"module '{module}' would shadow {kind} '{module}'; choose another module name")
+        if handler in seen:
+            yield (where, f"handler '{handler}' already serves api.routes[{seen[handler]}]; give each route its own function")
+        seen.setdefault(handler, i)
 
 
 def _check_uses(data: dict[str, Any]) -> Iterator[Problem]:

@@ -1,0 +1,269 @@
+"""`msgen new`: render a service repository from a cookiecutter template, all or nothing.
+
+The template's context is computed here from the validated spec; cookiecutter renders the template with
+it (StrictUndefined: a missing variable is an error) into a temporary directory next to the destination,
+msgen adds the synthesized template, and only then is the result moved into place with a rename. A
+failure at any step leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from generator import __version__
+from generator.errors import InputError, MsgenError, OutputExistsError
+from generator.resources import data_dir
+from generator.spec.loader import Located
+from generator.spec.models import SERVICE_NAME_RE, ServiceSpec
+
+TEMPLATE = "serverless-python"
+ANSWERS_FILE = ".msgen/answers.yml"
+STATUS = {"create": 201, "delete": 204}
+
+
+class RenderError(MsgenError):
+    """The template could not be rendered (a bug in a template, or an unwritable place)."""
+
+
+def check_name(name: str) -> None:
+    """Refuse a bad service name before anything is written."""
+    if not re.fullmatch(SERVICE_NAME_RE, name):
+        raise InputError(
+            f"'{name}' is not a valid service name: use 3-40 lower-case letters, digits and '-', "
+            "starting with a letter and not ending with '-' (e.g. payment-svc)"
+        )
+
+
+def with_service_name(loc: Located, text: str, name: str) -> str:
+    """The spec's text with its top-level ``service:`` value replaced, keeping comments and layout."""
+    line, col = loc.values[("service",)]
+    lines = text.splitlines(keepends=True)
+    current = lines[line - 1]
+    value = str(loc.data["service"])
+    start = col - 1
+    if current[start:start + len(value)] != value:  # quoted or unusual: rewrite the whole line
+        lines[line - 1] = f"service: {name}\n"
+    else:
+        lines[line - 1] = current[:start] + name + current[start + len(value):]
+    return "".join(lines)
+
+
+def _route_kind(method: str, params: list[str], table: dict | None, access: set[str]) -> str:
+    if table is None:
+        return "static"
+    if method == "POST" and "write" in access:
+        return "create"
+    if method == "GET" and "read" in access:
+        return "get" if params else "list"
+    if method in ("PUT", "PATCH") and params and "write" in access:
+        return "update"
+    if method == "DELETE" and params and "write" in access and not table["sort_key"]:
+        return "delete"
+    return "static"
+
+
+def _powertools_path(path: str) -> str:
+    """API Gateway's ``/a/{id}`` is Powertools' ``/a/<id>``."""
+    return re.sub(r"\{([A-Za-z0-9_]+)\+?\}", r"<\1>", path)
+
+
+def _mermaid(spec: ServiceSpec) -> str:
+    lines = ["flowchart LR", "  client([Client])"]
+    cd = spec.content_delivery
+    lines.append('  subgraph delivery["Content delivery"]')
+    if cd.enabled:
+        lines.append("    cdn[CloudFront]")
+        if cd.static_site:
+            lines.append("    site[(S3 static site)]")
+    lines += ["  end", '  subgraph apilayer["API"]', f'    api["API Gateway REST API ({len(spec.api.routes)} routes)"]', "  end",
+              '  subgraph app["Application"]', '    fn_api["Lambda: api"]', "  end", '  subgraph data["Persistence"]']
+    for t in spec.persistence.tables:
+        lines.append(f'    t_{t.name.replace("-", "_")}[("DynamoDB: {t.name}")]')
+    for b in spec.persistence.buckets:
+        lines.append(f'    b_{b.name.replace("-", "_")}[("S3: {b.name}")]')
+    lines.append("  end")
+    if cd.enabled:
+        lines.append("  client --> cdn")
+        if cd.static_site:
+            lines += ["  cdn --> site", "  cdn -->|/api/*| api"]
+        else:
+            lines.append("  cdn --> api")
+    else:
+        lines.append("  client --> api")
+    lines.append("  api --> fn_api")
+    targets = sorted({u.split(":")[0] for r in spec.api.routes for u in r.uses})
+    tables = {t.name for t in spec.persistence.tables}
+    for target in targets:
+        node = ("t_" if target in tables else "b_") + target.replace("-", "_")
+        lines.append(f"  fn_api --> {node}")
+    return "\n".join(lines)
+
+
+def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
+    """Everything the template needs, computed once from the validated spec."""
+    from generator.spec import json_schema
+
+    # The repository's service.yaml gets its own schema line (pointing into .msgen/).
+    spec_text = "".join(ln for ln in spec_text.splitlines(keepends=True) if "yaml-language-server:" not in ln).rstrip("\n")
+    tables = {
+        t.name: {
+            "name": t.name,
+            "env": f"TABLE_{t.name.upper().replace('-', '_')}",
+            "partition_key": {"name": t.partition_key.name, "type": t.partition_key.type},
+            "sort_key": {"name": t.sort_key.name, "type": t.sort_key.type} if t.sort_key else None,
+        }
+        for t in spec.persistence.tables
+    }
+    routes = []
+    for r in spec.api.routes:
+        module, function = r.handler.rsplit(".", 1)
+        params = [s.strip("{}+") for s in r.path.split("/") if s.startswith("{")]
+        access: dict[str, set[str]] = {}
+        for use in r.uses:
+            target, level = use.split(":")
+            access.setdefault(target, set()).update({"read", "write"} if level == "readwrite" else {level})
+        table_name = next((u.split(":")[0] for u in r.uses if u.split(":")[0] in tables), None)
+        table = tables.get(table_name) if table_name else None
+        kind = _route_kind(r.method, params, table, access.get(table_name or "", set()))
+        key_param = None
+        if table and params:
+            pk = table["partition_key"]["name"]
+            key_param = pk if pk in params else params[-1]
+        values = {p: (f"4{i}" if table and p == key_param and table["partition_key"]["type"] == "N" else f"v-{i}")
+                  for i, p in enumerate(params, 1)}
+        key_literal = None
+        if key_param:
+            v = values[key_param]
+            key_literal = f'Decimal("{v}")' if table and table["partition_key"]["type"] == "N" else json.dumps(v)
+        slug = re.sub(r"[^a-z0-9]+", "_", r.path.lower()).strip("_") or "root"
+        routes.append({
+            "test_name": f"test_{function}_{r.method.lower()}_{slug}",
+            "call_method": "GET" if r.method == "ANY" else r.method,
+            "params_literal": json.dumps(values),
+            "key_literal": key_literal,
+            "method": r.method,
+            "path": r.path,
+            "powertools_path": _powertools_path(r.path),
+            "handler": r.handler,
+            "module": module.replace(".", "_"),
+            "function": function,
+            "params": params,
+            "key_param": key_param,
+            "table": table,
+            "kind": kind,
+            "status": STATUS.get(kind, 200),
+            "metric": "".join(p.capitalize() for p in re.split(r"[._]", r.handler)),
+        })
+    modules: dict[str, list[dict]] = {}
+    for route in routes:
+        modules.setdefault(route["module"], []).append(route)
+    return {
+        "msgen_version": __version__,
+        "template": TEMPLATE,
+        "source": source,
+        "spec_text": spec_text,
+        "spec_sha256": hashlib.sha256(spec_text.encode()).hexdigest(),
+        "service": spec.service,
+        "package": spec.service.replace("-", "_"),
+        "team": spec.team,
+        "description": spec.description or f"The {spec.service} microservice",
+        "runtime": spec.application.runtime,
+        "python_version": spec.application.runtime.removeprefix("python"),
+        "architecture": spec.application.architecture,
+        "correlation_header": spec.observability.correlation_header,
+        "tables": list(tables.values()),
+        "buckets": [{"name": b.name, "env": f"BUCKET_{b.name.upper().replace('-', '_')}"} for b in spec.persistence.buckets],
+        "routes": routes,
+        "modules": [{"name": name, "routes": rs} for name, rs in sorted(modules.items())],
+        "answers_yaml": yaml.safe_dump({"team": spec.team, "description": spec.description or f"The {spec.service} microservice"},
+                                       allow_unicode=True, sort_keys=False, width=1_000_000).rstrip("\n"),
+        "mermaid": _mermaid(spec),
+        "schema_json": json_schema().rstrip("\n"),
+        "static_site": spec.content_delivery.enabled and spec.content_delivery.static_site,
+        "environments": list(spec.environments),
+        "synth_in_hook": False,
+    }
+
+
+def cookiecutter_json(ctx: dict[str, Any]) -> dict[str, Any]:
+    # "_msgen" starts with one underscore: cookiecutter passes it through unrendered, so free text
+    # (a description with "{{ }}" in it) is data, never a template.
+    return {"service": ctx["service"], "_msgen": ctx, "_copy_without_render": ["_templates/*"]}
+
+
+def _post_gen_module(template_dir: Path):
+    """The template's post-generation hook, imported so msgen runs it in-process (same code as plain cookiecutter)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("msgen_post_gen_project", template_dir / "hooks" / "post_gen_project.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def render(spec: ServiceSpec, spec_text: str, source: str, destination: Path, force: bool = False) -> Path:
+    """Render the repository into ``destination`` (``parent/name``), atomically.
+
+    Uses cookiecutter's Python API (context, prompts with no_input, generate_files with StrictUndefined).
+    The template's hooks run in-process: the name is already checked, and the post-generation step is
+    imported from the template, so no interpreter is started per hook.
+    """
+    from collections import OrderedDict
+
+    from cookiecutter.exceptions import CookiecutterException
+    from cookiecutter.generate import generate_files
+    from cookiecutter.prompt import prompt_for_config
+
+    from generator.synth.pipeline import synthesize
+
+    check_name(destination.name)
+    parent = destination.parent
+    if not parent.is_dir():
+        raise InputError(f"{parent}: output directory does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{parent}: output directory is not writable")
+    if destination.exists() and not force:
+        raise OutputExistsError(f"{destination}: already exists; use --force to replace it")
+    ctx = context(spec, spec_text, source)
+    template_text = synthesize(spec)
+    try:
+        work = Path(tempfile.mkdtemp(prefix=f".{destination.name}.msgen-", dir=parent))
+    except OSError as exc:
+        raise InputError(f"{parent}: cannot create a working directory: {exc.strerror}") from None
+    template_dir = data_dir("templates") / TEMPLATE
+    try:
+        context_in = {"cookiecutter": OrderedDict(cookiecutter_json(ctx))}
+        try:
+            rendered = {"cookiecutter": prompt_for_config(context_in, no_input=True)}
+            rendered["cookiecutter"]["_template"] = str(template_dir)
+            out = Path(generate_files(repo_dir=str(template_dir), context=rendered, output_dir=str(work / "out"), accept_hooks=False))
+            _post_gen_module(template_dir).render_modules(out, ctx)
+        except (CookiecutterException, jinja2.TemplateError) as exc:
+            raise RenderError(f"rendering template '{TEMPLATE}' failed: {exc}") from None
+        (out / "infra").mkdir(exist_ok=True)
+        (out / "infra" / "template.yaml").write_text(template_text, encoding="utf-8")
+        if destination.exists():  # --force: the old tree is replaced only once the new one is complete
+            trash = work / "replaced"
+            os.replace(destination, trash)
+            try:
+                os.replace(out, destination)
+            except OSError:
+                os.replace(trash, destination)
+                raise
+        else:
+            os.replace(out, destination)
+        return destination
+    except OSError as exc:
+        raise RenderError(f"writing {destination} failed: {exc.strerror or exc}") from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

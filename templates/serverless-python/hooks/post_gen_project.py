@@ -1,0 +1,48 @@
+"""Write one handler module and one test module per handler module named in the spec.
+
+cookiecutter renders a fixed tree; the per-module files come from _templates/ (copied unrendered) and
+are rendered here with the same context, strictly: an undefined variable is an error. `msgen new`
+imports this file and calls render_modules() in-process; plain `cookiecutter` runs it as a hook.
+"""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import jinja2
+
+
+def render_modules(project: Path, ctx: dict) -> None:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(project / "_templates")),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    for module in ctx["modules"]:
+        for template, target in (("handler_module.py.j2", f"src/{module['name']}.py"), ("test_module.py.j2", f"tests/test_{module['name']}.py")):
+            (project / target).write_text(env.get_template(template).render(module=module, **ctx), encoding="utf-8")
+    shutil.rmtree(project / "_templates")
+    (project / ".msgen" / "context.json").unlink()
+
+
+def synthesize_template(project: Path) -> None:
+    try:
+        from generator.spec import load_spec
+        from generator.synth.pipeline import synthesize
+    except ImportError:
+        print("msgen is not installed here: run `make synth` to write infra/template.yaml")
+        return
+    (project / "infra").mkdir(exist_ok=True)
+    (project / "infra" / "template.yaml").write_text(synthesize(load_spec(project / "service.yaml")), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    project = Path.cwd()
+    context = json.loads((project / ".msgen" / "context.json").read_text(encoding="utf-8"))
+    context["service"] = "{{ cookiecutter.service }}"
+    render_modules(project, context)
+    if context["synth_in_hook"]:
+        synthesize_template(project)
+    sys.exit(0)

@@ -1,0 +1,70 @@
+"""The correlation-ID contract, on every route: kept when it comes in, created when it does not, returned, logged."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from conftest import HEADER, header
+
+import correlation
+
+ROUTES = [
+{%- for r in cookiecutter._msgen.routes %}
+    ("{{ r.method if r.method != 'ANY' else 'GET' }}", "{{ r.path }}", {{ '{' }}{% for p in r.params %}"{{ p }}": "p-{{ loop.index }}"{% if not loop.last %}, {% endif %}{% endfor %}{{ '}' }}),
+{%- endfor %}
+]
+
+
+@pytest.mark.parametrize("method,resource,params", ROUTES, ids=[f"{m} {r}" for m, r, _ in ROUTES])
+def test_an_incoming_id_is_kept_returned_and_logged(call, log_lines, method, resource, params):
+    response = call(method, resource, path_params=params, body={} if method in ("POST", "PUT", "PATCH") else None,
+                    headers={HEADER: "caller-id-123"})
+    assert response["statusCode"] < 500
+    assert header(response, HEADER) == "caller-id-123"
+    lines = log_lines()
+    assert lines, "the function must log at least one JSON line per request"
+    for line in lines:
+        assert line["correlation_id"] == "caller-id-123"
+        assert line["service"] == "{{ cookiecutter.service }}"
+
+
+@pytest.mark.parametrize("method,resource,params", ROUTES, ids=[f"{m} {r}" for m, r, _ in ROUTES])
+def test_a_missing_id_becomes_api_gateways_request_id(call, log_lines, method, resource, params):
+    request_id = str(uuid.uuid4())
+    response = call(method, resource, path_params=params, body={} if method in ("POST", "PUT", "PATCH") else None,
+                    request_id=request_id)
+    assert header(response, HEADER) == request_id
+    assert {line["correlation_id"] for line in log_lines()} == {request_id}
+
+
+def test_header_names_are_matched_without_regard_to_case(call):
+    method, resource, params = ROUTES[0]
+    response = call(method, resource, path_params=params, body={} if method in ("POST", "PUT", "PATCH") else None,
+                    headers={HEADER.lower(): "lower-case-id"})
+    assert header(response, HEADER) == "lower-case-id"
+
+
+def test_malformed_ids_are_replaced(call):
+    method, resource, params = ROUTES[0]
+    response = call(method, resource, path_params=params, body={} if method in ("POST", "PUT", "PATCH") else None,
+                    headers={HEADER: "bad id\nwith newline"}, request_id="gw-request-1")
+    assert header(response, HEADER) == "gw-request-1"
+
+
+def test_the_id_is_forwarded_to_http_calls_and_messages():
+    cid = str(uuid.uuid4())
+    correlation.start({"headers": {HEADER: cid}})
+    assert correlation.http_headers({"Accept": "application/json"}) == {
+        "Accept": "application/json", HEADER: cid, "X-Amzn-RequestId": cid}
+    attributes = correlation.message_attributes()
+    assert attributes == {"correlation_id": {"DataType": "String", "StringValue": cid}}
+    sqs_record = {"messageAttributes": {"correlation_id": {"stringValue": cid, "dataType": "String"}}}
+    sns_record = {"Sns": {"MessageAttributes": {"correlation_id": {"Type": "String", "Value": cid}}}}
+    assert correlation.from_message(sqs_record) == cid
+    assert correlation.from_message(sns_record) == cid
+
+
+def test_non_uuid_ids_are_not_sent_as_gateway_request_ids():
+    correlation.start({"headers": {HEADER: "order-42"}})
+    assert "X-Amzn-RequestId" not in correlation.http_headers()
