@@ -78,6 +78,11 @@ def _powertools_path(path: str) -> str:
 
 
 def _mermaid(spec: ServiceSpec) -> str:
+    from generator.synth.layers.application import plan
+
+    functions = plan(spec)
+    node = {t.name: f"t_{t.name.replace('-', '_')}" for t in spec.persistence.tables}
+    node.update({b.name: f"b_{b.name.replace('-', '_')}" for b in spec.persistence.buckets})
     lines = ["flowchart LR", "  client([Client])"]
     cd = spec.content_delivery
     lines.append('  subgraph delivery["Content delivery"]')
@@ -86,26 +91,23 @@ def _mermaid(spec: ServiceSpec) -> str:
         if cd.static_site:
             lines.append("    site[(S3 static site)]")
     lines += ["  end", '  subgraph apilayer["API"]', f'    api["API Gateway REST API ({len(spec.api.routes)} routes)"]', "  end",
-              '  subgraph app["Application"]', '    fn_api["Lambda: api"]', "  end", '  subgraph data["Persistence"]']
-    for t in spec.persistence.tables:
-        lines.append(f'    t_{t.name.replace("-", "_")}[("DynamoDB: {t.name}")]')
-    for b in spec.persistence.buckets:
-        lines.append(f'    b_{b.name.replace("-", "_")}[("S3: {b.name}")]')
+              '  subgraph app["Application"]']
+    lines += [f'    fn_{fn.name.replace("-", "_")}["Lambda: {fn.name}"]' for fn in functions]
+    lines += ["  end", '  subgraph data["Persistence"]']
+    lines += [f'    {node[t.name]}[("DynamoDB: {t.name}")]' for t in spec.persistence.tables]
+    lines += [f'    {node[b.name]}[("S3: {b.name}")]' for b in spec.persistence.buckets]
     lines.append("  end")
     if cd.enabled:
         lines.append("  client --> cdn")
-        if cd.static_site:
-            lines += ["  cdn --> site", "  cdn -->|/api/*| api"]
-        else:
-            lines.append("  cdn --> api")
+        lines += ["  cdn --> site", "  cdn -->|/api/*| api"] if cd.static_site else ["  cdn --> api"]
     else:
         lines.append("  client --> api")
-    lines.append("  api --> fn_api")
-    targets = sorted({u.split(":")[0] for r in spec.api.routes for u in r.uses})
-    tables = {t.name for t in spec.persistence.tables}
-    for target in targets:
-        node = ("t_" if target in tables else "b_") + target.replace("-", "_")
-        lines.append(f"  fn_api --> {node}")
+    for fn in functions:
+        fid = f"fn_{fn.name.replace('-', '_')}"
+        label = f"|{fn.routes[0].method} {fn.routes[0].path}|" if spec.pattern == "micro" else ""
+        lines.append(f"  api -->{label.replace('{', '#123;').replace('}', '#125;')} {fid}")
+        for target in sorted({u.split(":")[0] for u in fn.uses}):
+            lines.append(f"  {fid} --> {node[target]}")
     return "\n".join(lines)
 
 

@@ -222,8 +222,10 @@ class ServiceSpec(Model):
     service: ServiceName = Field(description="Lower-case DNS-safe name, 3-40 characters, e.g. payment-svc")
     team: FreeText = Field(description="Owning team")
     description: Annotated[str, StringConstraints(max_length=500)] = Field("", description="One or two sentences on what the service does")
-    pattern: Literal["serverless"] = Field(
-        "serverless", description="API shape: serverless (API Gateway + Lambda + DynamoDB); hybrid and micro are planned"
+    pattern: Literal["serverless", "micro"] = Field(
+        "serverless",
+        description="API shape: serverless (API Gateway + one Lambda + DynamoDB) or micro (one Lambda per route, each with "
+        "only its route's permissions); hybrid (containers) is planned",
     )
     environments: list[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]{0,15}$")]] = Field(
         default_factory=lambda: ["dev", "staging", "prod"], min_length=1, max_length=10,

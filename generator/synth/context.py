@@ -24,12 +24,19 @@ SKIP_REASONS = {
 }
 
 
+class _Template(Template):
+    """troposphere refuses the 501st resource; msgen counts them all and then names the quota with the real count."""
+
+    def add_resource(self, resource):
+        return self._update(self.resources, resource)
+
+
 @dataclass
 class Context:
     """The template under construction, with the helpers every layer needs."""
 
     spec: ServiceSpec
-    template: Template = field(default_factory=Template)
+    template: Template = field(default_factory=_Template)
     refs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -39,10 +39,24 @@ def build_template(spec: ServiceSpec) -> dict[str, Any]:
     raw = ctx.template.to_dict()
     data = {k: raw[k] for k in TOP_LEVEL_ORDER if k in raw}
     data["Resources"] = {lid: _ordered(res) for lid, res in data["Resources"].items()}
-    count = len(data["Resources"])
-    if count > MAX_RESOURCES:
-        raise SynthError(f"{spec.service}: the template has {count} resources; CloudFormation allows {MAX_RESOURCES} per stack")
+    _check_quotas(spec, data)
     return data
+
+
+# CloudFormation quotas per template (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html)
+QUOTAS = {"Resources": MAX_RESOURCES, "Outputs": 200, "Parameters": 200}
+
+
+def _check_quotas(spec: ServiceSpec, data: dict[str, Any]) -> None:
+    for section, limit in QUOTAS.items():
+        count = len(data.get(section, {}))
+        if count > limit:
+            functions = sum(1 for r in data["Resources"].values() if r["Type"] == "AWS::Lambda::Function")
+            raise SynthError(
+                f"{spec.service}: the template has {count} {section.lower()}; CloudFormation allows {limit} per stack "
+                f"(quota '{section} per template'). {len(spec.api.routes)} routes on {functions} function(s) need that many; "
+                "split the service, or use the serverless pattern, which has one function for all routes"
+            )
 
 
 def _outputs(ctx: Context) -> None:

@@ -60,7 +60,7 @@ def build(ctx: Context) -> None:
         "REST API of the service",
     )
     ctx.refs["rest_api"] = api
-    function = ctx.refs["functions"][plan(ctx)[0].name]
+    functions = ctx.refs["functions"]
     validator = ctx.add(
         apigateway.RequestValidator("ApiRequestValidator", RestApiId=Ref(api), ValidateRequestParameters=True, ValidateRequestBody=False),
         "Rejects requests missing declared path parameters before they reach a function",
@@ -75,7 +75,10 @@ def build(ctx: Context) -> None:
             "Validates Cognito user pool tokens",
         )
     resources = _resources(ctx, api)
-    methods = [_method(ctx, api, resources, route, function, validator, authorizer) for route in spec.api.routes]
+    def function_of(route: Route):
+        return functions[ctx.refs["route_functions"][(route.method, route.path)].name]
+
+    methods = [_method(ctx, api, resources, route, function_of(route), validator, authorizer) for route in spec.api.routes]
 
     # A deployment is an immutable snapshot: its logical ID carries a hash of the routes so that
     # changing them creates a new snapshot the stage moves to. It holds no data.
@@ -126,14 +129,26 @@ def build(ctx: Context) -> None:
                 DependsOn=[stage.title]),
             "Puts the stage behind the WAF web ACL from the spec",
         )
-    ctx.add(
-        awslambda.Permission(
-            f"{function.title}ApiPermission", Action="lambda:InvokeFunction", FunctionName=GetAtt(function, "Arn"),
-            Principal="apigateway.amazonaws.com", SourceAccount=Sub("${AWS::AccountId}"),
-            SourceArn=Sub(f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{RestApi}}/{STAGE}/*"),
-        ),
-        f"Lets stage '{STAGE}' of this API, and nothing else, invoke the function",
-    )
+    for fn in plan(spec):
+        function = functions[fn.name]
+        ctx.add(
+            awslambda.Permission(
+                f"{function.title}ApiPermission", Action="lambda:InvokeFunction", FunctionName=GetAtt(function, "Arn"),
+                Principal="apigateway.amazonaws.com", SourceAccount=Sub("${AWS::AccountId}"),
+                SourceArn=Sub(f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{RestApi}}/{_execute_scope(spec, fn)}"),
+            ),
+            f"Lets stage '{STAGE}' of this API invoke function '{fn.name}', for its own routes only",
+        )
+
+
+def _execute_scope(spec, fn) -> str:
+    """``api/*`` for the serverless pattern; ``api/GET/payments/*`` (path parameters as ``*``) for one micro route."""
+    if spec.pattern != "micro":
+        return f"{STAGE}/*"
+    (route,) = fn.routes
+    method = "*" if route.method == "ANY" else route.method
+    path = "/".join("*" if s.startswith("{") else s for s in naming.path_segments(route.path))
+    return f"{STAGE}/{method}/{path}"
 
 
 def _resources(ctx: Context, api: apigateway.RestApi) -> dict[str, object]:

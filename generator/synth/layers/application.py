@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from troposphere import GetAtt, Parameter, Ref, Sub, awslambda, iam, logs
 
 from generator import naming
+from generator.spec.models import Route, ServiceSpec
 from generator.synth.context import Context
 from generator.synth.policy import assume_role, document, statement
 
@@ -18,20 +19,37 @@ BUCKET_ACTIONS = {"read": ["s3:GetObject", "s3:GetObjectVersion"], "write": ["s3
 KMS_ACTIONS = {"read": ["kms:Decrypt", "kms:DescribeKey"], "write": ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]}
 
 
+ENTRY_POINT = "app.lambda_handler"  # the generated code's router; every function of the service uses it
+
+
 @dataclass
 class FunctionPlan:
-    """One Lambda function: its name in the stack, entry point and what it uses."""
+    """One Lambda function: its name in the stack, entry point, the routes it serves and what it uses."""
 
     name: str
     handler: str
     description: str
     uses: list[str] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)
 
 
-def plan(ctx: Context) -> list[FunctionPlan]:
-    """Serverless pattern: one function serves every route; its rights are the union of the routes' uses."""
-    uses = sorted({u for r in ctx.spec.api.routes for u in r.uses})
-    return [FunctionPlan("api", "app.lambda_handler", f"{ctx.service}: serves every API route", uses)]
+def function_name(route: Route) -> str:
+    """micro pattern: a route's function is named after its handler (``payments.create`` -> ``payments-create``)."""
+    return route.handler.replace(".", "-").replace("_", "-")
+
+
+def plan(spec: ServiceSpec) -> list[FunctionPlan]:
+    """Which functions the stack has.
+
+    serverless: one function serves every route; its rights are the union of the routes' uses.
+    micro: one function per route, with only that route's uses.
+    """
+    routes = list(spec.api.routes)
+    if spec.pattern == "micro":
+        return [FunctionPlan(function_name(r), ENTRY_POINT, f"{spec.service}: {r.method} {r.path} ({r.handler})", sorted(set(r.uses)), [r])
+                for r in routes]
+    uses = sorted({u for r in routes for u in r.uses})
+    return [FunctionPlan("api", ENTRY_POINT, f"{spec.service}: serves every API route", uses, routes)]
 
 
 def build(ctx: Context) -> None:
@@ -43,8 +61,10 @@ def build(ctx: Context) -> None:
     ctx.refs["artifact_key"] = t.add_parameter(Parameter(
         "ArtifactKey", Type="String", MinLength=1, MaxLength=1024, Description="S3 key of the function code zip, e.g. payment-svc/1.4.2.zip",
     ))
-    for fn in plan(ctx):
+    for fn in plan(ctx.spec):
         ctx.refs.setdefault("functions", {})[fn.name] = _function(ctx, fn)
+        for route in fn.routes:
+            ctx.refs.setdefault("route_functions", {})[(route.method, route.path)] = fn
 
 
 def _access(level: str) -> list[str]:

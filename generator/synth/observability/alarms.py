@@ -251,29 +251,67 @@ def _cloudfront(b: Builder) -> None:
             Statistic="Average")
 
 
-def _rule(made: list[Made]) -> str:
-    return " OR ".join(f'ALARM("${{{m.alarm.title}.Arn}}")' for m in made)
+# An AlarmRule may hold at most 10,240 characters once CloudFormation has substituted the ARNs.
+MAX_RULE_CHARS = 10_240
+MAX_PART_MEMBERS = 50
+# Longest ARN prefix (partition and Region) and environment name the rule must still fit with.
+_ARN_PREFIX = len("arn:aws-us-gov:cloudwatch:ap-southeast-4:123456789012:alarm:")
+_HEALTH_DESCRIPTION = ("is unhealthy: at least one error, latency, throttle or capacity alarm is in ALARM "
+                       "(4XX and request-rate alarms are signals, not health). Look first at: which member alarm fired, then the dashboard.")
 
 
-def _health(b: Builder) -> None:
-    members = [m for m in b.made if m.health]
-    unconditional = [m for m in members if not m.condition]
-    rule: Any = Sub(_rule(unconditional))
-    if len(unconditional) != len(members):
-        rule = If(IN_US_EAST_1, Sub(_rule(members)), Sub(_rule(unconditional)))
-    b.ctx.add(
+def _term(alarm: AWSObject) -> str:
+    return f'ALARM("${{{alarm.title}.Arn}}")'
+
+
+def _resolved_len(alarm: AWSObject) -> int:
+    """Worst-case length of this alarm's term once its ARN is substituted."""
+    name = alarm.AlarmName.data["Fn::Sub"].replace("${Environment}", "e" * 16)
+    return len('ALARM("")') + _ARN_PREFIX + len(name) + len(" OR ")
+
+
+def _parts(alarms: list[AWSObject]) -> list[list[AWSObject]]:
+    """Split alarms into groups whose rules stay within CloudFormation's limit."""
+    parts: list[list[AWSObject]] = [[]]
+    size = 0
+    for alarm in alarms:
+        n = _resolved_len(alarm)
+        if parts[-1] and (size + n > MAX_RULE_CHARS - 200 or len(parts[-1]) >= MAX_PART_MEMBERS):
+            parts.append([])
+            size = 0
+        parts[-1].append(alarm)
+        size += n
+    return parts
+
+
+def _composite(b: Builder, lid: str, signal: str, rule: Any, description: str) -> AWSObject:
+    return b.ctx.add(
         cloudwatch.CompositeAlarm(
-            "ServiceHealthAlarm",
-            AlarmName=b.ctx.alarm_name("service", "health"),
-            AlarmDescription=f"{b.ctx.service} is unhealthy: at least one error, latency, throttle or capacity alarm is in ALARM "
-            "(4XX and request-rate alarms are signals, not health). Look first at: which member alarm fired, then the dashboard.",
-            AlarmRule=rule,
-            ActionsEnabled=True,
-            AlarmActions=[Ref(b.topic)],
-            OKActions=[Ref(b.topic)],
+            lid, AlarmName=b.ctx.alarm_name("service", signal), AlarmDescription=description, AlarmRule=rule,
+            ActionsEnabled=True, AlarmActions=[Ref(b.topic)], OKActions=[Ref(b.topic)],
         ),
         "Summary of the service's health alarms",
     )
+
+
+def _health(b: Builder) -> None:
+    """One composite for the service; large services (many micro functions) get it in parts, as one rule would be too long."""
+    members = [m for m in b.made if m.health]
+    always = [m.alarm for m in members if not m.condition]
+    conditional = [m.alarm for m in members if m.condition]
+    parts = _parts(always)
+    if len(parts) > 1:
+        always = [
+            _composite(b, f"ServiceHealthPart{i}Alarm", f"health-part{i}", Sub(" OR ".join(_term(a) for a in part)),
+                       f"Part {i} of {len(parts)} of {b.ctx.service}'s health, split because one rule would pass CloudFormation's "
+                       f"{MAX_RULE_CHARS} characters: at least one of its {len(part)} member alarms is in ALARM. "
+                       "Look first at: which member alarm fired, then the dashboard.")
+            for i, part in enumerate(parts, 1)
+        ]
+    rule: Any = Sub(" OR ".join(_term(a) for a in always))
+    if conditional:
+        rule = If(IN_US_EAST_1, Sub(" OR ".join(_term(a) for a in always + conditional)), rule)
+    _composite(b, "ServiceHealthAlarm", "health", rule, f"{b.ctx.service} {_HEALTH_DESCRIPTION}")
 
 
 
