@@ -85,18 +85,29 @@ def _mermaid(spec: ServiceSpec) -> str:
     node.update({b.name: f"b_{b.name.replace('-', '_')}" for b in spec.persistence.buckets})
     lines = ["flowchart LR", "  client([Client])"]
     cd = spec.content_delivery
-    lines.append('  subgraph delivery["Content delivery"]')
     if cd.enabled:
-        lines.append("    cdn[CloudFront]")
+        lines += ['  subgraph delivery["Content delivery"]', "    cdn[CloudFront]"]
         if cd.static_site:
             lines.append("    site[(S3 static site)]")
-    lines += ["  end", '  subgraph apilayer["API"]', f'    api["API Gateway REST API ({len(spec.api.routes)} routes)"]', "  end",
+        lines.append("  end")
+    lines += ['  subgraph apilayer["API"]', f'    api["API Gateway REST API ({len(spec.api.routes)} routes)"]', "  end",
               '  subgraph app["Application"]']
     lines += [f'    fn_{fn.name.replace("-", "_")}["Lambda: {fn.name}"]' for fn in functions]
     lines += ["  end", '  subgraph data["Persistence"]']
     lines += [f'    {node[t.name]}[("DynamoDB: {t.name}")]' for t in spec.persistence.tables]
     lines += [f'    {node[b.name]}[("S3: {b.name}")]' for b in spec.persistence.buckets]
     lines.append("  end")
+    m = spec.messaging
+    if m.queues or m.topics or m.email:
+        node.update({q.name: f"q_{q.name.replace('-', '_')}" for q in m.queues})
+        node.update({t.name: f"tp_{t.name.replace('-', '_')}" for t in m.topics})
+        node["email"] = "email"
+        lines.append('  subgraph messaging["Messaging"]')
+        lines += [f'    {node[q.name]}[["SQS: {q.name}"]]' for q in m.queues]
+        lines += [f'    {node[t.name]}{{{{"SNS: {t.name}"}}}}' for t in m.topics]
+        if m.email:
+            lines.append(f'    email(["SES: {m.email.domain}"])')
+        lines.append("  end")
     if cd.enabled:
         lines.append("  client --> cdn")
         lines += ["  cdn --> site", "  cdn -->|/api/*| api"] if cd.static_site else ["  cdn --> api"]
@@ -104,10 +115,15 @@ def _mermaid(spec: ServiceSpec) -> str:
         lines.append("  client --> api")
     for fn in functions:
         fid = f"fn_{fn.name.replace('-', '_')}"
-        label = f"|{fn.routes[0].method} {fn.routes[0].path}|" if spec.pattern == "micro" else ""
-        lines.append(f"  api -->{label.replace('{', '#123;').replace('}', '#125;')} {fid}")
-        for target in sorted({u.split(":")[0] for u in fn.uses}):
+        if fn.routes:
+            label = f"|{fn.routes[0].method} {fn.routes[0].path}|" if spec.pattern == "micro" else ""
+            lines.append(f"  api -->{label.replace('{', '#123;').replace('}', '#125;')} {fid}")
+        if fn.consumes:
+            lines.append(f"  {node[fn.consumes]} --> {fid}")
+        for target in sorted({u.split(":")[0] for u in fn.uses} - {fn.consumes}):
             lines.append(f"  {fid} --> {node[target]}")
+    for t in m.topics:
+        lines += [f"  {node[t.name]} --> {node[q]}" for q in t.subscribers]
     return "\n".join(lines)
 
 
@@ -126,6 +142,8 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
         }
         for t in spec.persistence.tables
     }
+    queues = {q.name: {"name": q.name, "env": f"QUEUE_{q.name.upper().replace('-', '_')}"} for q in spec.messaging.queues}
+    topics = {t.name: {"name": t.name, "env": f"TOPIC_{t.name.upper().replace('-', '_')}"} for t in spec.messaging.topics}
     routes = []
     for r in spec.api.routes:
         module, function = r.handler.rsplit(".", 1)
@@ -137,6 +155,9 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
         table_name = next((u.split(":")[0] for u in r.uses if u.split(":")[0] in tables), None)
         table = tables.get(table_name) if table_name else None
         kind = _route_kind(r.method, params, table, access.get(table_name or "", set()))
+        queue_name = next((t for t, levels in access.items() if "send" in levels and t in queues), None)
+        if kind == "static" and table is None and queue_name:
+            kind = "enqueue"
         key_param = None
         if table and params:
             pk = table["partition_key"]["name"]
@@ -162,13 +183,35 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
             "params": params,
             "key_param": key_param,
             "table": table,
+            "queue": queues.get(queue_name) if queue_name else None,
             "kind": kind,
+            "uses_storage": kind != "static",
             "status": STATUS.get(kind, 200),
             "metric": "".join(p.capitalize() for p in re.split(r"[._]", r.handler)),
         })
+    consumers = []
+    for q in spec.messaging.queues:
+        if not q.consumer:
+            continue
+        module, function = q.consumer.handler.rsplit(".", 1)
+        targets = {u.split(":")[0]: u.split(":")[1] for u in q.consumer.uses}
+        consumers.append({
+            "kind": "consume",
+            "queue": queues[q.name],
+            "handler": q.consumer.handler,
+            "module": module.replace(".", "_"),
+            "function": function,
+            "test_name": f"test_{function}_consumes_{q.name.replace('-', '_')}",
+            "metric": "".join(p.capitalize() for p in re.split(r"[._]", q.consumer.handler)),
+            "table": next((tables[t] for t, v in targets.items() if t in tables and v in ("write", "readwrite")), None),
+            "topics": [topics[t] for t in targets if t in topics],
+            "queues": [queues[t] for t, v in targets.items() if t in queues and v == "send"],
+            "email": "email" in targets,
+        })
+        consumers[-1]["uses_storage"] = bool(consumers[-1]["table"] or consumers[-1]["topics"] or consumers[-1]["queues"] or consumers[-1]["email"])
     modules: dict[str, list[dict]] = {}
-    for route in routes:
-        modules.setdefault(route["module"], []).append(route)
+    for entry in routes + consumers:
+        modules.setdefault(entry["module"], []).append(entry)
     return {
         "msgen_version": __version__,
         "template": TEMPLATE,
@@ -186,6 +229,11 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
         "tables": list(tables.values()),
         "buckets": [{"name": b.name, "env": f"BUCKET_{b.name.upper().replace('-', '_')}"} for b in spec.persistence.buckets],
         "routes": routes,
+        "consumers": consumers,
+        "queues": list(queues.values()),
+        "topics": list(topics.values()),
+        "email": {"domain": spec.messaging.email.domain, "sender": f"{spec.messaging.email.sender}@{spec.messaging.email.domain}"}
+        if spec.messaging.email else None,
         "modules": [{"name": name, "routes": rs} for name, rs in sorted(modules.items())],
         "answers_yaml": yaml.safe_dump({"team": spec.team, "description": spec.description or f"The {spec.service} microservice"},
                                        allow_unicode=True, sort_keys=False, width=1_000_000).rstrip("\n"),

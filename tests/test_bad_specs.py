@@ -43,7 +43,7 @@ CASES = [
     ("path-param-conflict", _swap('path: "/payments/{id}/refunds"', 'path: "/payments/{pid}/refunds"'), "conflicts with", 16),
     ("path-param-twice", _swap('path: "/payments/{id}/refunds"', 'path: "/payments/{id}/{id}"'), "appears twice", 16),
     ("path-no-slash", _swap("path: /payments,", "path: payments,"), "api.routes[0].path", 14),
-    ("unknown-table-reference", _swap('uses: ["payments:read"]', 'uses: ["ledger:read"]'), "'ledger' is not a table or bucket", 15),
+    ("unknown-table-reference", _swap('uses: ["payments:read"]', 'uses: ["ledger:read"]'), "'ledger' is not a table, bucket, queue or topic", 15),
     ("bad-uses-form", _swap('uses: ["payments:read"]', 'uses: ["payments:delete"]'), "api.routes[1].uses[0]", 15),
     ("bad-handler", _swap("handler: payments.get", "handler: Payments-Get"), "api.routes[1].handler", 15),
     ("no-routes", _swap("  auth: iam\n", "  auth: iam\n  routes: []\n").replace("  routes:\n    - {method: POST", "  x_routes:\n    - {method: POST", 1),
@@ -55,6 +55,13 @@ CASES = [
     ("duplicate-table", _swap("  buckets:\n    - name: receipts", "    - {name: payments, partition_key: id}\n  buckets:\n    - name: receipts"),
      "duplicate name", None),
     ("unknown-yaml-tag", _swap("team: payments", "team: !Ref Team"), "cannot read value", 4),
+    ("uses-wrong-verb", _swap('uses: ["payments:read"]', 'uses: ["payments:publish"]'), "use payments:read or payments:readwrite", 15),
+    ("email-without-domain", _swap('uses: ["payments:read"]', 'uses: ["email:send"]'), "needs messaging.email", 15),
+    ("queue-visibility-too-short", GOOD + "messaging:\n  queues:\n    - {name: jobs, visibility_timeout_s: 5, consumer: {handler: jobs.run}}\n",
+     "shorter than the consumer's timeout", None),
+    ("topic-unknown-subscriber", GOOD + "messaging:\n  topics:\n    - {name: events, subscribers: [nowhere]}\n",
+     "'nowhere' is not a queue of this service", None),
+    ("queue-named-like-table", GOOD + "messaging:\n  queues:\n    - {name: payments}\n", "duplicate name", None),
     ("cognito-without-pool", _swap("auth: iam", "auth: cognito"), "cognito_user_pool_arn", None),
     ("billion-laughs", "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
      "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"

@@ -48,7 +48,8 @@ def test_every_permission_of_a_function_is_explained_by_its_uses_or_its_own_logs
         assert template_resources[lid]["Properties"]["Role"] == {"Fn::GetAtt": [f"{lid}Role", "Arn"]}
         used = {u.split(":")[0] for u in fn.uses}
         explained = {f"{lid}LogGroup", "ServiceKey"}
-        explained |= {naming.table_id(t) for t in used} | {naming.bucket_id(b) for b in used}
+        for target in used:
+            explained |= {naming.table_id(target), naming.bucket_id(target), naming.logical_id(target, "Queue"), naming.logical_id(target, "Topic")}
         for policy in role["Properties"]["Policies"]:
             for st in policy["PolicyDocument"]["Statement"]:
                 assert st["Effect"] == "Allow"
@@ -56,6 +57,9 @@ def test_every_permission_of_a_function_is_explained_by_its_uses_or_its_own_logs
                 assert not any("*" in a for a in actions), (lid, actions)
                 if set(actions) <= {"xray:PutTelemetryRecords", "xray:PutTraceSegments", "ec2:DescribeNetworkInterfaces"}:
                     continue  # no resource-level permissions exist for these
+                if st.get("Sid") == "SendEmail":
+                    assert "email" in used and spec.messaging.email.domain in _allowed_resources(st)[0]["Fn::Sub"], lid
+                    continue
                 for resource in _allowed_resources(st):
                     refs = _names_in(resource)
                     if not refs and "ec2" in actions[0]:

@@ -89,7 +89,8 @@ def _skips(name: str) -> list[tuple[str, str, str]]:
 def test_every_checkov_skip_is_known_justified_and_documented(name):
     readme = (ROOT / "README.md").read_text()
     for lid, check, comment in _skips(name):
-        assert SKIP_REASONS.get(check) == comment, (lid, check)
+        reasons = {reason for key, reason in SKIP_REASONS.items() if key.partition(":")[0] == check}
+        assert comment in reasons, (lid, check)
         assert re.search(rf"\b{check}\b", readme), f"{check} (skipped on {lid}) is not listed in the README"
 
 

@@ -19,6 +19,10 @@ PARAM_RE = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}$")
 LITERAL_RE = re.compile(r"^[A-Za-z0-9._~-]+$")
 
 Problem = tuple[Path_, str]
+SECTIONS = (("persistence", "tables"), ("persistence", "buckets"), ("messaging", "queues"), ("messaging", "topics"))
+# Which access verbs fit which kind of resource in `uses:`.
+VERBS = {"tables": {"read", "write", "readwrite"}, "buckets": {"read", "write", "readwrite"}, "queues": {"send"}, "topics": {"publish"},
+         "email": {"send"}}
 
 
 def _list(data: Any, *keys: str) -> list[Any]:
@@ -35,7 +39,7 @@ def _names(items: list[Any]) -> list[tuple[int, str]]:
 
 def check(data: dict[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
-    for fn in (_check_names, _check_routes, _check_handlers, _check_uses, _check_auth, _check_vpc):
+    for fn in (_check_names, _check_routes, _check_handlers, _check_uses, _check_messaging, _check_auth, _check_vpc):
         problems.extend(fn(data))
     return problems
 
@@ -43,15 +47,18 @@ def check(data: dict[str, Any]) -> list[Problem]:
 def _check_names(data: dict[str, Any]) -> Iterator[Problem]:
     """Table and bucket names must be unique, and must not collide once turned into logical IDs."""
     seen: dict[str, tuple[str, str]] = {}
-    for section in ("tables", "buckets"):
-        for i, name in _names(_list(data, "persistence", section)):
+    for group, section in SECTIONS:
+        for i, name in _names(_list(data, group, section)):
             key = naming.pascal(name)
+            if name == "email":
+                yield ((group, section, i, "name"), "'email' is reserved for `uses: [email:send]`; choose another name")
             if key in seen:
                 other_section, other = seen[key]
                 what = "duplicate name" if other == name else f"'{name}' and '{other}' would get the same resource IDs"
-                yield (("persistence", section, i, "name"), f"{what}: '{other}' is already used in persistence.{other_section}; names must be unique across tables and buckets")
+                yield ((group, section, i, "name"), f"{what}: '{other}' is already used in {other_section}; names must be unique "
+                       "across tables, buckets, queues and topics")
             else:
-                seen[key] = (section, name)
+                seen[key] = (f"{group}.{section}", name)
     for t, table in enumerate(_list(data, "persistence", "tables")):
         if not isinstance(table, dict):
             continue
@@ -144,19 +151,58 @@ def _check_handlers(data: dict[str, Any]) -> Iterator[Problem]:
         seen.setdefault(handler, i)
 
 
-def _check_uses(data: dict[str, Any]) -> Iterator[Problem]:
-    known = {name for _, name in _names(_list(data, "persistence", "tables"))}
-    known |= {name for _, name in _names(_list(data, "persistence", "buckets"))}
+def _uses_lists(data: dict[str, Any]) -> Iterator[tuple[Path_, list[Any]]]:
     for i, route in enumerate(_list(data, "api", "routes")):
-        if not isinstance(route, dict):
-            continue
-        for u, use in enumerate(route.get("uses") or [] if isinstance(route.get("uses"), list) else []):
+        if isinstance(route, dict) and isinstance(route.get("uses"), list):
+            yield ("api", "routes", i, "uses"), route["uses"]
+    for q, queue in enumerate(_list(data, "messaging", "queues")):
+        consumer = queue.get("consumer") if isinstance(queue, dict) else None
+        if isinstance(consumer, dict) and isinstance(consumer.get("uses"), list):
+            yield ("messaging", "queues", q, "consumer", "uses"), consumer["uses"]
+
+
+def _check_uses(data: dict[str, Any]) -> Iterator[Problem]:
+    kinds: dict[str, str] = {}
+    for group, section in SECTIONS:
+        for _, name in _names(_list(data, group, section)):
+            kinds.setdefault(name, section)
+    messaging = data.get("messaging") if isinstance(data.get("messaging"), dict) else {}
+    if messaging.get("email"):
+        kinds["email"] = "email"
+    for path, uses in _uses_lists(data):
+        for u, use in enumerate(uses):
             if not isinstance(use, str) or ":" not in use:
                 continue
-            target = use.split(":", 1)[0]
-            if target not in known:
-                hint = f"; declared are: {', '.join(sorted(known))}" if known else "; declare it under persistence.tables or persistence.buckets"
-                yield (("api", "routes", i, "uses", u), f"'{target}' is not a table or bucket of this service{hint}")
+            target, verb = use.split(":", 1)
+            kind = kinds.get(target)
+            if kind is None:
+                if target == "email":
+                    yield (path + (u,), "'email:send' needs messaging.email (the domain to send from)")
+                    continue
+                known = sorted(k for k in kinds if k != "email")
+                hint = f"; declared are: {', '.join(known)}" if known else "; declare it under persistence or messaging"
+                yield (path + (u,), f"'{target}' is not a table, bucket, queue or topic of this service{hint}")
+            elif verb not in VERBS[kind]:
+                yield (path + (u,), f"'{target}' is a {kind.rstrip('s')}: use {' or '.join(sorted(f'{target}:{v}' for v in VERBS[kind]))}")
+
+
+def _check_messaging(data: dict[str, Any]) -> Iterator[Problem]:
+    queues = {name for _, name in _names(_list(data, "messaging", "queues"))}
+    app = data.get("application") if isinstance(data.get("application"), dict) else {}
+    timeout = app.get("timeout_s", 10) if isinstance(app.get("timeout_s", 10), int) else 10
+    for q, queue in enumerate(_list(data, "messaging", "queues")):
+        if not isinstance(queue, dict) or not isinstance(queue.get("consumer"), dict):
+            continue
+        visibility = queue.get("visibility_timeout_s", 60)
+        if isinstance(visibility, int) and visibility < timeout:
+            yield (("messaging", "queues", q, "visibility_timeout_s"),
+                   f"{visibility} s is shorter than the consumer's timeout ({timeout} s, application.timeout_s); SQS would redeliver "
+                   "messages still being processed. Use at least six times the timeout")
+    for t, topic in enumerate(_list(data, "messaging", "topics")):
+        subscribers = topic.get("subscribers") if isinstance(topic, dict) else None
+        for s, name in enumerate(subscribers if isinstance(subscribers, list) else []):
+            if isinstance(name, str) and name not in queues:
+                yield (("messaging", "topics", t, "subscribers", s), f"'{name}' is not a queue of this service (messaging.queues)")
 
 
 def _check_auth(data: dict[str, Any]) -> Iterator[Problem]:

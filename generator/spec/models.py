@@ -14,7 +14,7 @@ SERVICE_NAME_RE = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
 RESOURCE_NAME_RE = r"^[a-z][a-z0-9_-]{0,46}[a-z0-9]$|^[a-z]$"
 HANDLER_RE = r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)+$"
 ROUTE_PATH_RE = r"^/([^/]+(/[^/]+)*)?$"
-USES_RE = r"^[a-z][a-z0-9_-]*:(read|write|readwrite)$"
+USES_RE = r"^[a-z][a-z0-9_-]*:(read|write|readwrite|send|publish)$"
 ENV_VAR_RE = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 TAG_KEY_RE = r"^[A-Za-z0-9_.:/=+@ -]+$"
 RESERVED_TAG_KEYS = ("service", "team", "environment", "managed-by")
@@ -110,7 +110,8 @@ class Route(Model):
         description="Python module.function that handles the route, e.g. payments.create"
     )
     uses: list[Annotated[str, StringConstraints(pattern=USES_RE)]] = Field(
-        default_factory=list, description="What the handler touches: '<table-or-bucket>:read|write|readwrite'"
+        default_factory=list,
+        description="What the handler touches: '<table-or-bucket>:read|write|readwrite', '<queue>:send', '<topic>:publish', 'email:send'",
     )
     auth: Literal["iam", "cognito", "none"] | None = Field(None, description="Overrides api.auth for this route")
 
@@ -118,6 +119,49 @@ class Route(Model):
     @classmethod
     def _upper(cls, v: object) -> object:
         return v.upper() if isinstance(v, str) else v
+
+
+class Consumer(Model):
+    """A function that processes the queue's messages (partial batch failures reported to SQS)."""
+
+    handler: Annotated[str, StringConstraints(pattern=HANDLER_RE, max_length=128)] = Field(
+        description="Python module.function called once per message, e.g. notifications.handle"
+    )
+    uses: list[Annotated[str, StringConstraints(pattern=USES_RE)]] = Field(default_factory=list, description="As for routes")
+    batch_size: int = Field(10, ge=1, le=10, description="Messages per invocation")
+
+
+class Queue(Model):
+    """An SQS queue with a dead-letter queue, KMS encryption and a TLS-only policy."""
+
+    name: ResourceName
+    visibility_timeout_s: int = Field(60, ge=1, le=43200, description="At least the consumer's timeout (AWS advises six times it)")
+    retention_days: int = Field(4, ge=1, le=14, description="How long unprocessed messages are kept")
+    max_receive_count: int = Field(5, ge=1, le=1000, description="Deliveries before a message moves to the dead-letter queue")
+    max_age_s: int = Field(300, ge=60, description="Alarm when the oldest message is older than this")
+    consumer: Consumer | None = None
+
+
+class Topic(Model):
+    """An SNS topic, KMS-encrypted, TLS-only, optionally delivering to this service's own queues."""
+
+    name: ResourceName
+    subscribers: list[ResourceName] = Field(default_factory=list, description="Names of this service's queues that receive every message")
+
+
+class Email(Model):
+    """Sending e-mail with SES from a verified domain."""
+
+    domain: Annotated[str, StringConstraints(pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", max_length=253)] = Field(
+        description="Domain to send from; SES verifies it through DKIM DNS records"
+    )
+    sender: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._+-]{0,63}$")] = Field("no-reply", description="Local part of the From address")
+
+
+class Messaging(Model):
+    queues: list[Queue] = Field(default_factory=list, max_length=20)
+    topics: list[Topic] = Field(default_factory=list, max_length=20)
+    email: Email | None = None
 
 
 class Throttling(Model):
@@ -238,6 +282,7 @@ class ServiceSpec(Model):
     api: Api
     application: Application = Field(default_factory=Application)
     persistence: Persistence = Field(default_factory=Persistence)
+    messaging: Messaging = Field(default_factory=Messaging)
     observability: Observability = Field(default_factory=Observability)
 
     @field_validator("tags")

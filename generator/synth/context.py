@@ -10,8 +10,9 @@ from troposphere import AWSObject, GetAtt, Parameter, Ref, Sub, Tags, Template
 
 from generator.spec.models import ServiceSpec
 
-# Checkov skips the generated resources may carry. Each is used only where the
-# spec has not given what the check needs; the README lists them (tests check it).
+# Checkov skips the generated resources may carry, keyed by check id (with ":variant" where one check
+# has two reasons). Each is used only where the spec has not given what the check needs; the README
+# lists them (tests check it).
 SKIP_REASONS = {
     "CKV_AWS_18": "this bucket receives the access logs; logging it into itself would loop",
     "CKV_AWS_68": "no WAF web ACL in the spec; set content_delivery.web_acl_arn to attach one",
@@ -20,6 +21,7 @@ SKIP_REASONS = {
     "CKV_AWS_120": "stage cache is off by default (responses are per request); set api.cache_enabled to turn it on",
     "CKV_AWS_115": "no reserved concurrency in the spec; set application.reserved_concurrency to cap it",
     "CKV_AWS_116": "invoked synchronously by API Gateway; a dead-letter queue only applies to asynchronous invocations",
+    "CKV_AWS_116:queue": "invoked by an SQS event source mapping; failed messages go to the queue's own dead-letter queue",
     "CKV_AWS_117": "no VPC in the spec (the function only calls AWS APIs); set application.subnet_ids to attach one",
 }
 
@@ -76,7 +78,7 @@ class Context:
         """Add a resource with a human description, tags and, where declared, checkov skips."""
         metadata: dict[str, Any] = {"msgen": {"description": description}}
         if skips:
-            metadata["checkov"] = {"skip": [{"id": s, "comment": SKIP_REASONS[s]} for s in skips]}
+            metadata["checkov"] = {"skip": [{"id": key.partition(":")[0], "comment": SKIP_REASONS[key]} for key in skips]}
         resource.Metadata = metadata
         if retain:
             resource.DeletionPolicy = "Retain"

@@ -129,7 +129,7 @@ def build(ctx: Context) -> None:
                 DependsOn=[stage.title]),
             "Puts the stage behind the WAF web ACL from the spec",
         )
-    for fn in plan(spec):
+    for fn in (f for f in plan(spec) if f.routes):
         function = functions[fn.name]
         ctx.add(
             awslambda.Permission(

@@ -16,7 +16,12 @@ TABLE_ACTIONS = {
     "write": ["dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:PutItem", "dynamodb:UpdateItem"],
 }
 BUCKET_ACTIONS = {"read": ["s3:GetObject", "s3:GetObjectVersion"], "write": ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject"]}
+QUEUE_ACTIONS = {"send": ["sqs:GetQueueAttributes", "sqs:SendMessage"],
+                 "consume": ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]}
 KMS_ACTIONS = {"read": ["kms:Decrypt", "kms:DescribeKey"], "write": ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]}
+# What each `uses:` verb needs from the service key.
+KMS_LEVEL = {"read": "read", "write": "write", "send": "write", "publish": "write", "consume": "read"}
+WORKER_ENTRY_POINT = "worker.lambda_handler"  # the generated code's queue-consumer entry point
 
 
 ENTRY_POINT = "app.lambda_handler"  # the generated code's router; every function of the service uses it
@@ -31,6 +36,7 @@ class FunctionPlan:
     description: str
     uses: list[str] = field(default_factory=list)
     routes: list[Route] = field(default_factory=list)
+    consumes: str | None = None  # the queue this function consumes, for queue consumers
 
 
 def function_name(route: Route) -> str:
@@ -46,10 +52,17 @@ def plan(spec: ServiceSpec) -> list[FunctionPlan]:
     """
     routes = list(spec.api.routes)
     if spec.pattern == "micro":
-        return [FunctionPlan(function_name(r), ENTRY_POINT, f"{spec.service}: {r.method} {r.path} ({r.handler})", sorted(set(r.uses)), [r])
-                for r in routes]
-    uses = sorted({u for r in routes for u in r.uses})
-    return [FunctionPlan("api", ENTRY_POINT, f"{spec.service}: serves every API route", uses, routes)]
+        functions = [FunctionPlan(function_name(r), ENTRY_POINT, f"{spec.service}: {r.method} {r.path} ({r.handler})", sorted(set(r.uses)), [r])
+                     for r in routes]
+    else:
+        functions = [FunctionPlan("api", ENTRY_POINT, f"{spec.service}: serves every API route", sorted({u for r in routes for u in r.uses}), routes)]
+    for queue in spec.messaging.queues:
+        if queue.consumer:
+            functions.append(FunctionPlan(
+                f"{queue.name.replace('_', '-')}-consumer", WORKER_ENTRY_POINT, f"{spec.service}: consumes queue {queue.name} ({queue.consumer.handler})",
+                sorted({*queue.consumer.uses, f"{queue.name}:consume"}), consumes=queue.name,
+            ))
+    return functions
 
 
 def build(ctx: Context) -> None:
@@ -80,26 +93,46 @@ def access_by_target(uses: list[str]) -> dict[str, set[str]]:
     return out
 
 
+def _env_name(prefix: str, name: str) -> str:
+    return f"{prefix}_{name.upper().replace('-', '_')}"
+
+
 def _grants(ctx: Context, uses: list[str]) -> tuple[list[dict], dict[str, object]]:
     """Policy statements and environment variables that ``uses`` entries imply."""
     statements: list[dict] = []
     env: dict[str, object] = {}
     kms_levels: set[str] = {"read"}  # environment variables are encrypted with the key
-    tables, buckets = ctx.refs.get("tables", {}), ctx.refs.get("buckets", {})
+    refs = ctx.refs
+    tables, buckets, queues, topics = (refs.get(k, {}) for k in ("tables", "buckets", "queues", "topics"))
     for name, levels in sorted(access_by_target(uses).items()):
-        kms_levels |= levels
+        kms_levels |= {KMS_LEVEL[lvl] for lvl in levels}
         if name in tables:
             table = tables[name]
             actions = [a for lvl in levels for a in TABLE_ACTIONS[lvl]]
             statements.append(statement(actions, [GetAtt(table, "Arn"), Sub(f"${{{table.title}.Arn}}/index/*")], sid=table.title))
-            env[f"TABLE_{name.upper().replace('-', '_')}"] = Ref(table)
-        else:
+            env[_env_name("TABLE", name)] = Ref(table)
+        elif name in buckets:
             bucket = buckets[name]
             actions = [a for lvl in levels for a in BUCKET_ACTIONS[lvl]]
             statements.append(statement(actions, Sub(f"${{{bucket.title}.Arn}}/*"), sid=f"{bucket.title}Objects"))
             if "read" in levels:
                 statements.append(statement(["s3:ListBucket"], GetAtt(bucket, "Arn"), sid=f"{bucket.title}List"))
-            env[f"BUCKET_{name.upper().replace('-', '_')}"] = Ref(bucket)
+            env[_env_name("BUCKET", name)] = Ref(bucket)
+        elif name in queues:
+            queue = queues[name]
+            statements.append(statement([a for lvl in levels for a in QUEUE_ACTIONS[lvl]], GetAtt(queue, "Arn"), sid=queue.title))
+            env[_env_name("QUEUE", name)] = Ref(queue)
+        elif name in topics:
+            statements.append(statement(["sns:Publish"], Ref(topics[name]), sid=topics[name].title))
+            env[_env_name("TOPIC", name)] = Ref(topics[name])
+        elif name == "email":
+            email = ctx.spec.messaging.email
+            sender = f"{email.sender}@{email.domain}"
+            statements.append(statement(
+                ["ses:SendEmail", "ses:SendRawEmail"], Sub(f"arn:${{AWS::Partition}}:ses:${{AWS::Region}}:${{AWS::AccountId}}:identity/{email.domain}"),
+                sid="SendEmail", Condition={"StringEquals": {"ses:FromAddress": sender}},
+            ))
+            env["EMAIL_SENDER"] = sender
     actions = sorted({a for lvl in kms_levels for a in KMS_ACTIONS[lvl]})
     statements.append(statement(actions, ctx.key_arn(), sid="ServiceKey"))
     return statements, env
@@ -152,6 +185,7 @@ def _function(ctx: Context, fn: FunctionPlan) -> awslambda.Function:
         "POWERTOOLS_SERVICE_NAME": ctx.service,
         "POWERTOOLS_METRICS_NAMESPACE": ctx.metric_namespace(),
         "CORRELATION_HEADER": ctx.spec.observability.correlation_header,
+        **({"CONSUMER_QUEUE": fn.consumes} if fn.consumes else {}),
         "ENVIRONMENT": Ref(ctx.env),
         **env,
         **app.environment,
@@ -174,7 +208,7 @@ def _function(ctx: Context, fn: FunctionPlan) -> awslambda.Function:
         props["ReservedConcurrentExecutions"] = app.reserved_concurrency
     else:
         skips.append("CKV_AWS_115")
-    skips.append("CKV_AWS_116")
+    skips.append("CKV_AWS_116" if fn.routes else "CKV_AWS_116:queue")
     if app.subnet_ids:
         props["VpcConfig"] = awslambda.VPCConfig(SubnetIds=app.subnet_ids, SecurityGroupIds=app.security_group_ids)
     else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from troposphere import AWSObject, Equals, If, Ref, Sub, cloudwatch, sns
+from troposphere import AWSObject, Equals, GetAtt, If, Ref, Sub, cloudwatch, sns
 
 from generator.synth.context import Context
 from generator.synth.observability.logs import ERROR_METRIC
@@ -114,6 +114,10 @@ def build(ctx: Context) -> None:
         _function(b, name, fn)
     for name, table in ctx.refs.get("tables", {}).items():
         _table(b, name, table)
+    for name, queue in ctx.refs.get("queues", {}).items():
+        _queue(b, name, queue)
+    for name, topic in ctx.refs.get("topics", {}).items():
+        _topic(b, name, topic)
     if ctx.refs.get("app_log_groups"):
         _application_errors(b)
     if "distribution" in ctx.refs:
@@ -226,6 +230,34 @@ def _table(b: Builder, name: str, table: AWSObject) -> None:
             threshold=cfg.dynamodb_system_errors, op="GreaterThanThreshold", evals=5, dp=5, missing="notBreaching",
             Metrics=[*queries, cloudwatch.MetricDataQuery(
                 Id="errors", Expression=" + ".join(f"FILL(op{i}, 0)" for i in range(len(queries))), Label="System errors", ReturnData=True)])
+
+
+def _queue(b: Builder, name: str, queue: AWSObject) -> None:
+    spec = next(q for q in b.ctx.spec.messaging.queues if q.name == name)
+    dlq = b.ctx.refs["dead_letter_queues"][name]
+    comp = f"queue-{name}"
+    b.alarm(f"{queue.title}AgeAlarm", comp, "oldest-message-age",
+            f"The oldest message in '{name}' has waited more than {spec.max_age_s} s for 5 minutes: "
+            + ("its consumer is failing or too slow. Look first at: the consumer function's errors and duration, its throttles."
+               if spec.consumer else "nothing is consuming it. Look first at: whoever should read this queue."),
+            threshold=spec.max_age_s, op="GreaterThanOrEqualToThreshold", evals=5, dp=5, missing="notBreaching",
+            Namespace="AWS/SQS", MetricName="ApproximateAgeOfOldestMessage", Dimensions=dims(QueueName=GetAtt(queue, "QueueName")),
+            Statistic="Maximum")
+    b.alarm(f"{dlq.title}MessagesAlarm", comp, "dead-letters",
+            f"Messages of '{name}' failed {spec.max_receive_count} times and reached its dead-letter queue. "
+            "Look first at: the consumer's logs for those messages' correlation_id; redrive them from the console once fixed.",
+            threshold=0, op="GreaterThanThreshold", evals=1, dp=1, missing="notBreaching",
+            Namespace="AWS/SQS", MetricName="ApproximateNumberOfMessagesVisible", Dimensions=dims(QueueName=GetAtt(dlq, "QueueName")),
+            Statistic="Maximum")
+
+
+def _topic(b: Builder, name: str, topic: AWSObject) -> None:
+    b.alarm(f"{topic.title}FailedAlarm", f"topic-{name}", "failed-notifications",
+            f"Topic '{name}' failed to deliver notifications for 5 minutes. "
+            "Look first at: the subscribed queues' policies and the service key's policy for SNS.",
+            threshold=0, op="GreaterThanThreshold", evals=5, dp=5, missing="notBreaching",
+            Namespace="AWS/SNS", MetricName="NumberOfNotificationsFailed", Dimensions=dims(TopicName=GetAtt(topic, "TopicName")),
+            Statistic="Sum")
 
 
 def _application_errors(b: Builder) -> None:

@@ -86,6 +86,21 @@ def body(ctx: Context) -> dict:
         lay.add(_metric_widget(f"Table {name}: throttles and system errors", [
             ["AWS/DynamoDB", "ReadThrottleEvents", "TableName", f"${{{table.title}}}", {"stat": "Sum"}],
             ["AWS/DynamoDB", "WriteThrottleEvents", "TableName", f"${{{table.title}}}", {"stat": "Sum"}]], 0, 0, w=12))
+    for name, queue in refs.get("queues", {}).items():
+        lay.new_row()
+        q = ["QueueName", f"${{{queue.title}.QueueName}}"]
+        dlq = ["QueueName", f"${{{refs['dead_letter_queues'][name].title}.QueueName}}"]
+        lay.add(_metric_widget(f"Queue {name}: messages", [
+            ["AWS/SQS", "NumberOfMessagesSent", *q, {"stat": "Sum"}], ["AWS/SQS", "NumberOfMessagesDeleted", *q, {"stat": "Sum"}],
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", *q, {"stat": "Maximum"}]], 0, 0))
+        lay.add(_metric_widget(f"Queue {name}: oldest message (s)", [
+            ["AWS/SQS", "ApproximateAgeOfOldestMessage", *q, {"stat": "Maximum"}]], 0, 0))
+        lay.add(_metric_widget(f"Queue {name}: dead letters", [
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", *dlq, {"stat": "Maximum"}]], 0, 0))
+    for name, topic in refs.get("topics", {}).items():
+        lay.add(_metric_widget(f"Topic {name}", [
+            ["AWS/SNS", "NumberOfMessagesPublished", "TopicName", f"${{{topic.title}.TopicName}}", {"stat": "Sum"}],
+            ["AWS/SNS", "NumberOfNotificationsFailed", "TopicName", f"${{{topic.title}.TopicName}}", {"stat": "Sum"}]], 0, 0))
     lay.new_row()
     if "distribution" in refs:
         cf = ["DistributionId", f"${{{refs['distribution'].title}}}", "Region", "Global"]

@@ -23,6 +23,9 @@ def render_modules(project: Path, ctx: dict) -> None:
     for module in ctx["modules"]:
         for template, target in (("handler_module.py.j2", f"src/{module['name']}.py"), ("test_module.py.j2", f"tests/test_{module['name']}.py")):
             (project / target).write_text(env.get_template(template).render(module=module, **ctx), encoding="utf-8")
+    if not ctx["consumers"]:
+        (project / "src" / "worker.py").unlink()
+        (project / "tests" / "test_worker.py").unlink()
     shutil.rmtree(project / "_templates")
     (project / ".msgen" / "context.json").unlink()
 

@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-{% for name in (["correlation"] + (cookiecutter._msgen.modules | map(attribute="name") | list)) | sort %}import {{ name }}
+{% for name in (["correlation"] + (cookiecutter._msgen.routes | map(attribute="module") | unique | list)) | sort %}import {{ name }}
 {% endfor %}from observability import logger, metrics, tracer
 
 app = APIGatewayRestResolver()

@@ -52,6 +52,12 @@ def start(event: Mapping[str, Any]) -> str:
     return cid
 
 
+def adopt(cid: str) -> str:
+    """Make ``cid`` the current id (for work that did not start from an HTTP request, e.g. a queue message)."""
+    _current.set(cid)
+    return cid
+
+
 def current() -> str:
     cid = _current.get()
     if not cid:

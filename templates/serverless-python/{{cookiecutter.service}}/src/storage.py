@@ -1,7 +1,8 @@
-"""The tables and buckets this service uses, by their names in service.yaml.
+"""The tables, buckets, queues and topics this service uses, by their names in service.yaml.
 
-The template passes each resource's physical name in an environment variable (TABLE_<NAME>, BUCKET_<NAME>);
-clients are created once per container and reused across invocations.
+The template passes each resource's physical name in an environment variable (TABLE_<NAME>, BUCKET_<NAME>,
+QUEUE_<NAME> holds the URL, TOPIC_<NAME> the ARN, EMAIL_SENDER the From address); clients are created
+once per container and reused across invocations.
 """
 
 from __future__ import annotations
@@ -26,3 +27,36 @@ def table(name: str):
 def bucket(name: str):
     """boto3 Bucket resource of bucket ``name`` (as named in service.yaml)."""
     return boto3.resource("s3").Bucket(_env("BUCKET", name))
+
+
+@cache
+def queue(name: str):
+    """boto3 Queue resource of queue ``name``; send with correlation.message_attributes()."""
+    return boto3.resource("sqs").Queue(_env("QUEUE", name))
+
+
+@cache
+def topic(name: str):
+    """boto3 Topic resource of topic ``name``; publish with correlation.message_attributes()."""
+    return boto3.resource("sns").Topic(_env("TOPIC", name))
+
+
+@cache
+def _ses():
+    return boto3.client("ses")
+
+
+def send_email(to: str, subject: str, text: str) -> str:
+    """Send a plain-text e-mail from the service's sender address (SES); returns the message id."""
+    response = _ses().send_email(
+        Source=os.environ["EMAIL_SENDER"],
+        Destination={"ToAddresses": [to]},
+        Message={"Subject": {"Data": subject, "Charset": "UTF-8"}, "Body": {"Text": {"Data": text, "Charset": "UTF-8"}}},
+    )
+    return response["MessageId"]
+
+
+def clear_caches() -> None:
+    """Forget cached clients (tests create fresh in-memory AWS for each test)."""
+    for cached in (table, bucket, queue, topic, _ses):
+        cached.cache_clear()

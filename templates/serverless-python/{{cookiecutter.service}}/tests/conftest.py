@@ -26,6 +26,9 @@ os.environ.update({
 {%- for b in cookiecutter._msgen.buckets %}
     "{{ b.env }}": "{{ cookiecutter.service }}-{{ b.name }}-test",
 {%- endfor %}
+{%- if cookiecutter._msgen.email %}
+    "EMAIL_SENDER": "{{ cookiecutter._msgen.email.sender }}",
+{%- endif %}
 })
 
 import boto3  # noqa: E402
@@ -45,6 +48,8 @@ TABLES = [
 {%- endfor %}
 ]
 BUCKETS = [{% for b in cookiecutter._msgen.buckets %}"{{ b.env }}"{% if not loop.last %}, {% endif %}{% endfor %}]
+QUEUES = {{ '{' }}{% for q in cookiecutter._msgen.queues %}"{{ q.name }}": "{{ q.env }}"{% if not loop.last %}, {% endif %}{% endfor %}{{ '}' }}
+TOPICS = [{% for t in cookiecutter._msgen.topics %}"{{ t.env }}"{% if not loop.last %}, {% endif %}{% endfor %}]
 HEADER = "{{ cookiecutter._msgen.correlation_header }}"
 
 
@@ -64,8 +69,16 @@ def aws():
         s3 = boto3.client("s3")
         for env in BUCKETS:
             s3.create_bucket(Bucket=os.environ[env], CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-        storage.table.cache_clear()
-        storage.bucket.cache_clear()
+        sqs = boto3.client("sqs")
+        for name, env in QUEUES.items():
+            os.environ[env] = sqs.create_queue(QueueName=f"{{ cookiecutter.service }}-{name}-test")["QueueUrl"]
+        sns = boto3.client("sns")
+        for env in TOPICS:
+            os.environ[env] = sns.create_topic(Name=env.lower().replace("_", "-"))["TopicArn"]
+{%- if cookiecutter._msgen.email %}
+        boto3.client("ses").verify_domain_identity(Domain="{{ cookiecutter._msgen.email.domain }}")
+{%- endif %}
+        storage.clear_caches()
         yield
 
 
@@ -140,6 +153,25 @@ def log_lines():
     previous = logger.registered_handler.setStream(stream)
     yield lambda: [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
     logger.registered_handler.setStream(previous)
+
+
+def sqs_event(*bodies: str, correlation_id: str | None = None) -> dict[str, Any]:
+    """An SQS event as Lambda's event source mapping delivers it."""
+    records = []
+    for i, body in enumerate(bodies):
+        attributes = {"correlation_id": {"stringValue": correlation_id, "dataType": "String"}} if correlation_id else {}
+        records.append({
+            "messageId": f"00000000-0000-4000-8000-00000000000{i}",
+            "receiptHandle": f"handle-{i}",
+            "body": body,
+            "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1700000000000"},
+            "messageAttributes": attributes,
+            "md5OfBody": "",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:queue",
+            "awsRegion": "eu-west-1",
+        })
+    return {"Records": records}
 
 
 def header(response: dict[str, Any], name: str) -> str | None:

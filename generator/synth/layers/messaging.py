@@ -1,0 +1,113 @@
+"""Managed building blocks instead of home-made ones: SQS queues (with dead-letter queues), SNS topics, SES e-mail.
+
+build() runs before the application layer (functions need the queue URLs and topic ARNs); wire() runs after
+it (event source mappings need the consumer functions); policies() runs last, once every statement is known.
+"""
+
+from __future__ import annotations
+
+from troposphere import GetAtt, Ref, awslambda, ses, sns, sqs
+
+from generator import naming
+from generator.spec.models import Queue, Topic
+from generator.synth.context import Context
+from generator.synth.policy import deny_insecure_transport, document, statement
+
+DLQ_RETENTION_S = 14 * 24 * 3600
+
+
+def build(ctx: Context) -> None:
+    m = ctx.spec.messaging
+    for queue in m.queues:
+        ctx.refs.setdefault("queues", {})[queue.name] = _queue(ctx, queue)
+    for topic in m.topics:
+        ctx.refs.setdefault("topics", {})[topic.name] = _topic(ctx, topic)
+    if m.email:
+        ctx.refs["email_identity"] = ctx.add(
+            ses.EmailIdentity("EmailIdentity", EmailIdentity=m.email.domain),
+            f"SES identity for {m.email.domain}; add the DKIM records SES shows to the domain's DNS to verify it",
+        )
+
+
+def _queue(ctx: Context, queue: Queue) -> sqs.Queue:
+    lid = naming.logical_id(queue.name, "Queue")
+    dlq = ctx.add(
+        sqs.Queue(f"{naming.logical_id(queue.name, 'DeadLetterQueue')}", KmsMasterKeyId=ctx.key_arn(),
+                  MessageRetentionPeriod=DLQ_RETENTION_S),
+        f"Messages of '{queue.name}' that failed {queue.max_receive_count} times, kept 14 days",
+        retain=True,
+    )
+    main = ctx.add(
+        sqs.Queue(
+            lid,
+            KmsMasterKeyId=ctx.key_arn(),
+            MessageRetentionPeriod=queue.retention_days * 24 * 3600,
+            VisibilityTimeout=queue.visibility_timeout_s,
+            RedrivePolicy=sqs.RedrivePolicy(deadLetterTargetArn=GetAtt(dlq, "Arn"), maxReceiveCount=queue.max_receive_count),
+        ),
+        f"Queue '{queue.name}'" + (f", consumed by {queue.consumer.handler}" if queue.consumer else ""),
+        retain=True,
+    )
+    for q in (main, dlq):
+        ctx.refs.setdefault("queue_policies", {})[q.title] = [deny_insecure_transport([GetAtt(q, "Arn")], "sqs:*")]
+    ctx.refs.setdefault("dead_letter_queues", {})[queue.name] = dlq
+    return main
+
+
+def _topic(ctx: Context, topic: Topic) -> sns.Topic:
+    resource = ctx.add(
+        sns.Topic(naming.logical_id(topic.name, "Topic"), KmsMasterKeyId=ctx.key_arn(), TracingConfig="Active"),
+        f"Topic '{topic.name}'",
+    )
+    ctx.add(
+        sns.TopicPolicy(
+            f"{resource.title}Policy", Topics=[Ref(resource)],
+            PolicyDocument=document({"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": {"AWS": "*"},
+                                     "Action": ["sns:Publish"], "Resource": [Ref(resource)],
+                                     "Condition": {"Bool": {"aws:SecureTransport": "false"}}}),
+        ),
+        f"Topic '{topic.name}' only accepts TLS",
+    )
+    queues = ctx.refs.get("queues", {})
+    for name in topic.subscribers:
+        queue = queues[name]
+        ctx.add(
+            sns.SubscriptionResource(
+                naming.logical_id(topic.name, "To", name, "Subscription"), TopicArn=Ref(resource), Protocol="sqs",
+                Endpoint=GetAtt(queue, "Arn"), RawMessageDelivery=True,
+            ),
+            f"Every message of '{topic.name}' is delivered to queue '{name}' (raw, so message attributes such as correlation_id survive)",
+        )
+        ctx.refs["queue_policies"][queue.title].append(statement(
+            ["sqs:SendMessage"], GetAtt(queue, "Arn"), sid=naming.logical_id("From", topic.name),
+            Principal={"Service": "sns.amazonaws.com"}, Condition={"ArnEquals": {"aws:SourceArn": Ref(resource)}},
+        ))
+    return resource
+
+
+def wire(ctx: Context) -> None:
+    """Connect each consumed queue to its consumer function, reporting partial batch failures."""
+    functions = ctx.refs.get("functions", {})
+    for queue in ctx.spec.messaging.queues:
+        if not queue.consumer:
+            continue
+        fn = functions[consumer_name(queue)]
+        ctx.add(
+            awslambda.EventSourceMapping(
+                naming.logical_id(queue.name, "ConsumerMapping"), FunctionName=Ref(fn), EventSourceArn=GetAtt(ctx.refs["queues"][queue.name], "Arn"),
+                BatchSize=queue.consumer.batch_size, FunctionResponseTypes=["ReportBatchItemFailures"], Enabled=True,
+            ),
+            f"Delivers '{queue.name}' to {queue.consumer.handler}; failed messages return to the queue, then its dead-letter queue",
+        )
+
+
+def consumer_name(queue: Queue) -> str:
+    return f"{queue.name.replace('_', '-')}-consumer"
+
+
+def policies(ctx: Context) -> None:
+    for lid, statements in ctx.refs.get("queue_policies", {}).items():
+        ctx.add(
+            sqs.QueuePolicy(f"{lid}Policy", Queues=[Ref(ctx.template.resources[lid])], PolicyDocument=document(*statements)),
+            f"Policy of {lid}: TLS only" + (" and the topics that deliver to it" if len(statements) > 1 else ""),
+        )
