@@ -56,6 +56,12 @@ def test_each_component_has_its_alarms(name):
             expected |= {("AWS/ApiGateway", m, "") for m in ("5XXError", "4XXError", "Count", "Latency")}
         elif kind == "AWS::CloudFront::Distribution":
             expected.add(("AWS/CloudFront", "5xxErrorRate", lid))
+        elif kind == "AWS::ECS::Service":
+            cluster = res["Properties"]["Cluster"]["Ref"]
+            expected |= {("AWS/ECS", "CPUUtilization", cluster), ("AWS/ECS", "MemoryUtilization", cluster),
+                         ("ECS/ContainerInsights", "RunningTaskCount", cluster)}
+        elif kind == "AWS::ElasticLoadBalancingV2::LoadBalancer":
+            expected |= {("AWS/ApplicationELB", m, lid) for m in ("HTTPCode_Target_5XX_Count", "TargetResponseTime", "UnHealthyHostCount")}
         elif kind == "AWS::SQS::Queue":
             metric = "ApproximateNumberOfMessagesVisible" if "DeadLetter" in lid else "ApproximateAgeOfOldestMessage"
             expected.add(("AWS/SQS", metric, lid))

@@ -71,6 +71,57 @@ def test_every_permission_of_a_function_is_explained_by_its_uses_or_its_own_logs
                                for u in fn.uses), (lid, "writes without a write use")
 
 
+def test_the_container_task_role_holds_exactly_container_uses():
+    from generator import naming
+
+    for name in NAMES:
+        spec = load_spec(BLUEPRINTS[name])
+        roles = resources(name, "AWS::IAM::Role")
+        if spec.container is None:
+            assert "TaskRole" not in roles
+            continue
+        used = {u.split(":")[0] for u in spec.container.uses}
+        explained = {"ServiceKey"} | {naming.table_id(t) for t in used} | {naming.bucket_id(t) for t in used}
+        for st in roles["TaskRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]:
+            assert not any("*" in a for a in st["Action"])
+            for resource in _allowed_resources(st):
+                assert _names_in(resource) <= explained, (st.get("Sid"), resource)
+        execution = roles["TaskExecutionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        assert {a for st in execution for a in st["Action"]} == {
+            "ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+            "logs:CreateLogStream", "logs:PutLogEvents"}
+
+
+def test_hybrid_routes_reach_the_containers_through_the_vpc_link_and_function_routes_lambda():
+    name = "hybrid-api"
+    spec = load_spec(BLUEPRINTS[name])
+    methods = resources(name, "AWS::ApiGateway::Method")
+    from generator import naming
+
+    for route in spec.api.routes:
+        integration = methods[naming.method_id(route.method, route.path)]["Properties"]["Integration"]
+        if route.target == "function":
+            assert integration["Type"] == "AWS_PROXY"
+        else:
+            assert integration["Type"] == "HTTP_PROXY" and integration["ConnectionType"] == "VPC_LINK"
+            assert integration["ConnectionId"] == {"Ref": "VpcLink"} and integration["IntegrationTarget"] == {"Ref": "LoadBalancer"}
+    service = resources(name, "AWS::ECS::Service")["Service"]["Properties"]
+    assert service["DeploymentConfiguration"]["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+    assert service["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] == "DISABLED"
+    lb = resources(name, "AWS::ElasticLoadBalancingV2::LoadBalancer")["LoadBalancer"]["Properties"]
+    assert lb["Scheme"] == "internal"
+    cluster = resources(name, "AWS::ECS::Cluster")["Cluster"]["Properties"]
+    assert cluster["ClusterSettings"] == [{"Name": "containerInsights", "Value": "enabled"}]
+    container = resources(name, "AWS::ECS::TaskDefinition")["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    assert container["LogConfiguration"]["LogDriver"] == "awslogs" and container["ReadonlyRootFilesystem"] is True
+    policies = resources(name, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
+    metrics = {p["Properties"]["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"]["PredefinedMetricType"] for p in policies}
+    assert metrics == {"ECSServiceAverageCPUUtilization", "ALBRequestCountPerTarget"}
+    subnets = resources(name, "AWS::EC2::Subnet")
+    assert len(subnets) == 2 and all(s["Properties"]["MapPublicIpOnLaunch"] is False for s in subnets.values())
+    assert not resources(name, "AWS::EC2::NatGateway") and not resources(name, "AWS::EC2::InternetGateway")
+
+
 def test_micro_gives_each_route_its_own_function_role_log_group_alarms_and_permission():
     name = "micro-api"
     spec = load_spec(BLUEPRINTS[name])

@@ -39,7 +39,7 @@ def _names(items: list[Any]) -> list[tuple[int, str]]:
 
 def check(data: dict[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
-    for fn in (_check_names, _check_routes, _check_handlers, _check_uses, _check_messaging, _check_auth, _check_vpc):
+    for fn in (_check_names, _check_routes, _check_handlers, _check_uses, _check_messaging, _check_auth, _check_vpc, _check_hybrid):
         problems.extend(fn(data))
     return problems
 
@@ -151,6 +151,36 @@ def _check_handlers(data: dict[str, Any]) -> Iterator[Problem]:
         seen.setdefault(handler, i)
 
 
+# Fargate's CPU units and the memory sizes (MiB) each allows.
+FARGATE_MEMORY = {256: range(512, 2049, 512), 512: range(1024, 4097, 1024), 1024: range(2048, 8193, 1024),
+                  2048: range(4096, 16385, 1024), 4096: range(8192, 30721, 1024)}
+
+
+def _check_hybrid(data: dict[str, Any]) -> Iterator[Problem]:
+    pattern = data.get("pattern", "serverless")
+    container = data.get("container")
+    if pattern == "hybrid" and not isinstance(container, dict):
+        yield ((), "the hybrid pattern needs a `container:` section (port, cpu, memory_mb, ...)")
+    if pattern != "hybrid" and container is not None:
+        yield (("container",), f"`container:` is only used by the hybrid pattern (this spec is {pattern})")
+    for i, route in enumerate(_list(data, "api", "routes")):
+        if isinstance(route, dict) and route.get("target") == "container" and pattern != "hybrid":
+            yield (("api", "routes", i, "target"), "routes can target a container only in the hybrid pattern")
+    if isinstance(container, dict):
+        cpu, memory = container.get("cpu", 256), container.get("memory_mb", 512)
+        if cpu in FARGATE_MEMORY and isinstance(memory, int) and memory not in FARGATE_MEMORY[cpu]:
+            allowed = FARGATE_MEMORY[cpu]
+            yield (("container", "memory_mb"), f"Fargate with cpu {cpu} takes {allowed.start}-{allowed.stop - 1} MiB in steps of {allowed.step}")
+        lo, hi = container.get("min_tasks", 2), container.get("max_tasks", 6)
+        if isinstance(lo, int) and isinstance(hi, int) and lo > hi:
+            yield (("container", "max_tasks"), f"max_tasks ({hi}) is below min_tasks ({lo})")
+    network = data.get("network") if isinstance(data.get("network"), dict) else {}
+    if bool(network.get("vpc_id")) != bool(network.get("subnet_ids")):
+        yield (("network",), "vpc_id and subnet_ids go together: name an existing VPC and its private subnets, or neither")
+    elif network.get("subnet_ids") and len(network["subnet_ids"]) < 2:
+        yield (("network", "subnet_ids"), "give at least two subnets, in different availability zones")
+
+
 def _uses_lists(data: dict[str, Any]) -> Iterator[tuple[Path_, list[Any]]]:
     for i, route in enumerate(_list(data, "api", "routes")):
         if isinstance(route, dict) and isinstance(route.get("uses"), list):
@@ -159,6 +189,9 @@ def _uses_lists(data: dict[str, Any]) -> Iterator[tuple[Path_, list[Any]]]:
         consumer = queue.get("consumer") if isinstance(queue, dict) else None
         if isinstance(consumer, dict) and isinstance(consumer.get("uses"), list):
             yield ("messaging", "queues", q, "consumer", "uses"), consumer["uses"]
+    container = data.get("container")
+    if isinstance(container, dict) and isinstance(container.get("uses"), list):
+        yield ("container", "uses"), container["uses"]
 
 
 def _check_uses(data: dict[str, Any]) -> Iterator[Problem]:

@@ -114,6 +114,9 @@ class Route(Model):
         description="What the handler touches: '<table-or-bucket>:read|write|readwrite', '<queue>:send', '<topic>:publish', 'email:send'",
     )
     auth: Literal["iam", "cognito", "none"] | None = Field(None, description="Overrides api.auth for this route")
+    target: Literal["function", "container"] | None = Field(
+        None, description="hybrid pattern: serve this route from the container service (default) or from a Lambda function"
+    )
 
     @field_validator("method", mode="before")
     @classmethod
@@ -162,6 +165,31 @@ class Messaging(Model):
     queues: list[Queue] = Field(default_factory=list, max_length=20)
     topics: list[Topic] = Field(default_factory=list, max_length=20)
     email: Email | None = None
+
+
+class Container(Model):
+    """hybrid pattern: the container service on ECS Fargate behind a private load balancer and a VPC link."""
+
+    port: int = Field(8080, ge=1024, le=65535, description="Port the application listens on")
+    cpu: Literal[256, 512, 1024, 2048, 4096] = Field(256, description="Fargate CPU units per task")
+    memory_mb: int = Field(512, ge=512, le=30720, description="Memory per task; must suit the CPU size (Fargate's combinations)")
+    min_tasks: int = Field(2, ge=1, le=100, description="Tasks always running (two spread over the two availability zones)")
+    max_tasks: int = Field(6, ge=1, le=1000)
+    health_check_path: Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._~/-]*$", max_length=1024)] = "/health"
+    target_cpu_percent: int = Field(60, ge=10, le=90, description="Scale out above this average CPU")
+    target_requests_per_task: int = Field(500, ge=1, description="Scale out above this many requests per task per minute")
+    certificate_arn: Arn | None = Field(None, description="ACM certificate for an HTTPS listener on the load balancer")
+    uses: list[Annotated[str, StringConstraints(pattern=USES_RE)]] = Field(default_factory=list, description="As for routes, for the task role")
+
+
+class Network(Model):
+    """Where containers (and later databases) run: a new VPC, or an existing one."""
+
+    cidr: Annotated[str, StringConstraints(pattern=r"^10\.(\d{1,3})\.0\.0/16$")] = Field("10.0.0.0/16", description="CIDR of the VPC msgen creates")
+    vpc_id: Annotated[str, StringConstraints(pattern=r"^vpc-[0-9a-f]{8,17}$")] | None = Field(None, description="Use this VPC instead")
+    subnet_ids: list[Annotated[str, StringConstraints(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(
+        default_factory=list, description="Private subnets of vpc_id, in two or more availability zones"
+    )
 
 
 class Throttling(Model):
@@ -233,6 +261,10 @@ class Alarms(Model):
     dynamodb_system_errors: int = Field(0, ge=0, description="DynamoDB system errors per minute, 5 minutes running")
     cloudfront_5xx_rate_percent: float = Field(5, gt=0, le=100, description="CloudFront 5xx error rate in %, 5 minutes running")
     application_errors: int = Field(0, ge=0, description="ERROR log lines per minute above which to alarm, 3 minutes running")
+    container_cpu_percent: int = Field(80, ge=1, le=100, description="Container service average CPU, 5 minutes running")
+    container_memory_percent: int = Field(80, ge=1, le=100, description="Container service average memory, 5 minutes running")
+    target_5xx_count: int = Field(5, ge=0, description="5XX responses from the containers per minute, 5 minutes running")
+    target_response_time_p90_ms: int = Field(2000, ge=1, description="p90 response time of the containers, 5 minutes running")
 
 
 class Observability(Model):
@@ -266,10 +298,10 @@ class ServiceSpec(Model):
     service: ServiceName = Field(description="Lower-case DNS-safe name, 3-40 characters, e.g. payment-svc")
     team: FreeText = Field(description="Owning team")
     description: Annotated[str, StringConstraints(max_length=500)] = Field("", description="One or two sentences on what the service does")
-    pattern: Literal["serverless", "micro"] = Field(
+    pattern: Literal["serverless", "hybrid", "micro"] = Field(
         "serverless",
-        description="API shape: serverless (API Gateway + one Lambda + DynamoDB) or micro (one Lambda per route, each with "
-        "only its route's permissions); hybrid (containers) is planned",
+        description="API shape: serverless (API Gateway + one Lambda + DynamoDB), hybrid (API Gateway in front of containers "
+        "on ECS Fargate, optionally with some routes on Lambda) or micro (one Lambda per route, each with only its route's permissions)",
     )
     environments: list[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]{0,15}$")]] = Field(
         default_factory=lambda: ["dev", "staging", "prod"], min_length=1, max_length=10,
@@ -283,6 +315,8 @@ class ServiceSpec(Model):
     application: Application = Field(default_factory=Application)
     persistence: Persistence = Field(default_factory=Persistence)
     messaging: Messaging = Field(default_factory=Messaging)
+    container: Container | None = Field(None, description="Required by the hybrid pattern")
+    network: Network = Field(default_factory=Network)
     observability: Observability = Field(default_factory=Observability)
 
     @field_validator("tags")

@@ -22,6 +22,9 @@ SKIP_REASONS = {
     "CKV_AWS_115": "no reserved concurrency in the spec; set application.reserved_concurrency to cap it",
     "CKV_AWS_116": "invoked synchronously by API Gateway; a dead-letter queue only applies to asynchronous invocations",
     "CKV_AWS_116:queue": "invoked by an SQS event source mapping; failed messages go to the queue's own dead-letter queue",
+    "CKV_AWS_2": "internal load balancer reached only through API Gateway's VPC link, where TLS ends; set container.certificate_arn for HTTPS",
+    "CKV_AWS_103": "plain HTTP inside the VPC behind API Gateway's VPC link, where TLS ends; set container.certificate_arn for HTTPS (TLS 1.2+)",
+    "CKV_AWS_91": "internal load balancer reached only through API Gateway, whose access log records every request",
     "CKV_AWS_117": "no VPC in the spec (the function only calls AWS APIs); set application.subnet_ids to attach one",
 }
 
@@ -84,7 +87,9 @@ class Context:
             resource.DeletionPolicy = "Retain"
             resource.UpdateReplacePolicy = "Retain"
         if "Tags" in resource.props and "Tags" not in resource.properties:
-            resource.Tags = self.tags()
+            tags = self.tags()
+            # A few resource types (API Gateway v2, SSM) take tags as a plain mapping instead of a list.
+            resource.Tags = {t["Key"]: t["Value"] for t in tags.to_dict()} if resource.props["Tags"][0] is dict else tags
         return self.template.add_resource(resource)
 
     def tags(self, **extra: str) -> Tags:

@@ -60,7 +60,7 @@ def build(ctx: Context) -> None:
         "REST API of the service",
     )
     ctx.refs["rest_api"] = api
-    functions = ctx.refs["functions"]
+    functions = ctx.refs.get("functions", {})
     validator = ctx.add(
         apigateway.RequestValidator("ApiRequestValidator", RestApiId=Ref(api), ValidateRequestParameters=True, ValidateRequestBody=False),
         "Rejects requests missing declared path parameters before they reach a function",
@@ -76,7 +76,8 @@ def build(ctx: Context) -> None:
         )
     resources = _resources(ctx, api)
     def function_of(route: Route):
-        return functions[ctx.refs["route_functions"][(route.method, route.path)].name]
+        fn = ctx.refs.get("route_functions", {}).get((route.method, route.path))
+        return functions[fn.name] if fn else None  # None: a container route (hybrid pattern)
 
     methods = [_method(ctx, api, resources, route, function_of(route), validator, authorizer) for route in spec.api.routes]
 
@@ -179,10 +180,7 @@ def _method(ctx: Context, api, resources, route: Route, function, validator, aut
         ResourceId=resources[route.path],
         HttpMethod=route.method,
         AuthorizationType=AUTH_TYPES[auth],
-        Integration=apigateway.Integration(
-            Type="AWS_PROXY", IntegrationHttpMethod="POST",
-            Uri=Sub(f"arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/functions/${{{function.title}.Arn}}/invocations"),
-        ),
+        Integration=_lambda_integration(function) if function is not None else _container_integration(ctx, route),
     )
     props["RequestParameters"] = dict(sorted(params.items()))
     props["RequestValidatorId"] = Ref(validator)
@@ -190,9 +188,30 @@ def _method(ctx: Context, api, resources, route: Route, function, validator, aut
         props["AuthorizerId"] = Ref(authorizer)
     return ctx.add(
         apigateway.Method(naming.method_id(route.method, route.path), **props),
-        f"{route.method} {route.path} -> {route.handler} (auth: {auth})",
+        f"{route.method} {route.path} -> {route.handler if function is not None else 'container service'} (auth: {auth})",
         skips=("CKV_AWS_59",) if auth == "none" else (),
     )
+
+
+def _lambda_integration(function) -> apigateway.Integration:
+    return apigateway.Integration(
+        Type="AWS_PROXY", IntegrationHttpMethod="POST",
+        Uri=Sub(f"arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/functions/${{{function.title}.Arn}}/invocations"),
+    )
+
+
+def _container_integration(ctx: Context, route: Route) -> apigateway.Integration:
+    """HTTP proxy through the VPC link (v2) to the private load balancer, path parameters passed on."""
+    params = [s.strip("{}+") for s in naming.path_segments(route.path) if s.startswith("{")]
+    path = "/".join("{" + s.strip("{}+") + "}" if s.startswith("{") else s for s in naming.path_segments(route.path))
+    props: dict[str, object] = dict(
+        Type="HTTP_PROXY", IntegrationHttpMethod=route.method, ConnectionType="VPC_LINK",
+        ConnectionId=Ref(ctx.refs["vpc_link"]), IntegrationTarget=Ref(ctx.refs["load_balancer"]), TimeoutInMillis=29000,
+        Uri=Sub(f"{ctx.refs['listener_scheme']}://${{LoadBalancer.DNSName}}/{path}"),
+    )
+    if params:
+        props["RequestParameters"] = {f"integration.request.path.{p}": f"method.request.path.{p}" for p in params}
+    return apigateway.Integration(**props)
 
 
 def _account_logging_role(ctx: Context) -> apigateway.Account:

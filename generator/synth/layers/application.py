@@ -51,11 +51,16 @@ def plan(spec: ServiceSpec) -> list[FunctionPlan]:
     micro: one function per route, with only that route's uses.
     """
     routes = list(spec.api.routes)
+    if spec.pattern == "hybrid":
+        routes = [r for r in routes if r.target == "function"]
     if spec.pattern == "micro":
         functions = [FunctionPlan(function_name(r), ENTRY_POINT, f"{spec.service}: {r.method} {r.path} ({r.handler})", sorted(set(r.uses)), [r])
                      for r in routes]
+    elif routes:
+        what = "serves every API route" if spec.pattern == "serverless" else "serves the API's function routes"
+        functions = [FunctionPlan("api", ENTRY_POINT, f"{spec.service}: {what}", sorted({u for r in routes for u in r.uses}), routes)]
     else:
-        functions = [FunctionPlan("api", ENTRY_POINT, f"{spec.service}: serves every API route", sorted({u for r in routes for u in r.uses}), routes)]
+        functions = []
     for queue in spec.messaging.queues:
         if queue.consumer:
             functions.append(FunctionPlan(
@@ -97,7 +102,7 @@ def _env_name(prefix: str, name: str) -> str:
     return f"{prefix}_{name.upper().replace('-', '_')}"
 
 
-def _grants(ctx: Context, uses: list[str]) -> tuple[list[dict], dict[str, object]]:
+def grants(ctx: Context, uses: list[str]) -> tuple[list[dict], dict[str, object]]:
     """Policy statements and environment variables that ``uses`` entries imply."""
     statements: list[dict] = []
     env: dict[str, object] = {}
@@ -165,7 +170,7 @@ def _function(ctx: Context, fn: FunctionPlan) -> awslambda.Function:
         f"JSON logs of function '{fn.name}'",
         retain=True,
     )
-    grants, env = _grants(ctx, fn.uses)
+    grants_, env = grants(ctx, fn.uses)
     role = ctx.add(
         iam.Role(
             f"{fid}Role",
@@ -175,7 +180,7 @@ def _function(ctx: Context, fn: FunctionPlan) -> awslambda.Function:
                 statement(["logs:CreateLogStream", "logs:PutLogEvents"], GetAtt(log_group, "Arn"), sid="OwnLogGroup"),
                 # X-Ray has no resource-level permissions: "*" is the only valid resource for these two actions.
                 statement(["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "*", sid="Tracing"),
-                *grants,
+                *grants_,
                 *(_vpc_statements(ctx) if app.subnet_ids else []),
             ))],
         ),

@@ -114,6 +114,8 @@ def build(ctx: Context) -> None:
         _function(b, name, fn)
     for name, table in ctx.refs.get("tables", {}).items():
         _table(b, name, table)
+    if "container_service" in ctx.refs:
+        _containers(b)
     for name, queue in ctx.refs.get("queues", {}).items():
         _queue(b, name, queue)
     for name, topic in ctx.refs.get("topics", {}).items():
@@ -230,6 +232,41 @@ def _table(b: Builder, name: str, table: AWSObject) -> None:
             threshold=cfg.dynamodb_system_errors, op="GreaterThanThreshold", evals=5, dp=5, missing="notBreaching",
             Metrics=[*queries, cloudwatch.MetricDataQuery(
                 Id="errors", Expression=" + ".join(f"FILL(op{i}, 0)" for i in range(len(queries))), Label="System errors", ReturnData=True)])
+
+
+def _containers(b: Builder) -> None:
+    cfg, refs = b.cfg, b.ctx.refs
+    svc = dims(ClusterName=Ref(refs["container_cluster"]), ServiceName=GetAtt(refs["container_service"], "Name"))
+    lb = dims(LoadBalancer=GetAtt(refs["load_balancer"], "LoadBalancerFullName"), TargetGroup=GetAtt(refs["target_group"], "TargetGroupFullName"))
+    for lid, signal, metric, threshold, what in (
+        ("ServiceCpuAlarm", "cpu", "CPUUtilization", cfg.container_cpu_percent, "CPU"),
+        ("ServiceMemoryAlarm", "memory", "MemoryUtilization", cfg.container_memory_percent, "memory"),
+    ):
+        b.alarm(lid, "containers", signal,
+                f"The container service averaged more than {threshold}% {what} for 5 minutes: tasks are saturated. "
+                "Look first at: request rate and autoscaling activity (is it at max_tasks?), then the task size.",
+                threshold=threshold, op="GreaterThanThreshold", evals=5, dp=5, missing="breaching",
+                Namespace="AWS/ECS", MetricName=metric, Dimensions=svc, Statistic="Average")
+    b.alarm("ServiceRunningTasksAlarm", "containers", "running-tasks",
+            "No container task has been running for 5 minutes: the service is down. "
+            "Look first at: the ECS service's events (failed deployments roll back), task stop reasons, image pulls through the VPC endpoints.",
+            threshold=0, op="LessThanOrEqualToThreshold", evals=5, dp=5, missing="breaching",
+            Namespace="ECS/ContainerInsights", MetricName="RunningTaskCount", Dimensions=svc, Statistic="Average")
+    b.alarm("TargetServerErrorsAlarm", "containers", "5xx",
+            f"The containers answered more than {cfg.target_5xx_count} 5XX responses a minute for 5 minutes. "
+            "Look first at: the container log group's ERROR lines ('Recent errors'), then recent deployments.",
+            threshold=cfg.target_5xx_count, op="GreaterThanThreshold", evals=5, dp=5, missing="notBreaching",
+            Namespace="AWS/ApplicationELB", MetricName="HTTPCode_Target_5XX_Count", Dimensions=lb, Statistic="Sum")
+    b.alarm("TargetResponseTimeAlarm", "containers", "response-time-p90",
+            f"p90 response time of the containers exceeded {cfg.target_response_time_p90_ms} ms for 5 minutes. "
+            "Look first at: CPU and memory of the tasks, table latency, slow downstream calls.",
+            threshold=cfg.target_response_time_p90_ms / 1000, op="GreaterThanThreshold", evals=5, dp=5, missing="notBreaching",
+            Namespace="AWS/ApplicationELB", MetricName="TargetResponseTime", Dimensions=lb, ExtendedStatistic="p90")
+    b.alarm("UnhealthyTargetsAlarm", "containers", "unhealthy-targets",
+            "A container task failed its health checks for 5 minutes. Look first at: the health check path's response in the task logs, "
+            "and whether the tasks start within the 60 s grace period.",
+            threshold=0, op="GreaterThanThreshold", evals=5, dp=5, missing="notBreaching",
+            Namespace="AWS/ApplicationELB", MetricName="UnHealthyHostCount", Dimensions=lb, Statistic="Maximum")
 
 
 def _queue(b: Builder, name: str, queue: AWSObject) -> None:

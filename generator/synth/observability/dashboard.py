@@ -69,6 +69,18 @@ def body(ctx: Context) -> dict:
             ["AWS/ApiGateway", "Latency", *api, {"stat": "p99", "label": "p99"}],
             ["AWS/ApiGateway", "IntegrationLatency", *api, {"stat": "p90", "label": "integration p90"}],
         ], 0, 0))
+    if "container_service" in refs:
+        lay.new_row()
+        svc = ["ClusterName", f"${{{refs['container_cluster'].title}}}", "ServiceName", f"${{{refs['container_service'].title}.Name}}"]
+        tg = ["LoadBalancer", f"${{{refs['load_balancer'].title}.LoadBalancerFullName}}",
+              "TargetGroup", f"${{{refs['target_group'].title}.TargetGroupFullName}}"]
+        lay.add(_metric_widget("Containers: CPU and memory %", [
+            ["AWS/ECS", "CPUUtilization", *svc, {"stat": "Average"}], ["AWS/ECS", "MemoryUtilization", *svc, {"stat": "Average"}]], 0, 0))
+        lay.add(_metric_widget("Containers: running tasks", [["ECS/ContainerInsights", "RunningTaskCount", *svc, {"stat": "Average"}]], 0, 0))
+        lay.add(_metric_widget("Containers: requests, 5XX and p90 response time (s)", [
+            ["AWS/ApplicationELB", "RequestCount", *tg, {"stat": "Sum"}],
+            ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", *tg, {"stat": "Sum"}],
+            ["AWS/ApplicationELB", "TargetResponseTime", *tg, {"stat": "p90", "yAxis": "right"}]], 0, 0))
     for name, fn in refs.get("functions", {}).items():
         lay.new_row()
         d = ["FunctionName", f"${{{fn.title}}}"]
