@@ -34,10 +34,11 @@ $(CHECKOV_STAMP):
 	$(CHECKOV_VENV)/bin/python -m pip install -q 'checkov==$(CHECKOV_VERSION)'
 	@touch $@
 
-$(WHEELHOUSE_STAMP): pyproject.toml $(SERVICE_TEMPLATE)/requirements.txt $(SERVICE_TEMPLATE)/requirements-dev.txt $(STAMP)
+$(WHEELHOUSE_STAMP): pyproject.toml $(SERVICE_TEMPLATE)/requirements.txt $(SERVICE_TEMPLATE)/requirements-dev.txt \
+		$(SERVICE_TEMPLATE)/requirements-container.txt $(STAMP)
 	rm -rf $(WHEELHOUSE)
 	$(BIN)/python -m pip wheel -q --wheel-dir $(WHEELHOUSE) . -r "$(SERVICE_TEMPLATE)/requirements.txt" \
-		-r <(grep -Ev '^(msgen|-r)' "$(SERVICE_TEMPLATE)/requirements-dev.txt")
+		-r "$(SERVICE_TEMPLATE)/requirements-container.txt" -r <(grep -Ev '^(msgen|-r|\{)' "$(SERVICE_TEMPLATE)/requirements-dev.txt")
 	@touch $@
 
 demo: $(STAMP)

@@ -29,6 +29,8 @@ from generator.spec.models import SERVICE_NAME_RE, ServiceSpec
 TEMPLATE = "serverless-python"
 ANSWERS_FILE = ".msgen/answers.yml"
 STATUS = {"create": 201, "delete": 204}
+# What the generated container handlers implement; other container routes start as a status response.
+CONTAINER_KINDS = ("create", "get", "list", "static")
 
 
 class RenderError(MsgenError):
@@ -93,6 +95,8 @@ def _mermaid(spec: ServiceSpec) -> str:
     lines += ['  subgraph apilayer["API"]', f'    api["API Gateway REST API ({len(spec.api.routes)} routes)"]', "  end",
               '  subgraph app["Application"]']
     lines += [f'    fn_{fn.name.replace("-", "_")}["Lambda: {fn.name}"]' for fn in functions]
+    if spec.container:
+        lines += ["    alb[Internal load balancer]", f'    svc["ECS Fargate: {spec.container.min_tasks}-{spec.container.max_tasks} tasks"]']
     lines += ["  end", '  subgraph data["Persistence"]']
     lines += [f'    {node[t.name]}[("DynamoDB: {t.name}")]' for t in spec.persistence.tables]
     lines += [f'    {node[b.name]}[("S3: {b.name}")]' for b in spec.persistence.buckets]
@@ -122,6 +126,9 @@ def _mermaid(spec: ServiceSpec) -> str:
             lines.append(f"  {node[fn.consumes]} --> {fid}")
         for target in sorted({u.split(":")[0] for u in fn.uses} - {fn.consumes}):
             lines.append(f"  {fid} --> {node[target]}")
+    if spec.container:
+        lines += ["  api -->|VPC link| alb", "  alb --> svc"]
+        lines += [f"  svc --> {node[target]}" for target in sorted({u.split(":")[0] for u in spec.container.uses})]
     for t in m.topics:
         lines += [f"  {node[t.name]} --> {node[q]}" for q in t.subscribers]
     return "\n".join(lines)
@@ -148,14 +155,17 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
     for r in spec.api.routes:
         module, function = r.handler.rsplit(".", 1)
         params = [s.strip("{}+") for s in r.path.split("/") if s.startswith("{")]
+        target = "container" if spec.pattern == "hybrid" and (r.target or "container") == "container" else "function"
+        # A container route acts with the task role's rights (container.uses) unless it names its own.
+        uses = r.uses or (list(spec.container.uses) if target == "container" and spec.container else [])
         access: dict[str, set[str]] = {}
-        for use in r.uses:
-            target, level = use.split(":")
-            access.setdefault(target, set()).update({"read", "write"} if level == "readwrite" else {level})
-        table_name = next((u.split(":")[0] for u in r.uses if u.split(":")[0] in tables), None)
+        for use in uses:
+            name, level = use.split(":")
+            access.setdefault(name, set()).update({"read", "write"} if level == "readwrite" else {level})
+        table_name = next((u.split(":")[0] for u in uses if u.split(":")[0] in tables), None)
         table = tables.get(table_name) if table_name else None
         kind = _route_kind(r.method, params, table, access.get(table_name or "", set()))
-        queue_name = next((t for t, levels in access.items() if "send" in levels and t in queues), None)
+        queue_name = next((n for n, levels in access.items() if "send" in levels and n in queues), None)
         if kind == "static" and table is None and queue_name:
             kind = "enqueue"
         key_param = None
@@ -170,9 +180,11 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
             key_literal = f'Decimal("{v}")' if table and table["partition_key"]["type"] == "N" else json.dumps(v)
         slug = re.sub(r"[^a-z0-9]+", "_", r.path.lower()).strip("_") or "root"
         routes.append({
+            "target": target,
             "test_name": f"test_{function}_{r.method.lower()}_{slug}",
             "call_method": "GET" if r.method == "ANY" else r.method,
             "params_literal": json.dumps(values),
+            "call_args": "".join(f", {json.dumps(values[p])}" for p in params),
             "key_literal": key_literal,
             "method": r.method,
             "path": r.path,
@@ -189,6 +201,9 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
             "status": STATUS.get(kind, 200),
             "metric": "".join(p.capitalize() for p in re.split(r"[._]", r.handler)),
         })
+    for route in routes:
+        if route["target"] == "container" and route["kind"] not in CONTAINER_KINDS:
+            route["kind"], route["status"], route["uses_storage"] = "static", 200, False
     consumers = []
     for q in spec.messaging.queues:
         if not q.consumer:
@@ -197,6 +212,7 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
         targets = {u.split(":")[0]: u.split(":")[1] for u in q.consumer.uses}
         consumers.append({
             "kind": "consume",
+            "target": "queue",
             "queue": queues[q.name],
             "handler": q.consumer.handler,
             "module": module.replace(".", "_"),
@@ -229,6 +245,10 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
         "tables": list(tables.values()),
         "buckets": [{"name": b.name, "env": f"BUCKET_{b.name.upper().replace('-', '_')}"} for b in spec.persistence.buckets],
         "routes": routes,
+        "function_routes": [r for r in routes if r["target"] == "function"],
+        "container_routes": [r for r in routes if r["target"] == "container"],
+        "hybrid": spec.pattern == "hybrid",
+        "container": {"port": spec.container.port, "health_check_path": spec.container.health_check_path} if spec.container else None,
         "consumers": consumers,
         "queues": list(queues.values()),
         "topics": list(topics.values()),
@@ -299,7 +319,8 @@ def render(spec: ServiceSpec, spec_text: str, source: str, destination: Path, fo
             out = Path(generate_files(repo_dir=str(template_dir), context=rendered, output_dir=str(work / "out"), accept_hooks=False))
             _post_gen_module(template_dir).render_modules(out, ctx)
         except (CookiecutterException, jinja2.TemplateError) as exc:
-            raise RenderError(f"rendering template '{TEMPLATE}' failed: {exc}") from None
+            # cookiecutter's messages end with the whole context; the first part says what failed.
+            raise RenderError(f"rendering template '{TEMPLATE}' failed: {str(exc).split(' Context: ')[0]}") from None
         (out / "infra").mkdir(exist_ok=True)
         (out / "infra" / "template.yaml").write_text(template_text, encoding="utf-8")
         if destination.exists():  # --force: the old tree is replaced only once the new one is complete

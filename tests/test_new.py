@@ -37,8 +37,9 @@ def service_venv(tmp_path_factory):
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     requirements = tmp_path_factory.mktemp("req") / "requirements.txt"
     lines = (SERVICE_REQUIREMENTS / "requirements.txt").read_text().splitlines()
+    lines += (SERVICE_REQUIREMENTS / "requirements-container.txt").read_text().splitlines()
     lines += [ln for ln in (SERVICE_REQUIREMENTS / "requirements-dev.txt").read_text().splitlines()
-              if not ln.startswith(("-r", "msgen"))]
+              if not ln.startswith(("-r", "msgen", "{"))]
     requirements.write_text("\n".join(lines) + "\n")
     subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-index", "--find-links", str(wheelhouse),
                     "-r", str(requirements)], check=True, capture_output=True)
@@ -82,8 +83,7 @@ def test_generated_files_compile_parse_and_pass_ruff(cli, tmp_path, blueprint):
     assert generate(cli, tmp_path, "demo-svc", "--blueprint", blueprint).exit_code == 0
     repo = tmp_path / "demo-svc"
     assert_repository_is_well_formed(repo)
-    expected = {"service.yaml", "infra/template.yaml", "src/app.py", "src/correlation.py", "src/storage.py", "tests/conftest.py",
-                "tests/test_correlation.py", "pyproject.toml", "Makefile", ".github/workflows/ci.yml", ".pre-commit-config.yaml",
+    expected = {"service.yaml", "infra/template.yaml", "src/correlation.py", "src/storage.py", "tests/conftest.py", "pyproject.toml", "Makefile", ".github/workflows/ci.yml", ".pre-commit-config.yaml",
                 ".gitignore", "README.md", ".msgen/answers.yml", ".msgen/service.schema.json", "requirements.txt", "requirements-dev.txt"}
     present = {str(p.relative_to(repo)) for p in repo.rglob("*") if p.is_file()}
     assert expected <= present
@@ -92,6 +92,11 @@ def test_generated_files_compile_parse_and_pass_ruff(cli, tmp_path, blueprint):
     for route in spec.api.routes:
         module = route.handler.rsplit(".", 1)[0]
         assert f"src/{module}.py" in present and f"tests/test_{module}.py" in present
+    containers = spec.pattern == "hybrid" and any((r.target or "container") == "container" for r in spec.api.routes)
+    functions = any(spec.pattern != "hybrid" or r.target == "function" for r in spec.api.routes)
+    assert ({"src/web.py", "tests/test_web.py", "Dockerfile"} <= present) == containers
+    assert ({"src/app.py", "tests/test_correlation.py"} <= present) == functions
+    assert ("src/worker.py" in present) == any(q.consumer for q in spec.messaging.queues)
     readme = (repo / "README.md").read_text()
     assert "```mermaid" in readme and "flowchart LR" in readme
     for table in spec.persistence.tables:

@@ -23,9 +23,15 @@ def render_modules(project: Path, ctx: dict) -> None:
     for module in ctx["modules"]:
         for template, target in (("handler_module.py.j2", f"src/{module['name']}.py"), ("test_module.py.j2", f"tests/test_{module['name']}.py")):
             (project / target).write_text(env.get_template(template).render(module=module, **ctx), encoding="utf-8")
+    unused = []
     if not ctx["consumers"]:
-        (project / "src" / "worker.py").unlink()
-        (project / "tests" / "test_worker.py").unlink()
+        unused += ["src/worker.py", "tests/test_worker.py"]
+    if not ctx["hybrid"]:
+        unused += ["src/web.py", "tests/test_web.py", "Dockerfile", "requirements-container.txt"]
+    if not ctx["function_routes"]:
+        unused += ["src/app.py", "tests/test_correlation.py"]
+    for path in unused:
+        (project / path).unlink()
     shutil.rmtree(project / "_templates")
     (project / ".msgen" / "context.json").unlink()
 

@@ -14,11 +14,11 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-{% for name in (["correlation"] + (cookiecutter._msgen.routes | map(attribute="module") | unique | list)) | sort %}import {{ name }}
+{% for name in (["correlation"] + (cookiecutter._msgen.function_routes | map(attribute="module") | unique | list)) | sort %}import {{ name }}
 {% endfor %}from observability import logger, metrics, tracer
 
 app = APIGatewayRestResolver()
-{% for r in cookiecutter._msgen.routes %}
+{% for r in cookiecutter._msgen.function_routes %}
 
 @app.route("{{ r.powertools_path }}", method=[{% if r.method == "ANY" %}"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"{% else %}"{{ r.method }}"{% endif %}])
 def {{ r.module }}_{{ r.function }}({% for p in r.params %}{{ p }}: str{% if not loop.last %}, {% endif %}{% endfor %}) -> Response:

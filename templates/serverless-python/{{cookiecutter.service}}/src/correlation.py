@@ -37,6 +37,11 @@ def gateway_request_id(event: Mapping[str, Any]) -> str | None:
     return (event.get("requestContext") or {}).get("requestId")
 
 
+def is_valid(cid: str) -> bool:
+    """Accept ids of safe characters only: an id is logged and forwarded, so it must not carry anything else."""
+    return bool(_VALID.match(cid))
+
+
 def from_event(event: Mapping[str, Any]) -> str:
     """The caller's id if it sent a well-formed one, else API Gateway's request id, else a new UUID."""
     incoming = _header(event.get("headers"), HEADER) or _header(event.get("multiValueHeaders"), HEADER)

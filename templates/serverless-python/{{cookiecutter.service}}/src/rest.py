@@ -17,6 +17,11 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def plain(value: Any) -> Any:
+    """DynamoDB items as plain JSON values (Decimal becomes int or float)."""
+    return json.loads(json.dumps(value, default=_default))
+
+
 def json_response(status: int, body: Any = None) -> Response:
     return Response(
         status_code=status,

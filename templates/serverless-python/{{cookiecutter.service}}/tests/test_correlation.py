@@ -10,7 +10,7 @@ from conftest import HEADER, header
 import correlation
 
 ROUTES = [
-{%- for r in cookiecutter._msgen.routes %}
+{%- for r in cookiecutter._msgen.function_routes %}
     ("{{ r.method if r.method != 'ANY' else 'GET' }}", "{{ r.path }}", {{ '{' }}{% for p in r.params %}"{{ p }}": "p-{{ loop.index }}"{% if not loop.last %}, {% endif %}{% endfor %}{{ '}' }}),
 {%- endfor %}
 ]

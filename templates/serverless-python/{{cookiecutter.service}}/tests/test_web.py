@@ -1,0 +1,71 @@
+{%- set health = cookiecutter._msgen.container.health_check_path if cookiecutter._msgen.container else "/health" -%}
+"""The container service over real HTTP on loopback: routes, the correlation header, JSON log lines."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+import uvicorn
+from conftest import HEADER
+
+import web
+
+
+@pytest.fixture(scope="module")
+def server():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    instance = uvicorn.Server(uvicorn.Config(web.app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not instance.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(timeout=10)
+
+
+def request(url: str, method: str = "GET", body: dict | None = None, headers: dict | None = None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def test_health_check_answers(server):
+    status, _, body = request(server + "{{ health }}")
+    assert status == 200, body
+
+
+def test_an_incoming_correlation_id_is_returned_and_logged(server, log_lines):
+    status, headers, _ = request(server + "{{ health }}",
+                                 headers={HEADER: "web-caller-1"})
+    assert status == 200
+    assert {k.lower(): v for k, v in headers.items()}[HEADER.lower()] == "web-caller-1"
+    lines = [line for line in log_lines() if line.get("message") == "handled request"]
+    assert lines and lines[-1]["correlation_id"] == "web-caller-1" and lines[-1]["service"] == "{{ cookiecutter.service }}"
+
+
+def test_a_missing_correlation_id_is_created(server):
+    _, headers, _ = request(server + "{{ health }}")
+    assert len({k.lower(): v for k, v in headers.items()}[HEADER.lower()]) == 36
+{%- for r in cookiecutter._msgen.container_routes %}
+
+
+def test_{{ r.module }}_{{ r.function }}_over_http(server):
+    path = "{{ r.path }}"{% for p in r.params %}.replace("{{ '{' ~ p ~ '}' }}", "v-{{ loop.index }}").replace("{{ '{' ~ p ~ '+}' }}", "v-{{ loop.index }}"){% endfor %}
+    status, _, body = request(server + path, method="{{ r.call_method }}"{% if r.call_method in ["POST", "PUT", "PATCH"] %}, body={"note": "over http"}{% endif %})
+    assert status == {{ 404 if r.kind == "get" else r.status }}, body
+{%- endfor %}
