@@ -102,7 +102,7 @@ def _mermaid(spec: ServiceSpec) -> str:
     lines += [f'    {node[b.name]}[("S3: {b.name}")]' for b in spec.persistence.buckets]
     lines.append("  end")
     m = spec.messaging
-    if m.queues or m.topics or m.email:
+    if m.queues or m.topics or m.email or m.events:
         node.update({q.name: f"q_{q.name.replace('-', '_')}" for q in m.queues})
         node.update({t.name: f"tp_{t.name.replace('-', '_')}" for t in m.topics})
         node["email"] = "email"
@@ -111,6 +111,7 @@ def _mermaid(spec: ServiceSpec) -> str:
         lines += [f'    {node[t.name]}{{{{"SNS: {t.name}"}}}}' for t in m.topics]
         if m.email:
             lines.append(f'    email(["SES: {m.email.domain}"])')
+        lines += [f'    ev_{e.name.replace("-", "_")}(("EventBridge: {e.name}"))' for e in m.events]
         lines.append("  end")
     if cd.enabled:
         lines.append("  client --> cdn")
@@ -131,6 +132,8 @@ def _mermaid(spec: ServiceSpec) -> str:
         lines += [f"  svc --> {node[target]}" for target in sorted({u.split(":")[0] for u in spec.container.uses})]
     for t in m.topics:
         lines += [f"  {node[t.name]} --> {node[q]}" for q in t.subscribers]
+    for e in m.events:
+        lines += [f"  ev_{e.name.replace('-', '_')} --> {node[q]}" for q in e.targets]
     return "\n".join(lines)
 
 

@@ -61,6 +61,10 @@ CASES = [
      "shorter than the consumer's timeout", None),
     ("topic-unknown-subscriber", GOOD + "messaging:\n  topics:\n    - {name: events, subscribers: [nowhere]}\n",
      "'nowhere' is not a queue of this service", None),
+    ("event-rule-pattern-and-schedule", GOOD + "messaging:\n  queues: [{name: jobs}]\n  events:\n    - {name: tick, schedule: rate(5 minutes), "
+     "pattern: {source: [x]}, targets: [jobs]}\n", "either `pattern`", None),
+    ("event-rule-unknown-target", GOOD + "messaging:\n  events:\n    - {name: tick, schedule: rate(5 minutes), targets: [nowhere]}\n",
+     "'nowhere' is not a queue", None),
     ("queue-named-like-table", GOOD + "messaging:\n  queues:\n    - {name: payments}\n", "duplicate name", None),
     ("cognito-without-pool", _swap("auth: iam", "auth: cognito"), "cognito_user_pool_arn", None),
     ("billion-laughs", "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"

@@ -65,6 +65,8 @@ def test_each_component_has_its_alarms(name):
         elif kind == "AWS::SQS::Queue":
             metric = "ApproximateNumberOfMessagesVisible" if "DeadLetter" in lid else "ApproximateAgeOfOldestMessage"
             expected.add(("AWS/SQS", metric, lid))
+        elif kind == "AWS::Events::Rule":
+            expected.add(("AWS/Events", "FailedInvocations", ""))
         elif kind == "AWS::SNS::Topic" and lid != "AlarmTopic":
             expected.add(("AWS/SNS", "NumberOfNotificationsFailed", lid))
         elif kind == "AWS::Logs::MetricFilter":

@@ -231,6 +231,21 @@ def _check_messaging(data: dict[str, Any]) -> Iterator[Problem]:
             yield (("messaging", "queues", q, "visibility_timeout_s"),
                    f"{visibility} s is shorter than the consumer's timeout ({timeout} s, application.timeout_s); SQS would redeliver "
                    "messages still being processed. Use at least six times the timeout")
+    names: set[str] = set()
+    for e, rule in enumerate(_list(data, "messaging", "events")):
+        if not isinstance(rule, dict):
+            continue
+        if rule.get("name") in names:
+            yield (("messaging", "events", e, "name"), f"duplicate rule name '{rule.get('name')}'")
+        names.add(rule.get("name"))
+        if bool(rule.get("pattern")) == bool(rule.get("schedule")):
+            yield (("messaging", "events", e), "give either `pattern` (events to match) or `schedule`, not both and not neither")
+        if rule.get("schedule") and rule.get("bus", "default") != "default":
+            yield (("messaging", "events", e, "schedule"), "schedules run on the default event bus only")
+        targets = rule.get("targets")
+        for t, name in enumerate(targets if isinstance(targets, list) else []):
+            if isinstance(name, str) and name not in queues:
+                yield (("messaging", "events", e, "targets", t), f"'{name}' is not a queue of this service (messaging.queues)")
     for t, topic in enumerate(_list(data, "messaging", "topics")):
         subscribers = topic.get("subscribers") if isinstance(topic, dict) else None
         for s, name in enumerate(subscribers if isinstance(subscribers, list) else []):

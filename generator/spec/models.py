@@ -6,7 +6,7 @@ references) live in :mod:`generator.spec.checks` so that they run even when some
 fields are invalid, and every problem is reported in one run.
 """
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -161,9 +161,22 @@ class Email(Model):
     sender: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._+-]{0,63}$")] = Field("no-reply", description="Local part of the From address")
 
 
+class EventRule(Model):
+    """An EventBridge rule delivering matching events (or a schedule) to this service's queues."""
+
+    name: ResourceName
+    bus: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,256}$")] = Field("default", description="Event bus the rule listens on")
+    pattern: dict[str, Any] | None = Field(None, description="EventBridge event pattern, e.g. {source: [payments], detail-type: [PaymentSettled]}")
+    schedule: Annotated[str, StringConstraints(pattern=r"^(rate|cron)\(.+\)$")] | None = Field(
+        None, description="Instead of a pattern: rate(5 minutes) or cron(...)"
+    )
+    targets: list[ResourceName] = Field(min_length=1, max_length=5, description="Names of this service's queues that receive the events")
+
+
 class Messaging(Model):
     queues: list[Queue] = Field(default_factory=list, max_length=20)
     topics: list[Topic] = Field(default_factory=list, max_length=20)
+    events: list[EventRule] = Field(default_factory=list, max_length=20)
     email: Email | None = None
 
 

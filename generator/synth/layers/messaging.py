@@ -6,10 +6,10 @@ it (event source mappings need the consumer functions); policies() runs last, on
 
 from __future__ import annotations
 
-from troposphere import GetAtt, Ref, awslambda, ses, sns, sqs
+from troposphere import GetAtt, Ref, awslambda, events, ses, sns, sqs
 
 from generator import naming
-from generator.spec.models import Queue, Topic
+from generator.spec.models import EventRule, Queue, Topic
 from generator.synth.context import Context
 from generator.synth.policy import deny_insecure_transport, document, statement
 
@@ -22,6 +22,8 @@ def build(ctx: Context) -> None:
         ctx.refs.setdefault("queues", {})[queue.name] = _queue(ctx, queue)
     for topic in m.topics:
         ctx.refs.setdefault("topics", {})[topic.name] = _topic(ctx, topic)
+    for rule in m.events:
+        ctx.refs.setdefault("event_rules", {})[rule.name] = _rule(ctx, rule)
     if m.email:
         ctx.refs["email_identity"] = ctx.add(
             ses.EmailIdentity("EmailIdentity", EmailIdentity=m.email.domain),
@@ -82,6 +84,40 @@ def _topic(ctx: Context, topic: Topic) -> sns.Topic:
             ["sqs:SendMessage"], GetAtt(queue, "Arn"), sid=naming.logical_id("From", topic.name),
             Principal={"Service": "sns.amazonaws.com"}, Condition={"ArnEquals": {"aws:SourceArn": Ref(resource)}},
         ))
+    return resource
+
+
+def _rule(ctx: Context, rule: EventRule) -> events.Rule:
+    """An EventBridge rule to the service's queues; undeliverable events go to a dead-letter queue of the rule's own."""
+    lid = naming.logical_id(rule.name, "Rule")
+    dlq = ctx.add(
+        sqs.Queue(naming.logical_id(rule.name, "EventsDeadLetterQueue"), KmsMasterKeyId=ctx.key_arn(), MessageRetentionPeriod=DLQ_RETENTION_S),
+        f"Events rule '{rule.name}' could not deliver, kept 14 days",
+        retain=True,
+    )
+    queues = ctx.refs.get("queues", {})
+    props: dict[str, object] = dict(
+        Name=ctx.physical(rule.name), Description=f"{ctx.service}: {rule.name}", State="ENABLED",
+        Targets=[events.Target(
+            Id=name, Arn=GetAtt(queues[name], "Arn"), DeadLetterConfig=events.DeadLetterConfig(Arn=GetAtt(dlq, "Arn")),
+            RetryPolicy=events.RetryPolicy(MaximumRetryAttempts=24, MaximumEventAgeInSeconds=86400),
+        ) for name in rule.targets],
+    )
+    if rule.bus != "default":
+        props["EventBusName"] = rule.bus
+    if rule.pattern:
+        props["EventPattern"] = rule.pattern
+    else:
+        props["ScheduleExpression"] = rule.schedule
+    resource = ctx.add(events.Rule(lid, **props), f"Delivers {'events matching its pattern' if rule.pattern else rule.schedule} "
+                                                 f"to {', '.join(rule.targets)}")
+    for q in [*(queues[n] for n in rule.targets), dlq]:
+        ctx.refs.setdefault("queue_policies", {}).setdefault(q.title, [deny_insecure_transport([GetAtt(q, "Arn")], "sqs:*")])
+        ctx.refs["queue_policies"][q.title].append(statement(
+            ["sqs:SendMessage"], GetAtt(q, "Arn"), sid=naming.logical_id("From", rule.name, "Rule"),
+            Principal={"Service": "events.amazonaws.com"}, Condition={"ArnEquals": {"aws:SourceArn": GetAtt(resource, "Arn")}},
+        ))
+    ctx.refs.setdefault("event_dead_letter_queues", {})[rule.name] = dlq
     return resource
 
 

@@ -39,6 +39,12 @@ def build(ctx: Context) -> None:
             Principal={"Service": "cloudfront.amazonaws.com"},
             Condition={"StringLike": {"AWS:SourceArn": Sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/*")}},
         ))
+    if spec.messaging.events:
+        statements.append(statement(
+            ["kms:Decrypt", "kms:GenerateDataKey"], "*", sid="EventsDeliverToEncryptedQueues",
+            Principal={"Service": "events.amazonaws.com"},
+            Condition={"StringEquals": {"aws:SourceAccount": Sub("${AWS::AccountId}")}},
+        ))
     if any(t.subscribers for t in spec.messaging.topics):
         statements.append(statement(
             ["kms:Decrypt", "kms:GenerateDataKey"], "*", sid="TopicsDeliverToEncryptedQueues",

@@ -120,6 +120,8 @@ def build(ctx: Context) -> None:
         _queue(b, name, queue)
     for name, topic in ctx.refs.get("topics", {}).items():
         _topic(b, name, topic)
+    for name, rule in ctx.refs.get("event_rules", {}).items():
+        _rule(b, name, rule)
     if ctx.refs.get("app_log_groups"):
         _application_errors(b)
     if "distribution" in ctx.refs:
@@ -295,6 +297,24 @@ def _topic(b: Builder, name: str, topic: AWSObject) -> None:
             threshold=0, op="GreaterThanThreshold", evals=5, dp=5, missing="notBreaching",
             Namespace="AWS/SNS", MetricName="NumberOfNotificationsFailed", Dimensions=dims(TopicName=GetAtt(topic, "TopicName")),
             Statistic="Sum")
+
+
+def _rule(b: Builder, name: str, rule: AWSObject) -> None:
+    spec = next(r for r in b.ctx.spec.messaging.events if r.name == name)
+    d = dims(RuleName=b.ctx.physical(name)) if spec.bus == "default" else dims(EventBusName=spec.bus, RuleName=b.ctx.physical(name))
+    comp = f"events-{name}"
+    b.alarm(f"{rule.title}FailedAlarm", comp, "failed-invocations",
+            f"Events rule '{name}' failed to deliver to its targets for 5 minutes (they are retried for a day, then kept in its "
+            "dead-letter queue). Look first at: the target queues' policies and the service key's policy for EventBridge.",
+            threshold=0, op="GreaterThanThreshold", evals=5, dp=5, missing="notBreaching",
+            Namespace="AWS/Events", MetricName="FailedInvocations", Dimensions=d, Statistic="Sum")
+    dlq = b.ctx.refs["event_dead_letter_queues"][name]
+    b.alarm(f"{dlq.title}MessagesAlarm", comp, "dead-letters",
+            f"Events of rule '{name}' could not be delivered and reached its dead-letter queue. "
+            "Look first at: the messages' error attributes; send them again once the target accepts them.",
+            threshold=0, op="GreaterThanThreshold", evals=1, dp=1, missing="notBreaching",
+            Namespace="AWS/SQS", MetricName="ApproximateNumberOfMessagesVisible", Dimensions=dims(QueueName=GetAtt(dlq, "QueueName")),
+            Statistic="Maximum")
 
 
 def _application_errors(b: Builder) -> None:

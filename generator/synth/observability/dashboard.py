@@ -113,6 +113,14 @@ def body(ctx: Context) -> dict:
         lay.add(_metric_widget(f"Topic {name}", [
             ["AWS/SNS", "NumberOfMessagesPublished", "TopicName", f"${{{topic.title}.TopicName}}", {"stat": "Sum"}],
             ["AWS/SNS", "NumberOfNotificationsFailed", "TopicName", f"${{{topic.title}.TopicName}}", {"stat": "Sum"}]], 0, 0))
+    for rule in spec.messaging.events:
+        name = rule.name
+        rd = ["RuleName", f"{spec.service}-${{Environment}}-{name}"]
+        if rule.bus != "default":
+            rd = ["EventBusName", rule.bus, *rd]
+        lay.add(_metric_widget(f"Events rule {name}", [
+            ["AWS/Events", "TriggeredRules", *rd, {"stat": "Sum"}], ["AWS/Events", "Invocations", *rd, {"stat": "Sum"}],
+            ["AWS/Events", "FailedInvocations", *rd, {"stat": "Sum"}]], 0, 0))
     lay.new_row()
     if "distribution" in refs:
         cf = ["DistributionId", f"${{{refs['distribution'].title}}}", "Region", "Global"]
