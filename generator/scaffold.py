@@ -100,6 +100,9 @@ def _mermaid(spec: ServiceSpec) -> str:
     lines += ["  end", '  subgraph data["Persistence"]']
     lines += [f'    {node[t.name]}[("DynamoDB: {t.name}")]' for t in spec.persistence.tables]
     lines += [f'    {node[b.name]}[("S3: {b.name}")]' for b in spec.persistence.buckets]
+    if spec.database:
+        node["database"] = "db"
+        lines.append(f'    db[("Aurora PostgreSQL: {spec.database.name}")]')
     lines.append("  end")
     m = spec.messaging
     if m.queues or m.topics or m.email or m.events:
@@ -251,6 +254,7 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
         "function_routes": [r for r in routes if r["target"] == "function"],
         "container_routes": [r for r in routes if r["target"] == "container"],
         "hybrid": spec.pattern == "hybrid",
+        "database": {"name": spec.database.name, "app_user": spec.database.app_user} if spec.database else None,
         "container": {"port": spec.container.port, "health_check_path": spec.container.health_check_path} if spec.container else None,
         "consumers": consumers,
         "queues": list(queues.values()),

@@ -65,6 +65,8 @@ def test_each_component_has_its_alarms(name):
         elif kind == "AWS::SQS::Queue":
             metric = "ApproximateNumberOfMessagesVisible" if "DeadLetter" in lid else "ApproximateAgeOfOldestMessage"
             expected.add(("AWS/SQS", metric, lid))
+        elif kind == "AWS::RDS::DBCluster":
+            expected |= {("AWS/RDS", m, lid) for m in ("CPUUtilization", "DatabaseConnections", "FreeableMemory", "ServerlessDatabaseCapacity")}
         elif kind == "AWS::Events::Rule":
             expected.add(("AWS/Events", "FailedInvocations", ""))
         elif kind == "AWS::SNS::Topic" and lid != "AlarmTopic":
@@ -116,7 +118,20 @@ def test_log_groups_have_retention_kms_and_the_naming_convention(name):
         assert props["RetentionInDays"] == s.observability.log_retention_days, lid
         assert props["KmsKeyId"] == {"Fn::GetAtt": ["ServiceKey", "Arn"]}, lid
         group_name = props["LogGroupName"]["Fn::Sub"]
-        assert group_name.startswith(f"/msgen/{s.service}/${{Environment}}/") or group_name.startswith("API-Gateway-Execution-Logs_${RestApi}/"), lid
+        fixed_by_aws = ("API-Gateway-Execution-Logs_${RestApi}/", f"/aws/rds/cluster/{s.service}-${{Environment}}/")
+        assert group_name.startswith(f"/msgen/{s.service}/${{Environment}}/") or group_name.startswith(fixed_by_aws), lid
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_key_policy_lets_cloudwatch_logs_encrypt_every_declared_log_group(name):
+    import fnmatch
+
+    key = resources(name, "AWS::KMS::Key")["ServiceKey"]["Properties"]["KeyPolicy"]["Statement"]
+    (logs_statement,) = [st for st in key if st.get("Sid") == "CloudWatchLogsEncrypts"]
+    patterns = [p["Fn::Sub"].split(":log-group:")[1] for p in logs_statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]]
+    for lid, group in resources(name, "AWS::Logs::LogGroup").items():
+        group_name = group["Properties"]["LogGroupName"]["Fn::Sub"].replace("${Environment}", "prod").replace("${RestApi}", "a1b2c3")
+        assert any(fnmatch.fnmatchcase(group_name, p) for p in patterns), (lid, group_name, patterns)
 
 
 @pytest.mark.parametrize("name", NAMES)

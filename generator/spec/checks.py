@@ -22,7 +22,7 @@ Problem = tuple[Path_, str]
 SECTIONS = (("persistence", "tables"), ("persistence", "buckets"), ("messaging", "queues"), ("messaging", "topics"))
 # Which access verbs fit which kind of resource in `uses:`.
 VERBS = {"tables": {"read", "write", "readwrite"}, "buckets": {"read", "write", "readwrite"}, "queues": {"send"}, "topics": {"publish"},
-         "email": {"send"}}
+         "email": {"send"}, "database": {"connect"}}
 
 
 def _list(data: Any, *keys: str) -> list[Any]:
@@ -50,8 +50,8 @@ def _check_names(data: dict[str, Any]) -> Iterator[Problem]:
     for group, section in SECTIONS:
         for i, name in _names(_list(data, group, section)):
             key = naming.pascal(name)
-            if name == "email":
-                yield ((group, section, i, "name"), "'email' is reserved for `uses: [email:send]`; choose another name")
+            if name in ("email", "database"):
+                yield ((group, section, i, "name"), f"'{name}' is reserved for `uses: [{name}:...]`; choose another name")
             if key in seen:
                 other_section, other = seen[key]
                 what = "duplicate name" if other == name else f"'{name}' and '{other}' would get the same resource IDs"
@@ -175,6 +175,14 @@ def _check_hybrid(data: dict[str, Any]) -> Iterator[Problem]:
         if isinstance(lo, int) and isinstance(hi, int) and lo > hi:
             yield (("container", "max_tasks"), f"max_tasks ({hi}) is below min_tasks ({lo})")
     network = data.get("network") if isinstance(data.get("network"), dict) else {}
+    database = data.get("database") if isinstance(data.get("database"), dict) else {}
+    lo, hi = database.get("min_capacity", 0.5), database.get("max_capacity", 4)
+    if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and lo > hi:
+        yield (("database", "max_capacity"), f"max_capacity ({hi}) is below min_capacity ({lo})")
+    app = data.get("application") if isinstance(data.get("application"), dict) else {}
+    if database and app.get("subnet_ids"):
+        yield (("application", "subnet_ids"), "with a `database:`, functions that use it run in the service's own private subnets; "
+               "set network.vpc_id and network.subnet_ids instead of application.subnet_ids")
     if bool(network.get("vpc_id")) != bool(network.get("subnet_ids")):
         yield (("network",), "vpc_id and subnet_ids go together: name an existing VPC and its private subnets, or neither")
     elif network.get("subnet_ids") and len(network["subnet_ids"]) < 2:
@@ -202,6 +210,8 @@ def _check_uses(data: dict[str, Any]) -> Iterator[Problem]:
     messaging = data.get("messaging") if isinstance(data.get("messaging"), dict) else {}
     if messaging.get("email"):
         kinds["email"] = "email"
+    if data.get("database"):
+        kinds["database"] = "database"
     for path, uses in _uses_lists(data):
         for u, use in enumerate(uses):
             if not isinstance(use, str) or ":" not in use:
@@ -211,6 +221,9 @@ def _check_uses(data: dict[str, Any]) -> Iterator[Problem]:
             if kind is None:
                 if target == "email":
                     yield (path + (u,), "'email:send' needs messaging.email (the domain to send from)")
+                    continue
+                if target == "database":
+                    yield (path + (u,), "'database:connect' needs a `database:` section")
                     continue
                 known = sorted(k for k in kinds if k != "email")
                 hint = f"; declared are: {', '.join(known)}" if known else "; declare it under persistence or messaging"

@@ -14,7 +14,7 @@ SERVICE_NAME_RE = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
 RESOURCE_NAME_RE = r"^[a-z][a-z0-9_-]{0,46}[a-z0-9]$|^[a-z]$"
 HANDLER_RE = r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)+$"
 ROUTE_PATH_RE = r"^/([^/]+(/[^/]+)*)?$"
-USES_RE = r"^[a-z][a-z0-9_-]*:(read|write|readwrite|send|publish)$"
+USES_RE = r"^[a-z][a-z0-9_-]*:(read|write|readwrite|send|publish|connect)$"
 ENV_VAR_RE = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 TAG_KEY_RE = r"^[A-Za-z0-9_.:/=+@ -]+$"
 RESERVED_TAG_KEYS = ("service", "team", "environment", "managed-by")
@@ -111,7 +111,8 @@ class Route(Model):
     )
     uses: list[Annotated[str, StringConstraints(pattern=USES_RE)]] = Field(
         default_factory=list,
-        description="What the handler touches: '<table-or-bucket>:read|write|readwrite', '<queue>:send', '<topic>:publish', 'email:send'",
+        description="What the handler touches: '<table-or-bucket>:read|write|readwrite', '<queue>:send', '<topic>:publish', "
+        "'email:send', 'database:connect'",
     )
     auth: Literal["iam", "cognito", "none"] | None = Field(None, description="Overrides api.auth for this route")
     target: Literal["function", "container"] | None = Field(
@@ -193,6 +194,23 @@ class Container(Model):
     target_requests_per_task: int = Field(500, ge=1, description="Scale out above this many requests per task per minute")
     certificate_arn: Arn | None = Field(None, description="ACM certificate for an HTTPS listener on the load balancer")
     uses: list[Annotated[str, StringConstraints(pattern=USES_RE)]] = Field(default_factory=list, description="As for routes, for the task role")
+
+
+class Database(Model):
+    """Aurora Serverless v2 PostgreSQL in the service's private subnets: encrypted, IAM authentication,
+    master credentials in Secrets Manager (rotated by RDS), deletion protection, a snapshot on delete."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")] = Field(description="Name of the database to create")
+    engine_version: Annotated[str, StringConstraints(pattern=r"^1[5-8](\.[0-9]{1,2})?$")] = Field(
+        "17", description="Aurora PostgreSQL version: a major version (AWS picks its default minor) or major.minor"
+    )
+    min_capacity: float = Field(0.5, ge=0.5, le=256, description="Aurora capacity units (ACU) when idle")
+    max_capacity: float = Field(4, ge=1, le=256, description="ACU at the most (1 ACU is about 2 GiB of memory)")
+    backup_retention_days: int = Field(7, ge=1, le=35)
+    app_user: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")] = Field(
+        "app", description="Database user the service connects as with IAM authentication (create it once: GRANT rds_iam TO app)"
+    )
+    max_connections_alarm: int = Field(500, ge=1, description="Alarm above this many connections")
 
 
 class Network(Model):
@@ -329,6 +347,7 @@ class ServiceSpec(Model):
     persistence: Persistence = Field(default_factory=Persistence)
     messaging: Messaging = Field(default_factory=Messaging)
     container: Container | None = Field(None, description="Required by the hybrid pattern")
+    database: Database | None = Field(None, description="A relational database (Aurora Serverless v2 PostgreSQL); `uses: [database:connect]`")
     network: Network = Field(default_factory=Network)
     observability: Observability = Field(default_factory=Observability)
 

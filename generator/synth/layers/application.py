@@ -20,7 +20,7 @@ QUEUE_ACTIONS = {"send": ["sqs:GetQueueAttributes", "sqs:SendMessage"],
                  "consume": ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]}
 KMS_ACTIONS = {"read": ["kms:Decrypt", "kms:DescribeKey"], "write": ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]}
 # What each `uses:` verb needs from the service key.
-KMS_LEVEL = {"read": "read", "write": "write", "send": "write", "publish": "write", "consume": "read"}
+KMS_LEVEL = {"read": "read", "write": "write", "send": "write", "publish": "write", "consume": "read", "connect": "read"}
 WORKER_ENTRY_POINT = "worker.lambda_handler"  # the generated code's queue-consumer entry point
 
 
@@ -130,6 +130,11 @@ def grants(ctx: Context, uses: list[str]) -> tuple[list[dict], dict[str, object]
         elif name in topics:
             statements.append(statement(["sns:Publish"], Ref(topics[name]), sid=topics[name].title))
             env[_env_name("TOPIC", name)] = Ref(topics[name])
+        elif name == "database":
+            from generator.synth.layers import database
+
+            statements.append(database.connect_statement(ctx))
+            env.update(database.environment(ctx))
         elif name == "email":
             email = ctx.spec.messaging.email
             sender = f"{email.sender}@{email.domain}"
@@ -143,14 +148,16 @@ def grants(ctx: Context, uses: list[str]) -> tuple[list[dict], dict[str, object]
     return statements, env
 
 
-def _vpc_statements(ctx: Context) -> list[dict]:
-    """Lambda's ENI management, scoped to the spec's subnets and security groups where EC2 allows it."""
-    app = ctx.spec.application
+def _vpc_statements(ctx: Context, subnets: list, groups: list) -> list[dict]:
+    """Lambda's ENI management, scoped to the function's subnets and security groups where EC2 allows it."""
     arn = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}"
     enis = Sub(f"{arn}:network-interface/*")
+
+    def arns(kind: str, ids: list) -> list:
+        return [Sub(f"{arn}:{kind}/{i}") if isinstance(i, str) else Sub(f"{arn}:{kind}/${{{i.data['Ref']}}}") for i in ids]
+
     return [
-        statement(["ec2:CreateNetworkInterface"], [enis, *[Sub(f"{arn}:subnet/{s}") for s in app.subnet_ids],
-                                                   *[Sub(f"{arn}:security-group/{g}") for g in app.security_group_ids]], sid="VpcCreateEni"),
+        statement(["ec2:CreateNetworkInterface"], [enis, *arns("subnet", subnets), *arns("security-group", groups)], sid="VpcCreateEni"),
         statement(["ec2:AssignPrivateIpAddresses", "ec2:DeleteNetworkInterface", "ec2:UnassignPrivateIpAddresses"], enis, sid="VpcManageEni"),
         # Describe calls have no resource-level permissions: "*" is the only valid resource.
         statement(["ec2:DescribeNetworkInterfaces"], "*", sid="VpcDescribeEni"),
@@ -171,6 +178,11 @@ def _function(ctx: Context, fn: FunctionPlan) -> awslambda.Function:
         retain=True,
     )
     grants_, env = grants(ctx, fn.uses)
+    vpc = None
+    if app.subnet_ids:
+        vpc = (list(app.subnet_ids), list(app.security_group_ids))
+    elif any(u.split(":")[0] == "database" for u in fn.uses):
+        vpc = (ctx.refs["subnets"], [Ref(ctx.refs["function_sg"])])
     role = ctx.add(
         iam.Role(
             f"{fid}Role",
@@ -181,7 +193,7 @@ def _function(ctx: Context, fn: FunctionPlan) -> awslambda.Function:
                 # X-Ray has no resource-level permissions: "*" is the only valid resource for these two actions.
                 statement(["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "*", sid="Tracing"),
                 *grants_,
-                *(_vpc_statements(ctx) if app.subnet_ids else []),
+                *(_vpc_statements(ctx, *vpc) if vpc else []),
             ))],
         ),
         f"Execution role of function '{fn.name}': its log group, tracing and what it uses",
@@ -214,8 +226,8 @@ def _function(ctx: Context, fn: FunctionPlan) -> awslambda.Function:
     else:
         skips.append("CKV_AWS_115")
     skips.append("CKV_AWS_116" if fn.routes else "CKV_AWS_116:queue")
-    if app.subnet_ids:
-        props["VpcConfig"] = awslambda.VPCConfig(SubnetIds=app.subnet_ids, SecurityGroupIds=app.security_group_ids)
+    if vpc:
+        props["VpcConfig"] = awslambda.VPCConfig(SubnetIds=vpc[0], SecurityGroupIds=vpc[1])
     else:
         skips.append("CKV_AWS_117")
     function = awslambda.Function(fid, **props)

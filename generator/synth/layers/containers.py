@@ -39,6 +39,10 @@ def build(ctx: Context) -> None:
         SecurityGroupEgress=[ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp="0.0.0.0/0",
                                                    Description="HTTPS to AWS APIs through the VPC endpoints")],
     ), "Network identity of the container tasks")
+    if "database_sg" in ctx.refs and any(u.split(":")[0] == "database" for u in c.uses):
+        from generator.synth.layers.database import allow_from
+
+        allow_from(ctx, "Service", task_sg, ctx.refs["database_sg"])
     port = 443 if c.certificate_arn else 80
     ctx.add(ec2.SecurityGroupEgress("VpcLinkToLoadBalancer", GroupId=Ref(link_sg), IpProtocol="tcp", FromPort=port, ToPort=port,
                                     DestinationSecurityGroupId=Ref(lb_sg), Description="VPC link to the listener"), "VPC link may reach the listener")

@@ -16,12 +16,31 @@ INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs")
 
 def build(ctx: Context) -> None:
     spec = ctx.spec
-    if spec.pattern != "hybrid":
+    if spec.pattern != "hybrid" and spec.database is None:
         return
     if spec.network.vpc_id:
         ctx.refs["vpc"] = spec.network.vpc_id
         ctx.refs["subnets"] = list(spec.network.subnet_ids)
-        return
+    else:
+        _vpc(ctx)
+    if functions_in_vpc(spec):
+        ctx.refs["function_sg"] = ctx.add(ec2.SecurityGroup(
+            "FunctionSecurityGroup", GroupDescription="Functions that use the database: HTTPS to AWS endpoints, PostgreSQL to the database",
+            VpcId=ctx.refs["vpc"],
+            SecurityGroupEgress=[ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp="0.0.0.0/0",
+                                                       Description="HTTPS to AWS APIs through the VPC endpoints")],
+        ), "Network identity of the functions in the VPC")
+
+
+def functions_in_vpc(spec) -> list:
+    """The functions msgen puts in the service's VPC: those that use the database."""
+    from generator.synth.layers.application import plan
+
+    return [fn for fn in plan(spec) if any(u.split(":")[0] == "database" for u in fn.uses)]
+
+
+def _vpc(ctx: Context) -> None:
+    spec = ctx.spec
     vpc = ctx.add(
         ec2.VPC("Vpc", CidrBlock=spec.network.cidr, EnableDnsHostnames=True, EnableDnsSupport=True),
         "Private network of the service's containers",
@@ -63,10 +82,10 @@ def build(ctx: Context) -> None:
 
 
 def _endpoints_for_uses(spec) -> list[str]:
-    """Interface endpoints the containers need for what container.uses names (queues, topics, e-mail)."""
+    """Interface endpoints the containers and in-VPC functions need for what they use (queues, topics, e-mail)."""
     kinds = {q.name: "sqs" for q in spec.messaging.queues} | {t.name: "sns" for t in spec.messaging.topics} | {"email": "email"}
-    used = {kinds[u.split(":")[0]] for u in (spec.container.uses if spec.container else []) if u.split(":")[0] in kinds}
-    return sorted(used)
+    uses = list(spec.container.uses if spec.container else []) + [u for fn in functions_in_vpc(spec) for u in fn.uses]
+    return sorted({kinds[u.split(":")[0]] for u in uses if u.split(":")[0] in kinds})
 
 
 def _flow_logs(ctx: Context, vpc: ec2.VPC) -> None:

@@ -22,6 +22,16 @@ ROOT_ACTIONS = [
 SERVICE_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo"]
 
 
+def log_group_prefixes(spec) -> list[str]:
+    """Every log group the service's key may encrypt: its own convention, and the names AWS services fix."""
+    prefixes = [f"/msgen/{spec.service}/*"]
+    if spec.api.routes:
+        prefixes.append("API-Gateway-Execution-Logs_*")  # API Gateway names it after the API's id
+    if spec.database:
+        prefixes.append(f"/aws/rds/cluster/{spec.service}-*")  # RDS names it after the cluster
+    return prefixes
+
+
 def build(ctx: Context) -> None:
     spec = ctx.spec
     statements = [
@@ -29,8 +39,8 @@ def build(ctx: Context) -> None:
         statement(
             SERVICE_ACTIONS, "*", sid="CloudWatchLogsEncrypts",
             Principal={"Service": Sub("logs.${AWS::Region}.amazonaws.com")},
-            Condition={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": Sub(
-                f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/msgen/{spec.service}/*")}},
+            Condition={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": [
+                Sub(f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{prefix}") for prefix in log_group_prefixes(spec)]}},
         ),
     ]
     if spec.content_delivery.enabled and spec.content_delivery.static_site:

@@ -116,6 +116,8 @@ def build(ctx: Context) -> None:
         _table(b, name, table)
     if "container_service" in ctx.refs:
         _containers(b)
+    if "database" in ctx.refs:
+        _database(b)
     for name, queue in ctx.refs.get("queues", {}).items():
         _queue(b, name, queue)
     for name, topic in ctx.refs.get("topics", {}).items():
@@ -269,6 +271,31 @@ def _containers(b: Builder) -> None:
             "and whether the tasks start within the 60 s grace period.",
             threshold=0, op="GreaterThanThreshold", evals=5, dp=5, missing="notBreaching",
             Namespace="AWS/ApplicationELB", MetricName="UnHealthyHostCount", Dimensions=lb, Statistic="Maximum")
+
+
+def _database(b: Builder) -> None:
+    db = b.ctx.spec.database
+    d = dims(DBClusterIdentifier=Ref(b.ctx.refs["database"]))
+    b.alarm("DatabaseCpuAlarm", "database", "cpu",
+            "Aurora CPU averaged above 90% for 5 minutes. Look first at: Performance Insights' top SQL, then max_capacity.",
+            threshold=90, op="GreaterThanThreshold", evals=5, dp=5, missing="breaching",
+            Namespace="AWS/RDS", MetricName="CPUUtilization", Dimensions=d, Statistic="Average")
+    b.alarm("DatabaseConnectionsAlarm", "database", "connections",
+            f"More than {db.max_connections_alarm} database connections for 5 minutes: a connection leak or a pool per request. "
+            "Look first at: pool sizes in the tasks and functions; consider RDS Proxy for many functions.",
+            threshold=db.max_connections_alarm, op="GreaterThanThreshold", evals=5, dp=5, missing="notBreaching",
+            Namespace="AWS/RDS", MetricName="DatabaseConnections", Dimensions=d, Statistic="Average")
+    low_memory = int(db.max_capacity * 2 * 1024**3 * 0.05)
+    b.alarm("DatabaseMemoryAlarm", "database", "freeable-memory",
+            f"Freeable memory stayed below {low_memory // 1024**2} MiB (5% of {db.max_capacity} ACU) for 15 minutes. "
+            "Look first at: connections and work_mem, then max_capacity.",
+            threshold=low_memory, op="LessThanThreshold", evals=15, dp=15, missing="breaching",
+            Namespace="AWS/RDS", MetricName="FreeableMemory", Dimensions=d, Statistic="Average")
+    b.alarm("DatabaseCapacityAlarm", "database", "capacity-at-max",
+            f"Aurora ran at its maximum of {db.max_capacity} ACU for 15 minutes: it cannot scale further. "
+            "Look first at: Performance Insights, then raise database.max_capacity.",
+            threshold=db.max_capacity, op="GreaterThanOrEqualToThreshold", evals=15, dp=15, missing="notBreaching",
+            Namespace="AWS/RDS", MetricName="ServerlessDatabaseCapacity", Dimensions=d, Statistic="Maximum")
 
 
 def _queue(b: Builder, name: str, queue: AWSObject) -> None:

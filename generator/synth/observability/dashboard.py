@@ -81,6 +81,14 @@ def body(ctx: Context) -> dict:
             ["AWS/ApplicationELB", "RequestCount", *tg, {"stat": "Sum"}],
             ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", *tg, {"stat": "Sum"}],
             ["AWS/ApplicationELB", "TargetResponseTime", *tg, {"stat": "p90", "yAxis": "right"}]], 0, 0))
+    if "database" in refs:
+        lay.new_row()
+        dbd = ["DBClusterIdentifier", f"${{{refs['database'].title}}}"]
+        lay.add(_metric_widget("Database: CPU % and capacity (ACU)", [
+            ["AWS/RDS", "CPUUtilization", *dbd, {"stat": "Average"}],
+            ["AWS/RDS", "ServerlessDatabaseCapacity", *dbd, {"stat": "Maximum", "yAxis": "right"}]], 0, 0))
+        lay.add(_metric_widget("Database: connections", [["AWS/RDS", "DatabaseConnections", *dbd, {"stat": "Average"}]], 0, 0))
+        lay.add(_metric_widget("Database: freeable memory", [["AWS/RDS", "FreeableMemory", *dbd, {"stat": "Average"}]], 0, 0))
     for name, fn in refs.get("functions", {}).items():
         lay.new_row()
         d = ["FunctionName", f"${{{fn.title}}}"]

@@ -28,6 +28,8 @@ def render_modules(project: Path, ctx: dict) -> None:
         unused += ["src/worker.py", "tests/test_worker.py"]
     if not ctx["hybrid"]:
         unused += ["src/web.py", "tests/test_web.py", "Dockerfile", "requirements-container.txt"]
+    if not ctx["database"]:
+        unused += ["tests/test_database.py"]
     if not ctx["function_routes"]:
         unused += ["src/app.py", "tests/test_correlation.py"]
     for path in unused:

@@ -56,6 +56,20 @@ def send_email(to: str, subject: str, text: str) -> str:
     return response["MessageId"]
 
 
+{% if cookiecutter._msgen.database -%}
+def database_settings() -> dict[str, object]:
+    """Connection settings for the service's PostgreSQL database (pass them to psycopg.connect).
+
+    The password is an IAM authentication token, valid for 15 minutes: make one per connection. The
+    database user needs `GRANT rds_iam TO {{ cookiecutter._msgen.database.app_user }};` once, run as the master user
+    (its credentials are in Secrets Manager, managed by RDS).
+    """
+    host, port, user = os.environ["DB_HOST"], int(os.environ["DB_PORT"]), os.environ["DB_USER"]
+    token = boto3.client("rds").generate_db_auth_token(DBHostname=host, Port=port, DBUsername=user)
+    return {"host": host, "port": port, "user": user, "password": token, "dbname": os.environ["DB_NAME"], "sslmode": "require"}
+
+
+{% endif -%}
 def clear_caches() -> None:
     """Forget cached clients (tests create fresh in-memory AWS for each test)."""
     for cached in (table, bucket, queue, topic, _ses):
