@@ -54,12 +54,15 @@ def synth_file(spec: str, fmt: str = "yaml", use_cache: bool = True) -> str:
     k = cache.key(raw, fmt) if use_cache else ""
     text = cache.get(k) if use_cache else None
     if text is None:
-        from generator.spec import validate_located
+        from generator.spec import attach_workflows, validate_located
         from generator.spec.loader import decode_spec, parse_located
 
-        text = synth(validate_located(parse_located(decode_spec(raw, display), display)), fmt)
+        loc = parse_located(decode_spec(raw, display), display)
+        model = validate_located(loc)
+        deps = attach_workflows(model, loc, path.parent) if model.workflows else {}
+        text = synth(model, fmt)
         if use_cache:
-            cache.put(k, text)
+            cache.put(k, text, deps)
     return text
 
 

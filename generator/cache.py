@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 import sys
 import tempfile
@@ -52,20 +53,27 @@ def key(spec_bytes: bytes, fmt: str) -> str:
 
 
 def get(k: str) -> str | None:
+    """The cached template, if any, and only if the other files it was built from (workflow definitions) are unchanged."""
     try:
-        return (cache_dir() / f"{k}.tpl").read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        text = (cache_dir() / f"{k}.tpl").read_text(encoding="utf-8")
+        header, _, body = text.partition("\n")
+        deps = json.loads(header)
+        for path, digest in deps.items():
+            if hashlib.sha256(Path(path).read_bytes()).hexdigest() != digest:
+                return None
+        return body
+    except (OSError, UnicodeDecodeError, ValueError):
         return None
 
 
-def put(k: str, text: str) -> None:
-    """Best effort: a cache that cannot be written is simply not used."""
+def put(k: str, text: str, deps: dict[str, str] | None = None) -> None:
+    """Best effort: a cache that cannot be written is simply not used. ``deps`` maps other input files to their sha256."""
     directory = cache_dir()
     try:
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
+            fh.write(json.dumps(deps or {}, sort_keys=True) + "\n" + text)
         os.replace(tmp, directory / f"{k}.tpl")
         entries = sorted(directory.glob("*.tpl"), key=lambda p: p.stat().st_mtime_ns)
         for old in entries[:-MAX_ENTRIES]:

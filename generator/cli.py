@@ -197,7 +197,7 @@ def new(name: str | None, blueprint_name: str | None, spec_file: str | None, par
     """
     from generator import scaffold
     from generator.resources import DEFAULT_BLUEPRINT, blueprint
-    from generator.spec import validate_located
+    from generator.spec import attach_workflows, validate_located
     from generator.spec.loader import decode_spec, parse_located, read_spec_bytes
 
     if blueprint_name and spec_file:
@@ -216,7 +216,10 @@ def new(name: str | None, blueprint_name: str | None, spec_file: str | None, par
     loc = parse_located(text, display)
     validate_located(loc)  # report the spec's own problems against its own lines first
     text = scaffold.with_service_name(loc, text, name)
-    spec = validate_located(parse_located(text, display))
+    renamed = parse_located(text, display)
+    spec = validate_located(renamed)
+    if spec.workflows:
+        attach_workflows(spec, renamed, path.parent)
     created = scaffold.render(spec, text, source, Path(parent) / name, force=force)
     click.echo(str(created))
     click.echo(f"created {created} from {source}; next: cd {created} && make install && make test", err=True)

@@ -28,7 +28,7 @@ from generator.spec.models import SERVICE_NAME_RE, ServiceSpec
 
 TEMPLATE = "serverless-python"
 ANSWERS_FILE = ".msgen/answers.yml"
-STATUS = {"create": 201, "delete": 204}
+STATUS = {"create": 201, "delete": 204, "enqueue": 202, "start": 202}
 # What the generated container handlers implement; other container routes start as a status response.
 CONTAINER_KINDS = ("create", "get", "list", "static")
 
@@ -104,6 +104,12 @@ def _mermaid(spec: ServiceSpec) -> str:
         node["database"] = "db"
         lines.append(f'    db[("Aurora PostgreSQL: {spec.database.name}")]')
     lines.append("  end")
+    if spec.workflows:
+        lines.append('  subgraph workflows["Workflows"]')
+        for w in spec.workflows:
+            node[w.name] = f"wf_{w.name.replace('-', '_')}"
+            lines.append(f'    {node[w.name]}[["Step Functions: {w.name}"]]')
+        lines.append("  end")
     m = spec.messaging
     if m.queues or m.topics or m.email or m.events:
         node.update({q.name: f"q_{q.name.replace('-', '_')}" for q in m.queues})
@@ -130,6 +136,12 @@ def _mermaid(spec: ServiceSpec) -> str:
             lines.append(f"  {node[fn.consumes]} --> {fid}")
         for target in sorted({u.split(":")[0] for u in fn.uses} - {fn.consumes}):
             lines.append(f"  {fid} --> {node[target]}")
+    for w in spec.workflows:
+        targets = sorted({u.split(":")[0] for u in w.uses}) + [f"fn:{n}" for n in w.invokes]
+        for target in targets:
+            dest = f"fn_{target[3:].replace('-', '_')}" if target.startswith("fn:") else node.get(target)
+            if dest:
+                lines.append(f"  {node[w.name]} --> {dest}")
     if spec.container:
         lines += ["  api -->|VPC link| alb", "  alb --> svc"]
         lines += [f"  svc --> {node[target]}" for target in sorted({u.split(":")[0] for u in spec.container.uses})]
@@ -172,8 +184,11 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
         table = tables.get(table_name) if table_name else None
         kind = _route_kind(r.method, params, table, access.get(table_name or "", set()))
         queue_name = next((n for n, levels in access.items() if "send" in levels and n in queues), None)
+        workflow_name = next((n for n, levels in access.items() if "start" in levels), None)
         if kind == "static" and table is None and queue_name:
             kind = "enqueue"
+        elif kind == "static" and table is None and workflow_name:
+            kind = "start"
         key_param = None
         if table and params:
             pk = table["partition_key"]["name"]
@@ -202,6 +217,7 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
             "key_param": key_param,
             "table": table,
             "queue": queues.get(queue_name) if queue_name else None,
+            "workflow": {"name": workflow_name, "env": f"WORKFLOW_{workflow_name.upper().replace('-', '_')}"} if workflow_name else None,
             "kind": kind,
             "uses_storage": kind != "static",
             "status": STATUS.get(kind, 200),
@@ -254,6 +270,8 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
         "function_routes": [r for r in routes if r["target"] == "function"],
         "container_routes": [r for r in routes if r["target"] == "container"],
         "hybrid": spec.pattern == "hybrid",
+        "workflows": [{"name": w.name, "env": f"WORKFLOW_{w.name.upper().replace('-', '_')}", "definition": w.definition,
+                       "content": json.dumps(w.definition_data, indent=2, ensure_ascii=False) + "\n"} for w in spec.workflows],
         "database": {"name": spec.database.name, "app_user": spec.database.app_user} if spec.database else None,
         "container": {"port": spec.container.port, "health_check_path": spec.container.health_check_path} if spec.container else None,
         "consumers": consumers,

@@ -43,7 +43,7 @@ CASES = [
     ("path-param-conflict", _swap('path: "/payments/{id}/refunds"', 'path: "/payments/{pid}/refunds"'), "conflicts with", 16),
     ("path-param-twice", _swap('path: "/payments/{id}/refunds"', 'path: "/payments/{id}/{id}"'), "appears twice", 16),
     ("path-no-slash", _swap("path: /payments,", "path: payments,"), "api.routes[0].path", 14),
-    ("unknown-table-reference", _swap('uses: ["payments:read"]', 'uses: ["ledger:read"]'), "'ledger' is not a table, bucket, queue or topic", 15),
+    ("unknown-table-reference", _swap('uses: ["payments:read"]', 'uses: ["ledger:read"]'), "'ledger' is not a table, bucket, queue, topic or workflow", 15),
     ("bad-uses-form", _swap('uses: ["payments:read"]', 'uses: ["payments:delete"]'), "api.routes[1].uses[0]", 15),
     ("bad-handler", _swap("handler: payments.get", "handler: Payments-Get"), "api.routes[1].handler", 15),
     ("no-routes", _swap("  auth: iam\n", "  auth: iam\n  routes: []\n").replace("  routes:\n    - {method: POST", "  x_routes:\n    - {method: POST", 1),
@@ -124,3 +124,20 @@ def test_every_problem_is_reported_in_one_run(cli, tmp_path):
 
 def test_at_least_25_cases():
     assert len(CASES) >= 25
+
+
+@pytest.mark.parametrize("definition,content,expected", [
+    ("missing.asl.json", None, "cannot read missing.asl.json"),
+    ("flow.json", "{not json", "is not valid JSON"),
+    ("flow.json", '{"Comment": "no states"}', "needs StartAt and States"),
+], ids=["missing", "not-json", "not-asl"])
+def test_bad_workflow_definitions_are_located_at_the_definition_line(cli, tmp_path, definition, content, expected):
+    if content is not None:
+        (tmp_path / definition).write_text(content)
+    spec = tmp_path / "service.yaml"
+    spec.write_text(GOOD + f"workflows:\n  - name: flow\n    definition: {definition}\n")
+    line = len(GOOD.splitlines()) + 3
+    result = cli("synth", str(spec), "-o", str(tmp_path / "out.yaml"))
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"{spec}:{line}:17: workflows[0].definition: " in result.stderr and expected in result.stderr, result.stderr
+    assert not (tmp_path / "out.yaml").exists()

@@ -27,7 +27,7 @@ def test_a_cached_entry_is_really_used_and_keyed_by_spec_content(cli, tmp_path):
     spec.write_text(blueprint_text())
     cli("synth", str(spec))
     (entry,) = _entries()
-    entry.write_text("poisoned\n")  # proves the hit path serves the entry...
+    entry.write_text("{}\npoisoned\n")  # proves the hit path serves the entry...
     assert cli("synth", str(spec)).stdout == "poisoned\n"
     assert cli("synth", str(spec), "--no-cache").stdout != "poisoned\n"  # ...and that --no-cache bypasses it
     spec.write_text(blueprint_text().replace("memory_mb: 512", "memory_mb: 1024"))
@@ -61,3 +61,19 @@ def test_env_var_disables_the_cache(cli, tmp_path, monkeypatch):
     spec.write_text(blueprint_text())
     assert cli("synth", str(spec)).exit_code == 0
     assert _entries() == []
+
+
+def test_a_changed_workflow_definition_invalidates_the_cached_template(cli, tmp_path):
+    import shutil
+
+    from tests.conftest import BLUEPRINTS
+
+    shutil.copy(BLUEPRINTS["event-worker"], tmp_path / "service.yaml")
+    shutil.copytree(BLUEPRINTS["event-worker"].parent / "workflows", tmp_path / "workflows")
+    spec = tmp_path / "service.yaml"
+    first = cli("synth", str(spec))
+    assert first.exit_code == 0, first.output
+    definition = tmp_path / "workflows" / "bounce-handling.asl.json"
+    definition.write_text(definition.read_text().replace("Record a bounced", "Record every bounced"))
+    second = cli("synth", str(spec))
+    assert "Record every bounced" in second.stdout and "Record every bounced" not in first.stdout

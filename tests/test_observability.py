@@ -67,6 +67,8 @@ def test_each_component_has_its_alarms(name):
             expected.add(("AWS/SQS", metric, lid))
         elif kind == "AWS::RDS::DBCluster":
             expected |= {("AWS/RDS", m, lid) for m in ("CPUUtilization", "DatabaseConnections", "FreeableMemory", "ServerlessDatabaseCapacity")}
+        elif kind == "AWS::StepFunctions::StateMachine":
+            expected |= {("AWS/States", "ExecutionsFailed", lid), ("AWS/States", "ExecutionsTimedOut", lid)}
         elif kind == "AWS::Events::Rule":
             expected.add(("AWS/Events", "FailedInvocations", ""))
         elif kind == "AWS::SNS::Topic" and lid != "AlarmTopic":

@@ -52,6 +52,7 @@ def test_every_permission_of_a_function_is_explained_by_its_uses_or_its_own_logs
             explained |= {naming.table_id(target), naming.bucket_id(target), naming.logical_id(target, "Queue"), naming.logical_id(target, "Topic")}
         if "database" in used:
             explained.add("DatabaseCluster")
+        explained |= {naming.logical_id(w.name, "StateMachine") for w in spec.workflows if w.name in used}
         network = {"PrivateSubnet1", "PrivateSubnet2", "FunctionSecurityGroup"}
         for policy in role["Properties"]["Policies"]:
             for st in policy["PolicyDocument"]["Statement"]:

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from generator.spec.models import ServiceSpec
-    from generator.spec.validate import json_schema, load_spec, parse_spec, validate_located
+    from generator.spec.validate import attach_workflows, json_schema, load_spec, parse_spec, validate_located
 
-__all__ = ["ServiceSpec", "load_spec", "parse_spec", "validate_located", "json_schema"]
+__all__ = ["ServiceSpec", "load_spec", "parse_spec", "validate_located", "attach_workflows", "json_schema"]
 
 
 def __getattr__(name: str) -> Any:

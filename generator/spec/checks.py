@@ -19,10 +19,10 @@ PARAM_RE = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}$")
 LITERAL_RE = re.compile(r"^[A-Za-z0-9._~-]+$")
 
 Problem = tuple[Path_, str]
-SECTIONS = (("persistence", "tables"), ("persistence", "buckets"), ("messaging", "queues"), ("messaging", "topics"))
+SECTIONS = (("persistence", "tables"), ("persistence", "buckets"), ("messaging", "queues"), ("messaging", "topics"), ("workflows",))
 # Which access verbs fit which kind of resource in `uses:`.
 VERBS = {"tables": {"read", "write", "readwrite"}, "buckets": {"read", "write", "readwrite"}, "queues": {"send"}, "topics": {"publish"},
-         "email": {"send"}, "database": {"connect"}}
+         "email": {"send"}, "database": {"connect"}, "workflows": {"start"}}
 
 
 def _list(data: Any, *keys: str) -> list[Any]:
@@ -47,18 +47,18 @@ def check(data: dict[str, Any]) -> list[Problem]:
 def _check_names(data: dict[str, Any]) -> Iterator[Problem]:
     """Table and bucket names must be unique, and must not collide once turned into logical IDs."""
     seen: dict[str, tuple[str, str]] = {}
-    for group, section in SECTIONS:
-        for i, name in _names(_list(data, group, section)):
+    for keys in SECTIONS:
+        for i, name in _names(_list(data, *keys)):
             key = naming.pascal(name)
             if name in ("email", "database"):
-                yield ((group, section, i, "name"), f"'{name}' is reserved for `uses: [{name}:...]`; choose another name")
+                yield ((*keys, i, "name"), f"'{name}' is reserved for `uses: [{name}:...]`; choose another name")
             if key in seen:
                 other_section, other = seen[key]
                 what = "duplicate name" if other == name else f"'{name}' and '{other}' would get the same resource IDs"
-                yield ((group, section, i, "name"), f"{what}: '{other}' is already used in {other_section}; names must be unique "
-                       "across tables, buckets, queues and topics")
+                yield ((*keys, i, "name"), f"{what}: '{other}' is already used in {other_section}; names must be unique "
+                       "across tables, buckets, queues, topics and workflows")
             else:
-                seen[key] = (f"{group}.{section}", name)
+                seen[key] = (".".join(keys), name)
     for t, table in enumerate(_list(data, "persistence", "tables")):
         if not isinstance(table, dict):
             continue
@@ -200,13 +200,16 @@ def _uses_lists(data: dict[str, Any]) -> Iterator[tuple[Path_, list[Any]]]:
     container = data.get("container")
     if isinstance(container, dict) and isinstance(container.get("uses"), list):
         yield ("container", "uses"), container["uses"]
+    for w, workflow in enumerate(_list(data, "workflows")):
+        if isinstance(workflow, dict) and isinstance(workflow.get("uses"), list):
+            yield ("workflows", w, "uses"), workflow["uses"]
 
 
 def _check_uses(data: dict[str, Any]) -> Iterator[Problem]:
     kinds: dict[str, str] = {}
-    for group, section in SECTIONS:
-        for _, name in _names(_list(data, group, section)):
-            kinds.setdefault(name, section)
+    for keys in SECTIONS:
+        for _, name in _names(_list(data, *keys)):
+            kinds.setdefault(name, keys[-1])
     messaging = data.get("messaging") if isinstance(data.get("messaging"), dict) else {}
     if messaging.get("email"):
         kinds["email"] = "email"
@@ -226,10 +229,12 @@ def _check_uses(data: dict[str, Any]) -> Iterator[Problem]:
                     yield (path + (u,), "'database:connect' needs a `database:` section")
                     continue
                 known = sorted(k for k in kinds if k != "email")
-                hint = f"; declared are: {', '.join(known)}" if known else "; declare it under persistence or messaging"
-                yield (path + (u,), f"'{target}' is not a table, bucket, queue or topic of this service{hint}")
+                hint = f"; declared are: {', '.join(known)}" if known else "; declare it under persistence, messaging or workflows"
+                yield (path + (u,), f"'{target}' is not a table, bucket, queue, topic or workflow of this service{hint}")
             elif verb not in VERBS[kind]:
                 yield (path + (u,), f"'{target}' is a {kind.rstrip('s')}: use {' or '.join(sorted(f'{target}:{v}' for v in VERBS[kind]))}")
+            elif kind == "workflows" and path[0] == "workflows":
+                yield (path + (u,), "a workflow cannot start workflows here; call them from its definition")
 
 
 def _check_messaging(data: dict[str, Any]) -> Iterator[Problem]:

@@ -8,13 +8,13 @@ fields are invalid, and every problem is reported in one run.
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator
 
 SERVICE_NAME_RE = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
 RESOURCE_NAME_RE = r"^[a-z][a-z0-9_-]{0,46}[a-z0-9]$|^[a-z]$"
 HANDLER_RE = r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)+$"
 ROUTE_PATH_RE = r"^/([^/]+(/[^/]+)*)?$"
-USES_RE = r"^[a-z][a-z0-9_-]*:(read|write|readwrite|send|publish|connect)$"
+USES_RE = r"^[a-z][a-z0-9_-]*:(read|write|readwrite|send|publish|connect|start)$"
 ENV_VAR_RE = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 TAG_KEY_RE = r"^[A-Za-z0-9_.:/=+@ -]+$"
 RESERVED_TAG_KEYS = ("service", "team", "environment", "managed-by")
@@ -196,6 +196,27 @@ class Container(Model):
     uses: list[Annotated[str, StringConstraints(pattern=USES_RE)]] = Field(default_factory=list, description="As for routes, for the task role")
 
 
+class Workflow(Model):
+    """A Step Functions state machine whose definition (Amazon States Language, JSON) lives in the repository."""
+
+    name: ResourceName
+    definition: Annotated[str, StringConstraints(pattern=r"^(?:[A-Za-z0-9_-][A-Za-z0-9._-]*/)*[A-Za-z0-9_-][A-Za-z0-9._-]*\.json$",
+                                                 max_length=256)] = Field(
+        description="Path of the ASL definition, relative to the spec file, e.g. workflows/refund.asl.json"
+    )
+    type: Literal["STANDARD", "EXPRESS"] = "STANDARD"
+    invokes: list[ResourceName] = Field(default_factory=list, description="Names of this service's functions the workflow calls")
+    uses: list[Annotated[str, StringConstraints(pattern=USES_RE)]] = Field(
+        default_factory=list, description="As for routes: what the workflow's service integrations touch")
+    _definition: dict[str, Any] | None = PrivateAttr(default=None)
+
+    @property
+    def definition_data(self) -> dict[str, Any]:
+        if self._definition is None:
+            raise ValueError(f"workflow '{self.name}': its definition file was not loaded (load the spec from its file)")
+        return self._definition
+
+
 class Database(Model):
     """Aurora Serverless v2 PostgreSQL in the service's private subnets: encrypted, IAM authentication,
     master credentials in Secrets Manager (rotated by RDS), deletion protection, a snapshot on delete."""
@@ -348,6 +369,7 @@ class ServiceSpec(Model):
     messaging: Messaging = Field(default_factory=Messaging)
     container: Container | None = Field(None, description="Required by the hybrid pattern")
     database: Database | None = Field(None, description="A relational database (Aurora Serverless v2 PostgreSQL); `uses: [database:connect]`")
+    workflows: list[Workflow] = Field(default_factory=list, max_length=20, description="Step Functions state machines")
     network: Network = Field(default_factory=Network)
     observability: Observability = Field(default_factory=Observability)
 

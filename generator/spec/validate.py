@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -66,13 +68,67 @@ def validate_located(loc: Located) -> ServiceSpec:
     return spec
 
 
+def attach_workflows(spec: ServiceSpec, loc: Located, base_dir: Path) -> dict[str, str]:
+    """Read each workflow's definition file (relative to the spec) into the spec; returns {path: sha256} of what was read.
+
+    Problems are reported like any spec problem, at the `definition:` line.
+    """
+    issues: list[Issue] = []
+    read: dict[str, str] = {}
+    root = base_dir.resolve()
+    for i, workflow in enumerate(spec.workflows):
+        where = ("workflows", i, "definition")
+        path = (base_dir / workflow.definition).resolve()
+        if root not in path.parents:
+            issues.append(loc.issue(where, "the definition must be inside the spec's folder"))
+            continue
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            issues.append(loc.issue(where, f"cannot read {workflow.definition}: {exc.strerror or exc}"))
+            continue
+        read[str(path)] = hashlib.sha256(raw).hexdigest()
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            issues.append(loc.issue(where, f"{workflow.definition} is not valid JSON: {exc}"))
+            continue
+        if not isinstance(data, dict) or "StartAt" not in data or not isinstance(data.get("States"), dict):
+            issues.append(loc.issue(where, f"{workflow.definition} is not an Amazon States Language definition (needs StartAt and States)"))
+            continue
+        workflow._definition = data
+    known = {fn.name for fn in _plan(spec)}
+    for i, workflow in enumerate(spec.workflows):
+        for j, name in enumerate(workflow.invokes):
+            if name not in known:
+                issues.append(loc.issue(("workflows", i, "invokes", j), f"'{name}' is not a function of this service; "
+                                                                         f"its functions are: {', '.join(sorted(known)) or 'none'}"))
+    if issues:
+        raise SpecError(issues)
+    return read
+
+
+def _plan(spec: ServiceSpec):
+    from generator.synth.layers.application import plan
+
+    return plan(spec)
+
+
 def load_spec(path: str | os.PathLike[str], display: str | None = None) -> ServiceSpec:
-    """Read, parse and validate a spec file. Raises SpecError or InputError."""
-    return validate_located(load_located(path, display))
+    """Read, parse and validate a spec file (and the workflow definitions it names). Raises SpecError or InputError."""
+    loc = load_located(path, display)
+    spec = validate_located(loc)
+    if spec.workflows:
+        attach_workflows(spec, loc, Path(path).parent)
+    return spec
 
 
-def parse_spec(text: str, name: str = "<spec>") -> ServiceSpec:
-    return validate_located(parse_located(text, name))
+def parse_spec(text: str, name: str = "<spec>", base_dir: str | os.PathLike[str] = ".") -> ServiceSpec:
+    loc = parse_located(text, name)
+    spec = validate_located(loc)
+    if spec.workflows:
+        attach_workflows(spec, loc, Path(base_dir))
+    return spec
 
 
 def json_schema() -> str:

@@ -12,10 +12,22 @@ from generator import __version__
 from generator.errors import SynthError
 from generator.spec.models import ServiceSpec
 from generator.synth.context import Context
-from generator.synth.layers import api, application, containers, content_delivery, database, messaging, network, persistence, security
+from generator.synth.layers import (
+    api,
+    application,
+    containers,
+    content_delivery,
+    database,
+    messaging,
+    network,
+    persistence,
+    security,
+    workflows,
+)
 from generator.synth.observability import alarms, correlation, dashboard, logs
 
-LAYERS = (security.build, persistence.build, messaging.build, network.build, database.build, application.build, containers.build, messaging.wire,
+LAYERS = (security.build, persistence.build, messaging.build, network.build, database.build, application.build, workflows.build,
+          containers.build, messaging.wire,
           api.build, content_delivery.build)
 # Standards run over what the layers registered; bucket policies last, once every statement is known.
 PASSES = (logs.build, correlation.build, alarms.build, dashboard.build, persistence.bucket_policies, messaging.policies)

@@ -20,7 +20,7 @@ QUEUE_ACTIONS = {"send": ["sqs:GetQueueAttributes", "sqs:SendMessage"],
                  "consume": ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]}
 KMS_ACTIONS = {"read": ["kms:Decrypt", "kms:DescribeKey"], "write": ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]}
 # What each `uses:` verb needs from the service key.
-KMS_LEVEL = {"read": "read", "write": "write", "send": "write", "publish": "write", "consume": "read", "connect": "read"}
+KMS_LEVEL = {"read": "read", "write": "write", "send": "write", "publish": "write", "consume": "read", "connect": "read", "start": "read"}
 WORKER_ENTRY_POINT = "worker.lambda_handler"  # the generated code's queue-consumer entry point
 
 
@@ -130,6 +130,12 @@ def grants(ctx: Context, uses: list[str]) -> tuple[list[dict], dict[str, object]
         elif name in topics:
             statements.append(statement(["sns:Publish"], Ref(topics[name]), sid=topics[name].title))
             env[_env_name("TOPIC", name)] = Ref(topics[name])
+        elif name in {w.name for w in ctx.spec.workflows}:
+            from generator.synth.layers.workflows import state_machine_id
+
+            lid = state_machine_id(name)
+            statements.append(statement(["states:StartExecution"], Ref(lid), sid=lid))
+            env[_env_name("WORKFLOW", name)] = Ref(lid)
         elif name == "database":
             from generator.synth.layers import database
 

@@ -124,6 +124,8 @@ def build(ctx: Context) -> None:
         _topic(b, name, topic)
     for name, rule in ctx.refs.get("event_rules", {}).items():
         _rule(b, name, rule)
+    for name, machine in ctx.refs.get("workflows", {}).items():
+        _workflow(b, name, machine)
     if ctx.refs.get("app_log_groups"):
         _application_errors(b)
     if "distribution" in ctx.refs:
@@ -342,6 +344,16 @@ def _rule(b: Builder, name: str, rule: AWSObject) -> None:
             threshold=0, op="GreaterThanThreshold", evals=1, dp=1, missing="notBreaching",
             Namespace="AWS/SQS", MetricName="ApproximateNumberOfMessagesVisible", Dimensions=dims(QueueName=GetAtt(dlq, "QueueName")),
             Statistic="Maximum")
+
+
+def _workflow(b: Builder, name: str, machine: AWSObject) -> None:
+    d = dims(StateMachineArn=Ref(machine))
+    for lid, signal, metric, what in (("Failed", "failed", "ExecutionsFailed", "failed"), ("TimedOut", "timed-out", "ExecutionsTimedOut", "timed out")):
+        b.alarm(f"{machine.title}{lid}Alarm", f"workflow-{name}", signal,
+                f"Executions of workflow '{name}' {what}. Look first at: the execution's event history in the Step Functions "
+                "console, then the workflow's log group and X-Ray trace.",
+                threshold=0, op="GreaterThanThreshold", evals=1, dp=1, missing="notBreaching",
+                Namespace="AWS/States", MetricName=metric, Dimensions=d, Statistic="Sum")
 
 
 def _application_errors(b: Builder) -> None:

@@ -121,6 +121,11 @@ def body(ctx: Context) -> dict:
         lay.add(_metric_widget(f"Topic {name}", [
             ["AWS/SNS", "NumberOfMessagesPublished", "TopicName", f"${{{topic.title}.TopicName}}", {"stat": "Sum"}],
             ["AWS/SNS", "NumberOfNotificationsFailed", "TopicName", f"${{{topic.title}.TopicName}}", {"stat": "Sum"}]], 0, 0))
+    for name, machine in refs.get("workflows", {}).items():
+        sm = ["StateMachineArn", f"${{{machine.title}}}"]
+        lay.add(_metric_widget(f"Workflow {name}", [
+            ["AWS/States", m, *sm, {"stat": "Sum"}] for m in ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut")],
+            0, 0))
     for rule in spec.messaging.events:
         name = rule.name
         rd = ["RuleName", f"{spec.service}-${{Environment}}-{name}"]

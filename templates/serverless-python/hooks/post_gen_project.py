@@ -20,6 +20,10 @@ def render_modules(project: Path, ctx: dict) -> None:
         keep_trailing_newline=True,
         autoescape=False,
     )
+    for workflow in ctx["workflows"]:
+        target = project / workflow["definition"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(workflow["content"], encoding="utf-8")
     for module in ctx["modules"]:
         for template, target in (("handler_module.py.j2", f"src/{module['name']}.py"), ("test_module.py.j2", f"tests/test_{module['name']}.py")):
             (project / target).write_text(env.get_template(template).render(module=module, **ctx), encoding="utf-8")

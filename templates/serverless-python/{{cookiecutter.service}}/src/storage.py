@@ -7,6 +7,7 @@ once per container and reused across invocations.
 
 from __future__ import annotations
 
+import json
 import os
 from functools import cache
 
@@ -70,7 +71,18 @@ def database_settings() -> dict[str, object]:
 
 
 {% endif -%}
+@cache
+def stepfunctions():
+    return boto3.client("stepfunctions")
+
+
+def start_workflow(name: str, payload: dict) -> str:
+    """Start workflow ``name`` (as named in service.yaml) with a JSON payload; returns the execution ARN."""
+    response = stepfunctions().start_execution(stateMachineArn=_env("WORKFLOW", name), input=json.dumps(payload, default=str))
+    return response["executionArn"]
+
+
 def clear_caches() -> None:
     """Forget cached clients (tests create fresh in-memory AWS for each test)."""
-    for cached in (table, bucket, queue, topic, _ses):
+    for cached in (table, bucket, queue, topic, _ses, stepfunctions):
         cached.cache_clear()

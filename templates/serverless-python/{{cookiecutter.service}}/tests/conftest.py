@@ -50,6 +50,7 @@ TABLES = [
 BUCKETS = [{% for b in cookiecutter._msgen.buckets %}"{{ b.env }}"{% if not loop.last %}, {% endif %}{% endfor %}]
 QUEUES = {{ '{' }}{% for q in cookiecutter._msgen.queues %}"{{ q.name }}": "{{ q.env }}"{% if not loop.last %}, {% endif %}{% endfor %}{{ '}' }}
 TOPICS = [{% for t in cookiecutter._msgen.topics %}"{{ t.env }}"{% if not loop.last %}, {% endif %}{% endfor %}]
+WORKFLOWS = [{% for w in cookiecutter._msgen.workflows %}"{{ w.env }}"{% if not loop.last %}, {% endif %}{% endfor %}]
 HEADER = "{{ cookiecutter._msgen.correlation_header }}"
 
 
@@ -75,6 +76,12 @@ def aws():
         sns = boto3.client("sns")
         for env in TOPICS:
             os.environ[env] = sns.create_topic(Name=env.lower().replace("_", "-"))["TopicArn"]
+        states = boto3.client("stepfunctions")
+        for env in WORKFLOWS:  # stand-ins: the tests check that the code starts them, not what they do
+            os.environ[env] = states.create_state_machine(
+                name=env.lower().replace("_", "-"), roleArn="arn:aws:iam::123456789012:role/workflow",
+                definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+            )["stateMachineArn"]
 {%- if cookiecutter._msgen.email %}
         boto3.client("ses").verify_domain_identity(Domain="{{ cookiecutter._msgen.email.domain }}")
 {%- endif %}

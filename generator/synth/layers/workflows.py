@@ -1,0 +1,69 @@
+"""Workflows: Step Functions state machines defined in the repository, logging to the standard log group, traced.
+
+A definition refers to the service's resources through DefinitionSubstitutions: ${function_<name>},
+${table_<name>}, ${bucket_<name>}, ${queue_<name>} (URL) and ${topic_<name>} (ARN), names with '-' written '_'.
+"""
+
+from __future__ import annotations
+
+from troposphere import GetAtt, Ref, Sub, iam, logs, stepfunctions
+
+from generator import naming
+from generator.spec.models import Workflow
+from generator.synth.context import Context
+from generator.synth.policy import assume_role, document, statement
+
+# Log delivery and X-Ray have no resource-level permissions: "*" is the only resource these actions accept.
+LOG_DELIVERY = ["logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:DescribeLogGroups", "logs:DescribeResourcePolicies",
+                "logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:UpdateLogDelivery"]
+TRACING = ["xray:GetSamplingRules", "xray:GetSamplingTargets", "xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+
+
+def state_machine_id(name: str) -> str:
+    return naming.logical_id(name, "StateMachine")
+
+
+def build(ctx: Context) -> None:
+    for workflow in ctx.spec.workflows:
+        ctx.refs.setdefault("workflows", {})[workflow.name] = _workflow(ctx, workflow)
+
+
+def _key(prefix: str, name: str) -> str:
+    return f"{prefix}_{name.replace('-', '_')}"
+
+
+def _workflow(ctx: Context, wf: Workflow) -> stepfunctions.StateMachine:
+    from generator.synth.layers.application import grants
+
+    lid = state_machine_id(wf.name)
+    group = ctx.add(
+        logs.LogGroup(f"{lid}LogGroup", LogGroupName=ctx.log_group_name(f"workflow/{wf.name}"),
+                      RetentionInDays=ctx.spec.observability.log_retention_days, KmsKeyId=ctx.key_arn()),
+        f"Execution history of workflow '{wf.name}' (errors)", retain=True,
+    )
+    ctx.refs.setdefault("log_groups", []).append(group)
+    functions = ctx.refs.get("functions", {})
+    statements, _ = grants(ctx, sorted(set(wf.uses)))
+    if wf.invokes:
+        arns = [GetAtt(functions[n], "Arn") for n in wf.invokes] + [Sub(f"${{{functions[n].title}.Arn}}:*") for n in wf.invokes]
+        statements.insert(0, statement(["lambda:InvokeFunction"], arns, sid="InvokeFunctions"))
+    statements += [statement(LOG_DELIVERY, "*", sid="LogDelivery"), statement(TRACING, "*", sid="Tracing")]
+    role = ctx.add(iam.Role(f"{lid}Role", AssumeRolePolicyDocument=assume_role("states.amazonaws.com"),
+                            Policies=[iam.Policy(PolicyName="least-privilege", PolicyDocument=document(*statements))]),
+                   f"What workflow '{wf.name}' may do: invoke {', '.join(wf.invokes) or 'no function'}, and its uses")
+    substitutions: dict[str, object] = {_key("function", n): GetAtt(functions[n], "Arn") for n in wf.invokes}
+    for use in wf.uses:
+        name = use.split(":")[0]
+        for kind, refs_key in (("table", "tables"), ("bucket", "buckets"), ("queue", "queues"), ("topic", "topics")):
+            if name in ctx.refs.get(refs_key, {}):
+                substitutions[_key(kind, name)] = Ref(ctx.refs[refs_key][name])
+    props: dict[str, object] = dict(
+        StateMachineType=wf.type, RoleArn=GetAtt(role, "Arn"), Definition=wf.definition_data,
+        LoggingConfiguration=stepfunctions.LoggingConfiguration(
+            Level="ERROR", IncludeExecutionData=False,
+            Destinations=[stepfunctions.LogDestination(CloudWatchLogsLogGroup=stepfunctions.CloudWatchLogsLogGroup(LogGroupArn=GetAtt(group, "Arn")))]),
+        TracingConfiguration=stepfunctions.TracingConfiguration(Enabled=True),
+    )
+    if substitutions:
+        props["DefinitionSubstitutions"] = dict(sorted(substitutions.items()))
+    return ctx.add(stepfunctions.StateMachine(lid, **props), f"Workflow '{wf.name}' ({wf.type}) from {wf.definition}")
