@@ -234,6 +234,7 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
         targets = {u.split(":")[0]: u.split(":")[1] for u in q.consumer.uses}
         consumers.append({
             "kind": "consume",
+            "source": f"sqs:{q.name}",
             "target": "queue",
             "queue": queues[q.name],
             "handler": q.consumer.handler,
@@ -246,7 +247,32 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
             "queues": [queues[t] for t, v in targets.items() if t in queues and v == "send"],
             "email": "email" in targets,
         })
-        consumers[-1]["uses_storage"] = bool(consumers[-1]["table"] or consumers[-1]["topics"] or consumers[-1]["queues"] or consumers[-1]["email"])
+    for kind, items in (("on_sns", spec.messaging.topics), ("on_event", spec.messaging.events)):
+        for item in items:
+            if not item.handler:
+                continue
+            module, function = item.handler.handler.rsplit(".", 1)
+            targets = {u.split(":")[0]: u.split(":")[1] for u in item.handler.uses}
+            consumers.append({
+                "kind": kind,
+                "source": f"{'sns' if kind == 'on_sns' else 'events'}:{item.name}",
+                "target": "queue",
+                "queue": {"name": item.name, "env": ""},
+                "handler": item.handler.handler,
+                "module": module.replace(".", "_"),
+                "function": function,
+                "test_name": f"test_{function}_handles_{item.name.replace('-', '_')}",
+                "metric": "".join(p.capitalize() for p in re.split(r"[._]", item.handler.handler)),
+                "table": next((tables[t] for t, v in targets.items() if t in tables and v in ("write", "readwrite")), None),
+                "topics": [topics[t] for t in targets if t in topics],
+                "queues": [queues[t] for t, v in targets.items() if t in queues and v == "send"],
+                "email": "email" in targets,
+            })
+    for consumer in consumers:
+        consumer["uses_storage"] = bool(consumer["table"] or consumer["topics"] or consumer["queues"] or consumer["email"])
+        consumer["uses_correlation"] = bool(consumer["topics"] or consumer["queues"])
+    for route in routes:
+        route["uses_correlation"] = route["kind"] in ("enqueue", "start")
     modules: dict[str, list[dict]] = {}
     for entry in routes + consumers:
         modules.setdefault(entry["module"], []).append(entry)

@@ -47,7 +47,7 @@ def test_every_permission_of_a_function_is_explained_by_its_uses_or_its_own_logs
         role = template_resources[f"{lid}Role"]
         assert template_resources[lid]["Properties"]["Role"] == {"Fn::GetAtt": [f"{lid}Role", "Arn"]}
         used = {u.split(":")[0] for u in fn.uses}
-        explained = {f"{lid}LogGroup", "ServiceKey"}
+        explained = {f"{lid}LogGroup", "ServiceKey", f"{lid}DeadLetterQueue"}
         for target in used:
             explained |= {naming.table_id(target), naming.bucket_id(target), naming.logical_id(target, "Queue"), naming.logical_id(target, "Topic")}
         if "database" in used:

@@ -203,6 +203,11 @@ def _uses_lists(data: dict[str, Any]) -> Iterator[tuple[Path_, list[Any]]]:
     for w, workflow in enumerate(_list(data, "workflows")):
         if isinstance(workflow, dict) and isinstance(workflow.get("uses"), list):
             yield ("workflows", w, "uses"), workflow["uses"]
+    for section in ("topics", "events"):
+        for i, item in enumerate(_list(data, "messaging", section)):
+            handler = item.get("handler") if isinstance(item, dict) else None
+            if isinstance(handler, dict) and isinstance(handler.get("uses"), list):
+                yield ("messaging", section, i, "handler", "uses"), handler["uses"]
 
 
 def _check_uses(data: dict[str, Any]) -> Iterator[Problem]:
@@ -261,6 +266,8 @@ def _check_messaging(data: dict[str, Any]) -> Iterator[Problem]:
         if rule.get("schedule") and rule.get("bus", "default") != "default":
             yield (("messaging", "events", e, "schedule"), "schedules run on the default event bus only")
         targets = rule.get("targets")
+        if not targets and not rule.get("handler"):
+            yield (("messaging", "events", e), "give the rule `targets` (queues) or a `handler` (a function), or both")
         for t, name in enumerate(targets if isinstance(targets, list) else []):
             if isinstance(name, str) and name not in queues:
                 yield (("messaging", "events", e, "targets", t), f"'{name}' is not a queue of this service (messaging.queues)")

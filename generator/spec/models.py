@@ -146,11 +146,19 @@ class Queue(Model):
     consumer: Consumer | None = None
 
 
+class Handler(Model):
+    """A function a topic or an events rule invokes asynchronously (failures end in its own dead-letter queue)."""
+
+    handler: Annotated[str, StringConstraints(pattern=HANDLER_RE, max_length=128)] = Field(description="Python module.function")
+    uses: list[Annotated[str, StringConstraints(pattern=USES_RE)]] = Field(default_factory=list, description="As for routes")
+
+
 class Topic(Model):
-    """An SNS topic, KMS-encrypted, TLS-only, optionally delivering to this service's own queues."""
+    """An SNS topic, KMS-encrypted, TLS-only, delivering to this service's own queues and/or a function."""
 
     name: ResourceName
     subscribers: list[ResourceName] = Field(default_factory=list, description="Names of this service's queues that receive every message")
+    handler: Handler | None = Field(None, description="A function of this service that receives every message")
 
 
 class Email(Model):
@@ -171,7 +179,8 @@ class EventRule(Model):
     schedule: Annotated[str, StringConstraints(pattern=r"^(rate|cron)\(.+\)$")] | None = Field(
         None, description="Instead of a pattern: rate(5 minutes) or cron(...)"
     )
-    targets: list[ResourceName] = Field(min_length=1, max_length=5, description="Names of this service's queues that receive the events")
+    targets: list[ResourceName] = Field(default_factory=list, max_length=5, description="Names of this service's queues that receive the events")
+    handler: Handler | None = Field(None, description="A function of this service that receives the events")
 
 
 class Messaging(Model):

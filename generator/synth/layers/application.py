@@ -37,6 +37,12 @@ class FunctionPlan:
     uses: list[str] = field(default_factory=list)
     routes: list[Route] = field(default_factory=list)
     consumes: str | None = None  # the queue this function consumes, for queue consumers
+    source: str | None = None  # what invokes a worker function: sqs:<queue>, sns:<topic> or events:<rule>
+
+    @property
+    def asynchronous(self) -> bool:
+        """Invoked asynchronously (by SNS or EventBridge): failed invocations go to the function's own dead-letter queue."""
+        return bool(self.source) and not self.source.startswith("sqs:")
 
 
 def function_name(route: Route) -> str:
@@ -65,8 +71,16 @@ def plan(spec: ServiceSpec) -> list[FunctionPlan]:
         if queue.consumer:
             functions.append(FunctionPlan(
                 f"{queue.name.replace('_', '-')}-consumer", WORKER_ENTRY_POINT, f"{spec.service}: consumes queue {queue.name} ({queue.consumer.handler})",
-                sorted({*queue.consumer.uses, f"{queue.name}:consume"}), consumes=queue.name,
+                sorted({*queue.consumer.uses, f"{queue.name}:consume"}), consumes=queue.name, source=f"sqs:{queue.name}",
             ))
+    for kind, items in (("sns", spec.messaging.topics), ("events", spec.messaging.events)):
+        for item in items:
+            if item.handler:
+                functions.append(FunctionPlan(
+                    f"{item.name.replace('_', '-')}-handler", WORKER_ENTRY_POINT,
+                    f"{spec.service}: handles {'topic' if kind == 'sns' else 'events rule'} {item.name} ({item.handler.handler})",
+                    sorted(set(item.handler.uses)), source=f"{kind}:{item.name}",
+                ))
     return functions
 
 
@@ -184,6 +198,13 @@ def _function(ctx: Context, fn: FunctionPlan) -> awslambda.Function:
         retain=True,
     )
     grants_, env = grants(ctx, fn.uses)
+    dead_letters = None
+    if fn.asynchronous:
+        from generator.synth.layers.messaging import dead_letter_queue
+
+        dead_letters = dead_letter_queue(ctx, f"{fid}DeadLetterQueue", f"Failed asynchronous invocations of function '{fn.name}', kept 14 days")
+        ctx.refs.setdefault("function_dead_letter_queues", {})[fn.name] = dead_letters
+        grants_.insert(0, statement(["sqs:SendMessage"], GetAtt(dead_letters, "Arn"), sid="OwnDeadLetterQueue"))
     vpc = None
     if app.subnet_ids:
         vpc = (list(app.subnet_ids), list(app.security_group_ids))
@@ -208,7 +229,7 @@ def _function(ctx: Context, fn: FunctionPlan) -> awslambda.Function:
         "POWERTOOLS_SERVICE_NAME": ctx.service,
         "POWERTOOLS_METRICS_NAMESPACE": ctx.metric_namespace(),
         "CORRELATION_HEADER": ctx.spec.observability.correlation_header,
-        **({"CONSUMER_QUEUE": fn.consumes} if fn.consumes else {}),
+        **({"EVENT_SOURCE": fn.source} if fn.source else {}),
         "ENVIRONMENT": Ref(ctx.env),
         **env,
         **app.environment,
@@ -231,7 +252,10 @@ def _function(ctx: Context, fn: FunctionPlan) -> awslambda.Function:
         props["ReservedConcurrentExecutions"] = app.reserved_concurrency
     else:
         skips.append("CKV_AWS_115")
-    skips.append("CKV_AWS_116" if fn.routes else "CKV_AWS_116:queue")
+    if fn.asynchronous:
+        props["DeadLetterConfig"] = awslambda.DeadLetterConfig(TargetArn=GetAtt(dead_letters, "Arn"))
+    else:
+        skips.append("CKV_AWS_116" if fn.routes else "CKV_AWS_116:queue")
     if vpc:
         props["VpcConfig"] = awslambda.VPCConfig(SubnetIds=vpc[0], SecurityGroupIds=vpc[1])
     else:

@@ -6,7 +6,7 @@ it (event source mappings need the consumer functions); policies() runs last, on
 
 from __future__ import annotations
 
-from troposphere import GetAtt, Ref, awslambda, events, ses, sns, sqs
+from troposphere import GetAtt, Ref, Sub, awslambda, events, ses, sns, sqs
 
 from generator import naming
 from generator.spec.models import EventRule, Queue, Topic
@@ -22,8 +22,6 @@ def build(ctx: Context) -> None:
         ctx.refs.setdefault("queues", {})[queue.name] = _queue(ctx, queue)
     for topic in m.topics:
         ctx.refs.setdefault("topics", {})[topic.name] = _topic(ctx, topic)
-    for rule in m.events:
-        ctx.refs.setdefault("event_rules", {})[rule.name] = _rule(ctx, rule)
     if m.email:
         ctx.refs["email_identity"] = ctx.add(
             ses.EmailIdentity("EmailIdentity", EmailIdentity=m.email.domain),
@@ -33,12 +31,8 @@ def build(ctx: Context) -> None:
 
 def _queue(ctx: Context, queue: Queue) -> sqs.Queue:
     lid = naming.logical_id(queue.name, "Queue")
-    dlq = ctx.add(
-        sqs.Queue(f"{naming.logical_id(queue.name, 'DeadLetterQueue')}", KmsMasterKeyId=ctx.key_arn(),
-                  MessageRetentionPeriod=DLQ_RETENTION_S),
-        f"Messages of '{queue.name}' that failed {queue.max_receive_count} times, kept 14 days",
-        retain=True,
-    )
+    dlq = dead_letter_queue(ctx, naming.logical_id(queue.name, "DeadLetterQueue"),
+                            f"Messages of '{queue.name}' that failed {queue.max_receive_count} times, kept 14 days")
     main = ctx.add(
         sqs.Queue(
             lid,
@@ -50,10 +44,16 @@ def _queue(ctx: Context, queue: Queue) -> sqs.Queue:
         f"Queue '{queue.name}'" + (f", consumed by {queue.consumer.handler}" if queue.consumer else ""),
         retain=True,
     )
-    for q in (main, dlq):
-        ctx.refs.setdefault("queue_policies", {})[q.title] = [deny_insecure_transport([GetAtt(q, "Arn")], "sqs:*")]
+    ctx.refs.setdefault("queue_policies", {})[main.title] = [deny_insecure_transport([GetAtt(main, "Arn")], "sqs:*")]
     ctx.refs.setdefault("dead_letter_queues", {})[queue.name] = dlq
     return main
+
+
+def dead_letter_queue(ctx: Context, lid: str, what: str) -> sqs.Queue:
+    """An encrypted, TLS-only queue that keeps what failed for 14 days."""
+    dlq = ctx.add(sqs.Queue(lid, KmsMasterKeyId=ctx.key_arn(), MessageRetentionPeriod=DLQ_RETENTION_S), what, retain=True)
+    ctx.refs.setdefault("queue_policies", {})[lid] = [deny_insecure_transport([GetAtt(dlq, "Arn")], "sqs:*")]
+    return dlq
 
 
 def _topic(ctx: Context, topic: Topic) -> sns.Topic:
@@ -90,18 +90,16 @@ def _topic(ctx: Context, topic: Topic) -> sns.Topic:
 def _rule(ctx: Context, rule: EventRule) -> events.Rule:
     """An EventBridge rule to the service's queues; undeliverable events go to a dead-letter queue of the rule's own."""
     lid = naming.logical_id(rule.name, "Rule")
-    dlq = ctx.add(
-        sqs.Queue(naming.logical_id(rule.name, "EventsDeadLetterQueue"), KmsMasterKeyId=ctx.key_arn(), MessageRetentionPeriod=DLQ_RETENTION_S),
-        f"Events rule '{rule.name}' could not deliver, kept 14 days",
-        retain=True,
-    )
+    dlq = dead_letter_queue(ctx, naming.logical_id(rule.name, "EventsDeadLetterQueue"), f"Events rule '{rule.name}' could not deliver, kept 14 days")
     queues = ctx.refs.get("queues", {})
+    retry = events.RetryPolicy(MaximumRetryAttempts=24, MaximumEventAgeInSeconds=86400)
+    handler = ctx.refs.get("functions", {}).get(f"{rule.name.replace('_', '-')}-handler") if rule.handler else None
     props: dict[str, object] = dict(
         Name=ctx.physical(rule.name), Description=f"{ctx.service}: {rule.name}", State="ENABLED",
-        Targets=[events.Target(
-            Id=name, Arn=GetAtt(queues[name], "Arn"), DeadLetterConfig=events.DeadLetterConfig(Arn=GetAtt(dlq, "Arn")),
-            RetryPolicy=events.RetryPolicy(MaximumRetryAttempts=24, MaximumEventAgeInSeconds=86400),
-        ) for name in rule.targets],
+        Targets=[events.Target(Id=name, Arn=GetAtt(queues[name], "Arn"), DeadLetterConfig=events.DeadLetterConfig(Arn=GetAtt(dlq, "Arn")),
+                               RetryPolicy=retry) for name in rule.targets]
+        + ([events.Target(Id="handler", Arn=GetAtt(handler, "Arn"), DeadLetterConfig=events.DeadLetterConfig(Arn=GetAtt(dlq, "Arn")),
+                          RetryPolicy=retry)] if handler else []),
     )
     if rule.bus != "default":
         props["EventBusName"] = rule.bus
@@ -109,10 +107,11 @@ def _rule(ctx: Context, rule: EventRule) -> events.Rule:
         props["EventPattern"] = rule.pattern
     else:
         props["ScheduleExpression"] = rule.schedule
-    resource = ctx.add(events.Rule(lid, **props), f"Delivers {'events matching its pattern' if rule.pattern else rule.schedule} "
-                                                 f"to {', '.join(rule.targets)}")
+    when = "Delivers events matching its pattern" if rule.pattern else f"On {rule.schedule}, delivers an event"
+    resource = ctx.add(events.Rule(lid, **props), f"{when} to {', '.join([*rule.targets, *([rule.handler.handler] if handler else [])])}")
+    if handler:
+        _allow_invoke(ctx, handler, naming.logical_id(rule.name, "RulePermission"), "events.amazonaws.com", GetAtt(resource, "Arn"))
     for q in [*(queues[n] for n in rule.targets), dlq]:
-        ctx.refs.setdefault("queue_policies", {}).setdefault(q.title, [deny_insecure_transport([GetAtt(q, "Arn")], "sqs:*")])
         ctx.refs["queue_policies"][q.title].append(statement(
             ["sqs:SendMessage"], GetAtt(q, "Arn"), sid=naming.logical_id("From", rule.name, "Rule"),
             Principal={"Service": "events.amazonaws.com"}, Condition={"ArnEquals": {"aws:SourceArn": GetAtt(resource, "Arn")}},
@@ -121,9 +120,24 @@ def _rule(ctx: Context, rule: EventRule) -> events.Rule:
     return resource
 
 
+def _allow_invoke(ctx: Context, function, lid: str, principal: str, source_arn) -> None:
+    ctx.add(awslambda.Permission(lid, Action="lambda:InvokeFunction", FunctionName=GetAtt(function, "Arn"), Principal=principal,
+                                 SourceArn=source_arn, SourceAccount=Sub("${AWS::AccountId}")),
+            f"Lets {principal.split('.')[0]} invoke {function.title}, from this source only")
+
+
 def wire(ctx: Context) -> None:
-    """Connect each consumed queue to its consumer function, reporting partial batch failures."""
+    """Connect what invokes functions: queues (event source mappings), topics (subscriptions) and events rules."""
     functions = ctx.refs.get("functions", {})
+    for rule in ctx.spec.messaging.events:
+        ctx.refs.setdefault("event_rules", {})[rule.name] = _rule(ctx, rule)
+    for topic in ctx.spec.messaging.topics:
+        if topic.handler:
+            fn, resource = functions[f"{topic.name.replace('_', '-')}-handler"], ctx.refs["topics"][topic.name]
+            ctx.add(sns.SubscriptionResource(naming.logical_id(topic.name, "HandlerSubscription"), TopicArn=Ref(resource), Protocol="lambda",
+                                             Endpoint=GetAtt(fn, "Arn")),
+                    f"Every message of '{topic.name}' invokes {topic.handler.handler}")
+            _allow_invoke(ctx, fn, naming.logical_id(topic.name, "TopicPermission"), "sns.amazonaws.com", Ref(resource))
     for queue in ctx.spec.messaging.queues:
         if not queue.consumer:
             continue

@@ -126,6 +126,13 @@ def build(ctx: Context) -> None:
         _rule(b, name, rule)
     for name, machine in ctx.refs.get("workflows", {}).items():
         _workflow(b, name, machine)
+    for name, dlq in ctx.refs.get("function_dead_letter_queues", {}).items():
+        b.alarm(f"{dlq.title}MessagesAlarm", f"fn-{name}", "dead-letters",
+                f"Asynchronous invocations of function '{name}' failed after Lambda's retries and reached its dead-letter queue. "
+                "Look first at: the function's ERROR lines for those events; replay them once fixed.",
+                threshold=0, op="GreaterThanThreshold", evals=1, dp=1, missing="notBreaching",
+                Namespace="AWS/SQS", MetricName="ApproximateNumberOfMessagesVisible", Dimensions=dims(QueueName=GetAtt(dlq, "QueueName")),
+                Statistic="Maximum")
     if ctx.refs.get("app_log_groups"):
         _application_errors(b)
     if "distribution" in ctx.refs:

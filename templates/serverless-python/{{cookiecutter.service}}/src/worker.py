@@ -1,7 +1,9 @@
-"""Entry point of the queue-consumer functions: one message at a time, failures reported per message.
+"""Entry point of the functions that are not behind the API: queue consumers, topic and events handlers.
 
-Each consumer function of the stack has CONSUMER_QUEUE set to the queue it reads; failed messages are
-returned to SQS (partial batch response) and, after the queue's receive limit, go to its dead-letter queue.
+EVENT_SOURCE (set by the template) says what invokes the function: sqs:<queue> (a batch; failed messages are
+returned to SQS and, after the queue's receive limit, go to its dead-letter queue), sns:<topic> or
+events:<rule> (asynchronous: after Lambda's retries, failures go to the function's own dead-letter queue).
+Each message or event adopts the correlation id it carries.
 """
 
 from __future__ import annotations
@@ -16,23 +18,36 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 {% for name in (["correlation"] + (cookiecutter._msgen.consumers | map(attribute="module") | unique | list)) | sort %}import {{ name }}
 {% endfor %}from observability import logger, metrics, tracer
 
-CONSUMERS = {
+HANDLERS = {
 {%- for c in cookiecutter._msgen.consumers %}
-    "{{ c.queue.name }}": {{ c.module }}.{{ c.function }},
+    "{{ c.source }}": {{ c.module }}.{{ c.function }},
 {%- endfor %}
 }
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
+def _adopt(cid: str | None, fallback: str) -> None:
+    logger.set_correlation_id(correlation.adopt(cid if cid and correlation.is_valid(cid) else fallback))
+
+
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
-    cid = correlation.adopt(correlation.from_message(record.raw_event) or record.message_id)
-    logger.set_correlation_id(cid)
-    CONSUMERS[os.environ["CONSUMER_QUEUE"]](record)
+    _adopt(correlation.from_message(record.raw_event), record.message_id)
+    HANDLERS[os.environ["EVENT_SOURCE"]](record)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
+    source = os.environ["EVENT_SOURCE"]
+    if source.startswith("sqs:"):
+        return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    if source.startswith("sns:"):
+        for record in event["Records"]:
+            _adopt(correlation.from_message(record), record["Sns"]["MessageId"])
+            HANDLERS[source](record)
+        return None
+    _adopt((event.get("detail") or {}).get("correlation_id"), event["id"])
+    HANDLERS[source](event)
+    return None

@@ -1,29 +1,58 @@
-"""Queue consumers through the real entry point: correlation ids adopted, failures reported per message."""
+"""Functions that are not behind the API, through the real entry point: correlation ids adopted, failures reported."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from conftest import FakeContext, sqs_event
+from conftest import FakeContext{% if cookiecutter._msgen.consumers | selectattr("kind", "equalto", "consume") | list %}, sqs_event{% endif %}
 
 import worker
 
-QUEUES = [{% for c in cookiecutter._msgen.consumers %}"{{ c.queue.name }}"{% if not loop.last %}, {% endif %}{% endfor %}]
+SQS = [{% for c in cookiecutter._msgen.consumers if c.kind == "consume" %}"{{ c.source }}"{% if not loop.last %}, {% endif %}{% endfor %}]
+SNS = [{% for c in cookiecutter._msgen.consumers if c.kind == "on_sns" %}"{{ c.source }}"{% if not loop.last %}, {% endif %}{% endfor %}]
+EVENTS = [{% for c in cookiecutter._msgen.consumers if c.kind == "on_event" %}"{{ c.source }}"{% if not loop.last %}, {% endif %}{% endfor %}]
+MESSAGE = {"id": "m-1", "email": "customer@example.com", "note": "hello"}
 
 
-@pytest.mark.parametrize("queue", QUEUES)
-def test_a_good_message_is_processed_with_its_correlation_id(monkeypatch, log_lines, queue):
-    monkeypatch.setenv("CONSUMER_QUEUE", queue)
-    event = sqs_event(json.dumps({"email": "customer@example.com", "note": "hello"}), correlation_id="corr-from-producer")
+{%- if cookiecutter._msgen.consumers | selectattr("kind", "equalto", "consume") | list %}
+
+
+@pytest.mark.parametrize("source", SQS)
+def test_a_good_message_is_processed_with_its_correlation_id(monkeypatch, log_lines, source):
+    monkeypatch.setenv("EVENT_SOURCE", source)
+    event = sqs_event(json.dumps(MESSAGE), correlation_id="corr-from-producer")
     assert worker.lambda_handler(event, FakeContext()) == {"batchItemFailures": []}
     lines = log_lines()
     assert lines and {line["correlation_id"] for line in lines} == {"corr-from-producer"}
 
 
-@pytest.mark.parametrize("queue", QUEUES)
-def test_a_bad_message_is_reported_alone(monkeypatch, queue):
-    monkeypatch.setenv("CONSUMER_QUEUE", queue)
+@pytest.mark.parametrize("source", SQS)
+def test_a_bad_message_is_reported_alone(monkeypatch, source):
+    monkeypatch.setenv("EVENT_SOURCE", source)
     event = sqs_event(json.dumps({"note": "fine"}), "not json at all")
     response = worker.lambda_handler(event, FakeContext())
     assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
+{%- endif %}
+{%- if cookiecutter._msgen.consumers | selectattr("kind", "equalto", "on_sns") | list %}
+
+
+@pytest.mark.parametrize("source", SNS)
+def test_a_notification_is_handled_with_its_correlation_id(monkeypatch, log_lines, source):
+    monkeypatch.setenv("EVENT_SOURCE", source)
+    record = {"EventSource": "aws:sns", "Sns": {"MessageId": "sns-1", "Message": json.dumps(MESSAGE),
+                                              "MessageAttributes": {"correlation_id": {"Type": "String", "Value": "corr-sns"}}}}
+    assert worker.lambda_handler({"Records": [record]}, FakeContext()) is None
+    assert {line["correlation_id"] for line in log_lines()} == {"corr-sns"}
+{%- endif %}
+{%- if cookiecutter._msgen.consumers | selectattr("kind", "equalto", "on_event") | list %}
+
+
+@pytest.mark.parametrize("source", EVENTS)
+def test_an_event_is_handled_with_its_correlation_id(monkeypatch, log_lines, source):
+    monkeypatch.setenv("EVENT_SOURCE", source)
+    event = {"version": "0", "id": "evt-1", "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
+             "time": "2026-01-01T00:00:00Z", "region": "eu-west-1", "resources": [], "detail": {**MESSAGE, "correlation_id": "corr-evt"}}
+    assert worker.lambda_handler(event, FakeContext()) is None
+    assert {line["correlation_id"] for line in log_lines()} == {"corr-evt"}
+{%- endif %}
