@@ -226,48 +226,26 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
     for route in routes:
         if route["target"] == "container" and route["kind"] not in CONTAINER_KINDS:
             route["kind"], route["status"], route["uses_storage"] = "static", 200, False
-    consumers = []
-    for q in spec.messaging.queues:
-        if not q.consumer:
-            continue
-        module, function = q.consumer.handler.rsplit(".", 1)
-        targets = {u.split(":")[0]: u.split(":")[1] for u in q.consumer.uses}
-        consumers.append({
-            "kind": "consume",
-            "source": f"sqs:{q.name}",
-            "target": "queue",
-            "queue": queues[q.name],
-            "handler": q.consumer.handler,
-            "module": module.replace(".", "_"),
-            "function": function,
-            "test_name": f"test_{function}_consumes_{q.name.replace('-', '_')}",
-            "metric": "".join(p.capitalize() for p in re.split(r"[._]", q.consumer.handler)),
+    def worker(kind: str, source: str, name: str, handler: str, uses: list[str], test_verb: str, queue: dict) -> dict[str, Any]:
+        """A function that is not behind the API: a queue consumer, or a topic or events handler."""
+        module, function = handler.rsplit(".", 1)
+        targets = {u.split(":")[0]: u.split(":")[1] for u in uses}
+        return {
+            "kind": kind, "source": source, "target": "queue", "queue": queue, "handler": handler,
+            "module": module.replace(".", "_"), "function": function,
+            "test_name": f"test_{function}_{test_verb}_{name.replace('-', '_')}",
+            "metric": "".join(p.capitalize() for p in re.split(r"[._]", handler)),
             "table": next((tables[t] for t, v in targets.items() if t in tables and v in ("write", "readwrite")), None),
             "topics": [topics[t] for t in targets if t in topics],
             "queues": [queues[t] for t, v in targets.items() if t in queues and v == "send"],
             "email": "email" in targets,
-        })
-    for kind, items in (("on_sns", spec.messaging.topics), ("on_event", spec.messaging.events)):
-        for item in items:
-            if not item.handler:
-                continue
-            module, function = item.handler.handler.rsplit(".", 1)
-            targets = {u.split(":")[0]: u.split(":")[1] for u in item.handler.uses}
-            consumers.append({
-                "kind": kind,
-                "source": f"{'sns' if kind == 'on_sns' else 'events'}:{item.name}",
-                "target": "queue",
-                "queue": {"name": item.name, "env": ""},
-                "handler": item.handler.handler,
-                "module": module.replace(".", "_"),
-                "function": function,
-                "test_name": f"test_{function}_handles_{item.name.replace('-', '_')}",
-                "metric": "".join(p.capitalize() for p in re.split(r"[._]", item.handler.handler)),
-                "table": next((tables[t] for t, v in targets.items() if t in tables and v in ("write", "readwrite")), None),
-                "topics": [topics[t] for t in targets if t in topics],
-                "queues": [queues[t] for t, v in targets.items() if t in queues and v == "send"],
-                "email": "email" in targets,
-            })
+        }
+
+    consumers = [worker("consume", f"sqs:{q.name}", q.name, q.consumer.handler, q.consumer.uses, "consumes", queues[q.name])
+                 for q in spec.messaging.queues if q.consumer]
+    for kind, prefix, items in (("on_sns", "sns", spec.messaging.topics), ("on_event", "events", spec.messaging.events)):
+        consumers += [worker(kind, f"{prefix}:{item.name}", item.name, item.handler.handler, item.handler.uses, "handles",
+                             {"name": item.name, "env": ""}) for item in items if item.handler]
     for consumer in consumers:
         consumer["uses_storage"] = bool(consumer["table"] or consumer["topics"] or consumer["queues"] or consumer["email"])
         consumer["uses_correlation"] = bool(consumer["topics"] or consumer["queues"])

@@ -127,12 +127,8 @@ def build(ctx: Context) -> None:
     for name, machine in ctx.refs.get("workflows", {}).items():
         _workflow(b, name, machine)
     for name, dlq in ctx.refs.get("function_dead_letter_queues", {}).items():
-        b.alarm(f"{dlq.title}MessagesAlarm", f"fn-{name}", "dead-letters",
-                f"Asynchronous invocations of function '{name}' failed after Lambda's retries and reached its dead-letter queue. "
-                "Look first at: the function's ERROR lines for those events; replay them once fixed.",
-                threshold=0, op="GreaterThanThreshold", evals=1, dp=1, missing="notBreaching",
-                Namespace="AWS/SQS", MetricName="ApproximateNumberOfMessagesVisible", Dimensions=dims(QueueName=GetAtt(dlq, "QueueName")),
-                Statistic="Maximum")
+        _dead_letters(b, dlq, f"fn-{name}", f"Asynchronous invocations of function '{name}' failed after Lambda's retries and reached "
+                      "its dead-letter queue. Look first at: the function's ERROR lines for those events; replay them once fixed.")
     if ctx.refs.get("app_log_groups"):
         _application_errors(b)
     if "distribution" in ctx.refs:
@@ -318,9 +314,13 @@ def _queue(b: Builder, name: str, queue: AWSObject) -> None:
             threshold=spec.max_age_s, op="GreaterThanOrEqualToThreshold", evals=5, dp=5, missing="notBreaching",
             Namespace="AWS/SQS", MetricName="ApproximateAgeOfOldestMessage", Dimensions=dims(QueueName=GetAtt(queue, "QueueName")),
             Statistic="Maximum")
-    b.alarm(f"{dlq.title}MessagesAlarm", comp, "dead-letters",
-            f"Messages of '{name}' failed {spec.max_receive_count} times and reached its dead-letter queue. "
-            "Look first at: the consumer's logs for those messages' correlation_id; redrive them from the console once fixed.",
+    _dead_letters(b, dlq, comp, f"Messages of '{name}' failed {spec.max_receive_count} times and reached its dead-letter queue. "
+                  "Look first at: the consumer's logs for those messages' correlation_id; redrive them from the console once fixed.")
+
+
+def _dead_letters(b: Builder, dlq: AWSObject, component: str, description: str) -> None:
+    """Any message in a dead-letter queue is worth a look: one alarm shape for every kind of dead letter."""
+    b.alarm(f"{dlq.title}MessagesAlarm", component, "dead-letters", description,
             threshold=0, op="GreaterThanThreshold", evals=1, dp=1, missing="notBreaching",
             Namespace="AWS/SQS", MetricName="ApproximateNumberOfMessagesVisible", Dimensions=dims(QueueName=GetAtt(dlq, "QueueName")),
             Statistic="Maximum")
@@ -344,13 +344,9 @@ def _rule(b: Builder, name: str, rule: AWSObject) -> None:
             "dead-letter queue). Look first at: the target queues' policies and the service key's policy for EventBridge.",
             threshold=0, op="GreaterThanThreshold", evals=5, dp=5, missing="notBreaching",
             Namespace="AWS/Events", MetricName="FailedInvocations", Dimensions=d, Statistic="Sum")
-    dlq = b.ctx.refs["event_dead_letter_queues"][name]
-    b.alarm(f"{dlq.title}MessagesAlarm", comp, "dead-letters",
-            f"Events of rule '{name}' could not be delivered and reached its dead-letter queue. "
-            "Look first at: the messages' error attributes; send them again once the target accepts them.",
-            threshold=0, op="GreaterThanThreshold", evals=1, dp=1, missing="notBreaching",
-            Namespace="AWS/SQS", MetricName="ApproximateNumberOfMessagesVisible", Dimensions=dims(QueueName=GetAtt(dlq, "QueueName")),
-            Statistic="Maximum")
+    _dead_letters(b, b.ctx.refs["event_dead_letter_queues"][name], comp,
+                  f"Events of rule '{name}' could not be delivered and reached its dead-letter queue. "
+                  "Look first at: the messages' error attributes; send them again once the target accepts them.")
 
 
 def _workflow(b: Builder, name: str, machine: AWSObject) -> None:
