@@ -21,10 +21,8 @@ QUEUE_ACTIONS = {"send": ["sqs:GetQueueAttributes", "sqs:SendMessage"],
 KMS_ACTIONS = {"read": ["kms:Decrypt", "kms:DescribeKey"], "write": ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]}
 # What each `uses:` verb needs from the service key.
 KMS_LEVEL = {"read": "read", "write": "write", "send": "write", "publish": "write", "consume": "read", "connect": "read", "start": "read"}
-WORKER_ENTRY_POINT = "worker.lambda_handler"  # the generated code's queue-consumer entry point
-
-
-ENTRY_POINT = "app.lambda_handler"  # the generated code's router; every function of the service uses it
+ENTRY_POINT = "app.lambda_handler"  # the generated code's API router: every function behind the API uses it
+WORKER_ENTRY_POINT = "worker.lambda_handler"  # the generated code's entry for queue consumers, topic and events handlers
 
 
 @dataclass
@@ -50,11 +48,22 @@ def function_name(route: Route) -> str:
     return route.handler.replace(".", "-").replace("_", "-")
 
 
+def consumer_name(queue: str) -> str:
+    return f"{queue.replace('_', '-')}-consumer"
+
+
+def handler_name(source: str) -> str:
+    """The function a topic or an events rule invokes."""
+    return f"{source.replace('_', '-')}-handler"
+
+
 def plan(spec: ServiceSpec) -> list[FunctionPlan]:
     """Which functions the stack has.
 
     serverless: one function serves every route; its rights are the union of the routes' uses.
+    hybrid: the same, for the routes with `target: function` (the others run in the container service).
     micro: one function per route, with only that route's uses.
+    Then one function per queue consumer, topic handler and events handler, each with only its own uses.
     """
     routes = list(spec.api.routes)
     if spec.pattern == "hybrid":
@@ -70,14 +79,14 @@ def plan(spec: ServiceSpec) -> list[FunctionPlan]:
     for queue in spec.messaging.queues:
         if queue.consumer:
             functions.append(FunctionPlan(
-                f"{queue.name.replace('_', '-')}-consumer", WORKER_ENTRY_POINT, f"{spec.service}: consumes queue {queue.name} ({queue.consumer.handler})",
+                consumer_name(queue.name), WORKER_ENTRY_POINT, f"{spec.service}: consumes queue {queue.name} ({queue.consumer.handler})",
                 sorted({*queue.consumer.uses, f"{queue.name}:consume"}), consumes=queue.name, source=f"sqs:{queue.name}",
             ))
     for kind, items in (("sns", spec.messaging.topics), ("events", spec.messaging.events)):
         for item in items:
             if item.handler:
                 functions.append(FunctionPlan(
-                    f"{item.name.replace('_', '-')}-handler", WORKER_ENTRY_POINT,
+                    handler_name(item.name), WORKER_ENTRY_POINT,
                     f"{spec.service}: handles {'topic' if kind == 'sns' else 'events rule'} {item.name} ({item.handler.handler})",
                     sorted(set(item.handler.uses)), source=f"{kind}:{item.name}",
                 ))

@@ -11,6 +11,7 @@ from troposphere import GetAtt, Ref, Sub, awslambda, events, ses, sns, sqs
 from generator import naming
 from generator.spec.models import EventRule, Queue, Topic
 from generator.synth.context import Context
+from generator.synth.layers.application import consumer_name, handler_name
 from generator.synth.policy import deny_insecure_transport, document, statement
 
 DLQ_RETENTION_S = 14 * 24 * 3600
@@ -93,7 +94,7 @@ def _rule(ctx: Context, rule: EventRule) -> events.Rule:
     dlq = dead_letter_queue(ctx, naming.logical_id(rule.name, "EventsDeadLetterQueue"), f"Events rule '{rule.name}' could not deliver, kept 14 days")
     queues = ctx.refs.get("queues", {})
     retry = events.RetryPolicy(MaximumRetryAttempts=24, MaximumEventAgeInSeconds=86400)
-    handler = ctx.refs.get("functions", {}).get(f"{rule.name.replace('_', '-')}-handler") if rule.handler else None
+    handler = ctx.refs["functions"][handler_name(rule.name)] if rule.handler else None
     props: dict[str, object] = dict(
         Name=ctx.physical(rule.name), Description=f"{ctx.service}: {rule.name}", State="ENABLED",
         Targets=[events.Target(Id=name, Arn=GetAtt(queues[name], "Arn"), DeadLetterConfig=events.DeadLetterConfig(Arn=GetAtt(dlq, "Arn")),
@@ -133,7 +134,7 @@ def wire(ctx: Context) -> None:
         ctx.refs.setdefault("event_rules", {})[rule.name] = _rule(ctx, rule)
     for topic in ctx.spec.messaging.topics:
         if topic.handler:
-            fn, resource = functions[f"{topic.name.replace('_', '-')}-handler"], ctx.refs["topics"][topic.name]
+            fn, resource = functions[handler_name(topic.name)], ctx.refs["topics"][topic.name]
             ctx.add(sns.SubscriptionResource(naming.logical_id(topic.name, "HandlerSubscription"), TopicArn=Ref(resource), Protocol="lambda",
                                              Endpoint=GetAtt(fn, "Arn")),
                     f"Every message of '{topic.name}' invokes {topic.handler.handler}")
@@ -141,7 +142,7 @@ def wire(ctx: Context) -> None:
     for queue in ctx.spec.messaging.queues:
         if not queue.consumer:
             continue
-        fn = functions[consumer_name(queue)]
+        fn = functions[consumer_name(queue.name)]
         ctx.add(
             awslambda.EventSourceMapping(
                 naming.logical_id(queue.name, "ConsumerMapping"), FunctionName=Ref(fn), EventSourceArn=GetAtt(ctx.refs["queues"][queue.name], "Arn"),
@@ -149,10 +150,6 @@ def wire(ctx: Context) -> None:
             ),
             f"Delivers '{queue.name}' to {queue.consumer.handler}; failed messages return to the queue, then its dead-letter queue",
         )
-
-
-def consumer_name(queue: Queue) -> str:
-    return f"{queue.name.replace('_', '-')}-consumer"
 
 
 def policies(ctx: Context) -> None:
