@@ -82,8 +82,9 @@ def _vpc(ctx: Context) -> None:
 
 
 def _endpoints_for_uses(spec) -> list[str]:
-    """Interface endpoints the containers and in-VPC functions need for what they use (queues, topics, e-mail)."""
-    kinds = {q.name: "sqs" for q in spec.messaging.queues} | {t.name: "sns" for t in spec.messaging.topics} | {"email": "email"}
+    """Interface endpoints the containers and in-VPC functions need for what they use (queues, topics, workflows, e-mail)."""
+    kinds = ({q.name: "sqs" for q in spec.messaging.queues} | {t.name: "sns" for t in spec.messaging.topics}
+             | {w.name: "states" for w in spec.workflows} | {"email": "email"})
     uses = list(spec.container.uses if spec.container else []) + [u for fn in functions_in_vpc(spec) for u in fn.uses]
     return sorted({kinds[u.split(":")[0]] for u in uses if u.split(":")[0] in kinds})
 
