@@ -214,6 +214,8 @@ def _function(ctx: Context, fn: FunctionPlan) -> awslambda.Function:
         dead_letters = dead_letter_queue(ctx, f"{fid}DeadLetterQueue", f"Failed asynchronous invocations of function '{fn.name}', kept 14 days")
         ctx.refs.setdefault("function_dead_letter_queues", {})[fn.name] = dead_letters
         grants_.insert(0, statement(["sqs:SendMessage"], GetAtt(dead_letters, "Arn"), sid="OwnDeadLetterQueue"))
+        # The dead-letter queue is encrypted with the service key: sending needs a data key.
+        grants_.insert(1, statement(["kms:GenerateDataKey"], ctx.key_arn(), sid="OwnDeadLetterQueueKey"))
     vpc = None
     if app.subnet_ids:
         vpc = (list(app.subnet_ids), list(app.security_group_ids))
