@@ -27,7 +27,6 @@ from generator.spec.loader import Located
 from generator.spec.models import SERVICE_NAME_RE, ServiceSpec
 
 TEMPLATE = "serverless-python"
-ANSWERS_FILE = ".msgen/answers.yml"
 STATUS = {"create": 201, "delete": 204, "enqueue": 202, "start": 202}
 # What the generated container handlers implement; other container routes start as a status response.
 CONTAINER_KINDS = ("create", "get", "list", "static")
@@ -261,10 +260,8 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
         "spec_text": spec_text,
         "spec_sha256": hashlib.sha256(spec_text.encode()).hexdigest(),
         "service": spec.service,
-        "package": spec.service.replace("-", "_"),
         "team": spec.team,
         "description": spec.description or f"The {spec.service} microservice",
-        "runtime": spec.application.runtime,
         "python_version": spec.application.runtime.removeprefix("python"),
         "architecture": spec.application.architecture,
         "correlation_header": spec.observability.correlation_header,
@@ -288,7 +285,6 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
                                        allow_unicode=True, sort_keys=False, width=1_000_000).rstrip("\n"),
         "mermaid": _mermaid(spec),
         "schema_json": json_schema().rstrip("\n"),
-        "static_site": spec.content_delivery.enabled and spec.content_delivery.static_site,
         "environments": list(spec.environments),
         "synth_in_hook": False,
     }
