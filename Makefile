@@ -18,9 +18,9 @@ SERVICE_TEMPLATE := templates/serverless-python/{{cookiecutter.service}}
 DEMO_OUT := build/payment-svc.template.yaml
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint golden bench clean help
+.PHONY: demo test test-fast lint golden bench dist clean help
 help:
-	@echo "make demo | test | lint | golden | bench | clean"
+	@echo "make demo | test | test-fast | lint | golden | bench | dist | clean"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,13 @@ golden: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/synth.py
+
+# The release artifacts: an sdist and a wheel of msgen-cli in dist/, checked with twine (what the release workflow runs).
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/python -m twine check --strict dist/*
+	@ls -1 dist
 
 clean:
 	rm -rf build dist $(VENV) $(CHECKOV_VENV) .pytest_cache
