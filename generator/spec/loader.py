@@ -19,6 +19,9 @@ from generator.errors import InputError, Issue, SpecError
 
 MAX_SPEC_BYTES = 1024 * 1024  # a spec is a page of YAML; anything near this is a mistake
 MAX_NODES = 50_000  # bounds alias expansion ("billion laughs") and absurd documents
+MAX_DEPTH = 64  # a spec nests about six levels; the builder recurses once per level
+
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when PyYAML was built with it
 
 Path_ = tuple[str | int, ...]
 
@@ -92,6 +95,11 @@ def decode_spec(raw: bytes, name: str) -> str:
         raise SpecError([Issue(name, line, col, "", f"file is not UTF-8 text (byte 0x{raw[exc.start]:02x})")]) from None
 
 
+def _text_line_col(text: str, offset: int) -> tuple[int, int]:
+    before = text[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
+
+
 def _line_col(raw: bytes, offset: int) -> tuple[int, int]:
     before = raw[:offset]
     line = before.count(b"\n") + 1
@@ -107,7 +115,7 @@ def parse_located(text: str, name: str) -> Located:
     if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
         raise SpecError([Issue(name, 1, 1, "", "file is empty; a spec needs at least 'service', 'team' and 'api'")])
     try:
-        nodes = list(yaml.compose_all(text, Loader=yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader))
+        nodes = list(yaml.compose_all(text, Loader=LOADER))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -120,8 +128,18 @@ def parse_located(text: str, name: str) -> Located:
             problem += ' (inside {...} flow style, quote paths with parameters: path: "/items/{id}")'
 
         raise SpecError([Issue(name, line, col, "", f"YAML syntax error: {problem}")]) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (control characters, U+FFFE, ...)
+        offset = exc.position
+        if LOADER is not yaml.SafeLoader:  # libyaml counts bytes of the UTF-8 text
+            offset = len(text.encode("utf-8", "surrogatepass")[:offset].decode("utf-8", "ignore"))
+        line, col = _text_line_col(text, offset)
+        code = ord(exc.character) if isinstance(exc.character, str) else exc.character
+        raise SpecError([Issue(name, line, col, "", f"YAML error: character U+{code:04X} is not allowed in YAML text ({exc.reason})")]) from None
     except yaml.YAMLError as exc:
         raise SpecError([Issue(name, 1, 1, "", f"YAML error: {exc}")]) from None
+    except UnicodeError as exc:  # text given as str that UTF-8 cannot encode (lone surrogates)
+        line, col = _text_line_col(text, getattr(exc, "start", 0))
+        raise SpecError([Issue(name, line, col, "", "text holds a character that is not valid Unicode (a lone surrogate)")]) from None
     nodes = [n for n in nodes if n is not None]
     if not nodes:
         raise SpecError([Issue(name, 1, 1, "", "file is empty; a spec needs at least 'service', 'team' and 'api'")])
@@ -143,45 +161,151 @@ def parse_located(text: str, name: str) -> Located:
     return loc
 
 
+# Tags a spec may carry: YAML's own scalar and collection types. Anything else (!Ref, !!python/..., !!binary, !!set)
+# is reported where it is written rather than turned into something surprising.
+_TAG = "tag:yaml.org,2002:"
+SCALAR_TAGS = frozenset(_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp", "value"))
+MAPPING_TAG, SEQUENCE_TAG, MERGE_TAG, VALUE_TAG = _TAG + "map", _TAG + "seq", _TAG + "merge", _TAG + "value"
+
+
+def _tag_name(tag: str) -> str:
+    return "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
+
+
+def _kind(node: yaml.Node) -> str:
+    return {yaml.ScalarNode: "a scalar", yaml.SequenceNode: "a list", yaml.MappingNode: "a mapping"}.get(type(node), "a node")
+
+
 class _Builder:
-    """Turns composed YAML nodes into Python data, recording positions."""
+    """Turns composed YAML nodes into Python data, recording positions.
+
+    Every problem (an unknown tag, a bad merge key, a recursive alias, a value that cannot be read) becomes a
+    located Issue; building goes on so that one run reports them all. Nothing here may raise anything but SpecError.
+    """
 
     def __init__(self, loc: Located):
         self.loc = loc
         self.count = 0
         self.issues: list[Issue] = []
         self._constructor = yaml.SafeLoader("")
+        self._open: set[int] = set()  # collection nodes being built: an alias to one of them is a recursive structure
 
-    def build(self, node: yaml.Node, path: Path_) -> Any:
+    def _issue(self, node: yaml.Node, path: Path_, message: str) -> None:
+        m = node.start_mark
+        self.issues.append(Issue(self.loc.file, m.line + 1, m.column + 1, dotted(path), message))
+
+    def build(self, node: yaml.Node, path: Path_, depth: int = 0) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
             m = node.start_mark
-            raise SpecError([Issue(self.loc.file, m.line + 1, m.column + 1, dotted(path),
-                                   f"document expands to more than {MAX_NODES} values (aliases?); a spec is far smaller")])
-        self.loc.values.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
-        if isinstance(node, yaml.MappingNode):
-            self._constructor.flatten_mapping(node)
-            out: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                key_pos = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-                if not isinstance(key_node, yaml.ScalarNode):
-                    self.issues.append(Issue(self.loc.file, *key_pos, dotted(path), "mapping keys must be plain strings"))
-                    continue
-                key = self._constructor.construct_object(key_node)
-                if not isinstance(key, str):
-                    key = str(key)
-                child = path + (key,)
-                if key in out:
-                    self.issues.append(Issue(self.loc.file, *key_pos, dotted(child), "duplicate key (already set above)"))
-                    continue
-                self.loc.keys[child] = key_pos
-                out[key] = self.build(value_node, child)
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
-        try:
-            return self._constructor.construct_object(node)
-        except yaml.constructor.ConstructorError as exc:
-            m = node.start_mark
-            self.issues.append(Issue(self.loc.file, m.line + 1, m.column + 1, dotted(path), f"cannot read value: {exc.problem}"))
+            raise SpecError([*self.issues, Issue(self.loc.file, m.line + 1, m.column + 1, dotted(path),
+                                                 f"document expands to more than {MAX_NODES} values (aliases?); a spec is far smaller")])
+        if depth > MAX_DEPTH:
+            self._issue(node, path, f"values are nested more than {MAX_DEPTH} levels deep; a spec is far flatter")
             return None
+        self.loc.values.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node, path)
+        expected = MAPPING_TAG if isinstance(node, yaml.MappingNode) else SEQUENCE_TAG
+        if node.tag != expected:
+            self._issue(node, path, f"cannot read value: the tag {_tag_name(node.tag)!r} is not supported in a spec "
+                                    f"(a spec holds plain mappings, lists, strings, numbers and booleans)")
+            return None
+        if id(node) in self._open:
+            self._issue(node, path, "an alias refers to a mapping or list that contains it; a spec cannot be recursive")
+            return None
+        self._open.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+            return self._mapping(node, path, depth)
+        finally:
+            self._open.discard(id(node))
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_, depth: int) -> dict[str, Any]:
+        own: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        merges: list[yaml.Node] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == MERGE_TAG:
+                if merges:
+                    self._issue(key_node, path, "duplicate merge key '<<'; merge several mappings with a list: <<: [*a, *b]")
+                    continue
+                merges.append(value_node)
+                continue
+            key = self._key(key_node, path)
+            if key is None:
+                continue
+            if key in own:
+                self._issue(key_node, path + (key,), "duplicate key (already set above)")
+                continue
+            own[key] = (key_node, value_node)
+        # YAML merge keys: a key written in the mapping wins, then the first merged mapping that has it.
+        # The order is PyYAML's: merged keys first.
+        pairs = self._merged(merges, path, {id(node)}) | own
+        out: dict[str, Any] = {}
+        for key, (key_node, value_node) in pairs.items():
+            self.loc.keys[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            out[key] = self.build(value_node, path + (key,), depth + 1)
+        return out
+
+    def _merged(self, merges: list[yaml.Node], path: Path_, seen: set[int]) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        """The key and value nodes that ``<<:`` brings in, earlier sources first; bad sources become issues."""
+        pairs: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for value_node in merges:
+            if isinstance(value_node, yaml.SequenceNode):
+                sources = value_node.value
+            elif isinstance(value_node, yaml.MappingNode):
+                sources = [value_node]
+            else:
+                self._issue(value_node, path, f"a merge key '<<' takes a mapping (such as an alias *name) or a list of them, "
+                                              f"not {_kind(value_node)}")
+                continue
+            for source in sources:
+                if not isinstance(source, yaml.MappingNode):
+                    self._issue(source, path, f"a merge key '<<' merges mappings only; this is {_kind(source)}")
+                    continue
+                if id(source) in seen or id(source) in self._open:
+                    self._issue(source, path, "a merge key '<<' refers to a mapping that contains it; a spec cannot be recursive")
+                    continue
+                inner = [v for k, v in source.value if k.tag == MERGE_TAG][:1]
+                found = self._merged(inner, path, seen | {id(source)})
+                for key_node, value_node2 in source.value:
+                    if key_node.tag != MERGE_TAG:
+                        key = self._key(key_node, path, report=False)
+                        if key is not None:
+                            found[key] = (key_node, value_node2)
+                for key, pair in found.items():
+                    pairs.setdefault(key, pair)
+        return pairs
+
+    def _key(self, node: yaml.Node, path: Path_, report: bool = True) -> str | None:
+        """A mapping key as a string: the text as written for numbers, booleans and null (``200:`` is "200")."""
+        if not isinstance(node, yaml.ScalarNode):
+            if report:
+                self._issue(node, path, "mapping keys must be plain strings")
+            return None
+        if node.tag not in SCALAR_TAGS:
+            if report:
+                self._issue(node, path, f"cannot read key: the tag {_tag_name(node.tag)!r} is not supported in a spec")
+            return None
+        return node.value
+
+    def _scalar(self, node: yaml.ScalarNode, path: Path_) -> Any:
+        if node.tag not in SCALAR_TAGS:
+            self._issue(node, path, f"cannot read value: the tag {_tag_name(node.tag)!r} is not supported in a spec "
+                                    f"(a spec holds plain mappings, lists, strings, numbers and booleans)")
+            return None
+        if node.tag == VALUE_TAG:  # a plain "=" (YAML 1.1's value key) is just text in a spec
+            return node.value
+        try:
+            value = self._constructor.construct_object(node)
+        except Exception as exc:  # PyYAML's constructors raise ValueError, KeyError, ... for text that matches no form
+            self._constructor.recursive_objects.pop(node, None)
+            problem = f" ({exc.problem})" if isinstance(exc, yaml.MarkedYAMLError) and exc.problem else ""
+            self._issue(node, path, f"cannot read value: {node.value!r} is not a valid {_tag_name(node.tag)}{problem}; "
+                                    "quote it if it is text")
+            return None
+        if isinstance(value, int) and not isinstance(value, bool) and len(node.value) > 1000:
+            self._issue(node, path, "cannot read value: the number has over 1000 digits")
+            return None
+        return value
