@@ -70,6 +70,9 @@ CASES = [
     ("billion-laughs", "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
      "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
      "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n", "more than", None),
+    ("merge-key-scalar", _swap("team: payments", "team: payments\n<<: 5"), "a merge key '<<' takes a mapping", 5),
+    ("merge-key-list-of-scalars", _swap("team: payments", "team: payments\n<<: [5]"), "a merge key '<<' merges mappings only", 5),
+    ("merge-key-nested-scalar", _swap("  memory_mb: 512", "  memory_mb: 512\n  <<: x"), "application: a merge key", None),
     ("binary-junk", bytes(range(256)) * 4, "binary", 1),
     ("not-utf8", b"service: caf\xe9\n", "not UTF-8", 1),
     ("ten-megabytes", b"# " + b"x" * (10 * 1024 * 1024) + b"\n", "a spec may be at most", 1),
