@@ -1,0 +1,163 @@
+"""The table of kinds: every kind of component msgen emits, described once, as data.
+
+A *kind* is what a spec can declare and what code can act on: a table, a bucket, a queue, a topic, a
+workflow, e-mail, the database; and the components every service gets (functions, the API, the
+distribution, the container service, the load balancer). For each kind, where it applies, the table says:
+
+* where the spec declares it (``section``) and how its logical ID is formed (``id_suffix``);
+* the verbs a ``uses:`` entry may name, and what each verb grants: IAM actions on which resources
+  (``grants``), and how much of the service key it needs (``kms``);
+* the environment variable that tells the code where it is (``env``), the substitution a workflow
+  definition refers to it by (``substitution``), the VPC interface endpoint code inside the VPC needs to
+  reach it (``endpoint``), and the helper the generated code gets (``helper``).
+
+Adding a kind is a row here plus its layer module (SAM's connector profiles are the model). Nothing in
+this module imports troposphere or pydantic: the spec checks, the plan and the scaffold read it cheaply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+# Verbs that stand for more than one access level.
+COMPOUND_VERBS: Mapping[str, tuple[str, ...]] = MappingProxyType({"readwrite": ("read", "write")})
+# What the service key must allow, per access level (environment variables are always decrypted: "read").
+KMS_ACTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "read": ("kms:Decrypt", "kms:DescribeKey"),
+    "write": ("kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"),
+})
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One policy statement a use produces.
+
+    ``actions`` maps an access level to the IAM actions it needs; a level that is absent means this statement
+    is not granted for it. ``resources`` are written as ``"Arn"`` (``Fn::GetAtt`` of the resource's Arn),
+    ``"Ref"`` (``Ref`` of the resource) or an ``Fn::Sub`` pattern in which ``{id}`` is the logical ID.
+    ``sid`` is a pattern too.
+    """
+
+    sid: str
+    actions: Mapping[str, tuple[str, ...]]
+    resources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    label: str
+    section: tuple[str, ...] | None = None  # where the spec lists these, e.g. ("persistence", "tables")
+    id_suffix: str | None = None  # logical ID = pascal(name) + suffix
+    verbs: tuple[str, ...] = ()  # what `uses: [<name>:<verb>]` may say
+    grants: tuple[Grant, ...] = ()
+    kms: Mapping[str, str] = field(default_factory=dict)  # access level -> key level
+    env: str | None = None  # environment variable prefix: <ENV>_<NAME>
+    substitution: str | None = None  # workflow definitions refer to it as ${<substitution>_<name>}
+    endpoint: str | None = None  # interface VPC endpoint (com.amazonaws.<region>.<endpoint>) code in a VPC needs
+    helper: str | None = None  # the generated code's helper for it
+    singleton: bool = False  # declared once, referred to by the kind's own name (`email:send`, `database:connect`)
+
+    def levels(self, verb: str) -> tuple[str, ...]:
+        """The access levels a verb stands for: ``readwrite`` is ``read`` and ``write``."""
+        return COMPOUND_VERBS.get(verb, (verb,))
+
+    def env_name(self, name: str) -> str | None:
+        return f"{self.env}_{name.upper().replace('-', '_')}" if self.env else None
+
+    def substitution_name(self, name: str) -> str | None:
+        return f"{self.substitution}_{name.replace('-', '_')}" if self.substitution else None
+
+
+_RW = ("read", "write", "readwrite")
+
+KINDS: Mapping[str, Kind] = MappingProxyType({k.name: k for k in (
+    Kind(
+        "table", "DynamoDB table", section=("persistence", "tables"), id_suffix="Table", verbs=_RW,
+        grants=(Grant("{id}", {
+            "read": ("dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable", "dynamodb:GetItem",
+                     "dynamodb:Query", "dynamodb:Scan"),
+            "write": ("dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:DescribeTable",
+                      "dynamodb:PutItem", "dynamodb:UpdateItem"),
+        }, ("Arn", "${{{id}.Arn}}/index/*")),),
+        kms={"read": "read", "write": "write"}, env="TABLE", substitution="table", helper="storage.table",
+    ),
+    Kind(
+        "bucket", "S3 bucket", section=("persistence", "buckets"), id_suffix="Bucket", verbs=_RW,
+        grants=(
+            Grant("{id}Objects", {"read": ("s3:GetObject", "s3:GetObjectVersion"),
+                                  "write": ("s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject")}, ("${{{id}.Arn}}/*",)),
+            Grant("{id}List", {"read": ("s3:ListBucket",)}, ("Arn",)),
+        ),
+        kms={"read": "read", "write": "write"}, env="BUCKET", substitution="bucket", helper="storage.bucket",
+    ),
+    Kind(
+        "queue", "SQS queue", section=("messaging", "queues"), id_suffix="Queue", verbs=("send",),
+        # "consume" is not a verb a spec writes: the plan gives it to the queue's own consumer function.
+        grants=(Grant("{id}", {"send": ("sqs:GetQueueAttributes", "sqs:SendMessage"),
+                               "consume": ("sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                                           "sqs:ReceiveMessage")}, ("Arn",)),),
+        kms={"send": "write", "consume": "read"}, env="QUEUE", substitution="queue", endpoint="sqs", helper="correlation.send_message",
+    ),
+    Kind(
+        "topic", "SNS topic", section=("messaging", "topics"), id_suffix="Topic", verbs=("publish",),
+        grants=(Grant("{id}", {"publish": ("sns:Publish",)}, ("Ref",)),),
+        kms={"publish": "write"}, env="TOPIC", substitution="topic", endpoint="sns", helper="correlation.publish",
+    ),
+    Kind(
+        "workflow", "Step Functions state machine", section=("workflows",), id_suffix="StateMachine", verbs=("start",),
+        grants=(Grant("{id}", {"start": ("states:StartExecution",)}, ("Ref",)),),
+        kms={"start": "read"}, env="WORKFLOW", endpoint="states", helper="correlation.start_execution",
+    ),
+    Kind(
+        "email", "SES e-mail identity", section=("messaging", "email"), verbs=("send",), singleton=True,
+        kms={"send": "write"}, endpoint="email", helper="correlation.send_email",
+    ),
+    Kind(
+        "database", "Aurora PostgreSQL cluster", section=("database",), verbs=("connect",), singleton=True,
+        kms={"connect": "read"}, helper="storage.database",
+    ),
+    # Components every service (or pattern) gets; no spec names them in `uses:`.
+    Kind("function", "Lambda function", id_suffix="Function"),
+    Kind("api", "API Gateway REST API"),
+    Kind("distribution", "CloudFront distribution"),
+    Kind("container_service", "ECS Fargate service"),
+    Kind("load_balancer", "Application load balancer"),
+)})
+
+# Where a `uses:` target may be declared, in the order names are checked for uniqueness across them.
+NAMED_KINDS: tuple[Kind, ...] = tuple(k for k in KINDS.values() if k.verbs and not k.singleton)
+SINGLETONS: Mapping[str, Kind] = MappingProxyType({k.name: k for k in KINDS.values() if k.singleton})
+# Every verb a `uses:` entry may name, for the spec's pattern and help texts.
+ALL_VERBS: tuple[str, ...] = tuple(sorted({v for k in KINDS.values() for v in k.verbs}))
+
+
+@dataclass(frozen=True, order=True)
+class Use:
+    """One ``uses:`` entry, parsed once: ``payments:readwrite`` is ``Use("payments", "readwrite")``."""
+
+    target: str
+    verb: str
+
+    @classmethod
+    def parse(cls, text: str) -> Use:
+        target, sep, verb = text.partition(":")
+        if not sep or not target or not verb or ":" in verb:
+            raise ValueError(f"'{text}' is not <name>:<verb>")
+        return cls(target, verb)
+
+    def __str__(self) -> str:
+        return f"{self.target}:{self.verb}"
+
+
+def uses_help() -> str:
+    """The one description of `uses:` every model field shows (kinds and their verbs, from the table)."""
+    parts = []
+    for kind in KINDS.values():
+        if not kind.verbs:
+            continue
+        who = kind.name if kind.singleton else f"<{kind.name}>"
+        parts.append(f"'{who}:{'|'.join(kind.verbs)}'")
+    return "What the code touches: " + ", ".join(parts)

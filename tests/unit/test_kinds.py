@@ -1,0 +1,63 @@
+"""The kinds table is complete and self-consistent: every verb grants something and has a key level."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from generator.kinds import ALL_VERBS, KINDS, NAMED_KINDS, SINGLETONS, Use, uses_help
+from generator.spec import models
+
+
+def test_a_use_parses_once_into_target_and_verb():
+    assert Use.parse("payments:readwrite") == Use("payments", "readwrite")
+    assert str(Use.parse("email:send")) == "email:send"
+    assert sorted([Use.parse("b:read"), Use.parse("a:write"), Use.parse("a:read")]) == [Use("a", "read"), Use("a", "write"), Use("b", "read")]
+
+
+@pytest.mark.parametrize("text", ["payments", ":read", "payments:", "a:b:c"])
+def test_a_malformed_use_is_refused(text):
+    with pytest.raises(ValueError, match="is not <name>:<verb>"):
+        Use.parse(text)
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS.values() if k.verbs], ids=lambda k: k.name)
+def test_every_verb_of_a_kind_has_a_key_level_and_grants_or_a_builder(kind):
+    for verb in kind.verbs:
+        for level in kind.levels(verb):
+            assert level in kind.kms, f"{kind.name}:{verb} needs a key level for '{level}'"
+            if not kind.singleton:  # singletons (email, database) build their statement from their own settings
+                assert any(level in g.actions for g in kind.grants), f"{kind.name}:{verb} grants nothing for '{level}'"
+
+
+def test_no_grant_has_a_wildcard_action():
+    for kind in KINDS.values():
+        for grant in kind.grants:
+            for actions in grant.actions.values():
+                assert all("*" not in a and ":" in a for a in actions), (kind.name, actions)
+
+
+def test_the_spec_accepts_exactly_the_verbs_of_the_table():
+    verbs = set(re.search(r":\((.*)\)\$$", models.USES_RE).group(1).split("|"))
+    assert verbs == set(ALL_VERBS)
+
+
+def test_named_kinds_and_singletons_partition_the_use_targets():
+    assert {k.name for k in NAMED_KINDS} == {"table", "bucket", "queue", "topic", "workflow"}
+    assert set(SINGLETONS) == {"email", "database"}
+    assert all(k.section for k in (*NAMED_KINDS, *SINGLETONS.values()))
+
+
+def test_env_and_substitution_names_follow_the_convention():
+    assert KINDS["table"].env_name("order-items") == "TABLE_ORDER_ITEMS"
+    assert KINDS["queue"].substitution_name("order-items") == "queue_order_items"
+    assert KINDS["workflow"].substitution_name("refund") is None  # workflows are not substituted into each other
+    assert KINDS["email"].env_name("email") is None  # e-mail sets EMAIL_SENDER itself
+
+
+def test_the_help_text_names_every_kind_and_verb():
+    text = uses_help()
+    for kind in KINDS.values():
+        for verb in kind.verbs:
+            assert verb in text and kind.name in text
