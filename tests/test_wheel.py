@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -18,10 +19,20 @@ def test_wheel_installs_into_a_fresh_venv_and_synthesizes_a_packaged_blueprint(t
     wheelhouse = Path(os.environ.get("MSGEN_WHEELHOUSE") or ROOT / ".venv" / "wheelhouse")
     assert wheelhouse.is_dir(), f"{wheelhouse} missing: `make test` builds it (dependency wheels, so no network is needed here)"
     dist = tmp_path / "dist"
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), str(ROOT)],
+    # What `make dist` does, without build isolation (no network here): an sdist and a wheel that twine accepts.
+    subprocess.run([sys.executable, "-m", "build", "--sdist", "--wheel", "--no-isolation", "--outdir", str(dist), str(ROOT)],
                    check=True, capture_output=True)
-    (wheel,) = dist.glob("msgen-*.whl")
+    (wheel,) = dist.glob("msgen_cli-*.whl")
+    (sdist,) = dist.glob("msgen_cli-*.tar.gz")
+    check = subprocess.run([sys.executable, "-m", "twine", "check", "--strict", str(wheel), str(sdist)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
     names = zipfile.ZipFile(wheel).namelist()
+    metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert "\nName: msgen-cli\n" in metadata, "the distribution is msgen-cli: `msgen` on the public index is another project"
+    with tarfile.open(sdist) as tar:
+        members = tar.getnames()
+    assert any(m.endswith("/blueprints/serverless-api.yaml") for m in members)
+    assert any("/templates/serverless-python/" in m for m in members)
     assert "generator/_data/blueprints/serverless-api.yaml" in names
     assert "generator/spec/service.schema.json" in names
     assert any(n.startswith("generator/lint_rules/") for n in names)
