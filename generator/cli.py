@@ -136,7 +136,7 @@ def synth(spec: str, output: str, fmt: str, check: bool, force: bool, no_cache: 
 @main.command(epilog=EPILOG)
 @click.argument("target")
 @click.option("--region", "regions", multiple=True, default=["us-east-1"], show_default=True,
-              help="Region to lint for; repeat for several.")
+              help="Region to lint for; repeat for several, or ALL_REGIONS.")
 @click.option("--info", is_flag=True, help="Also report cfn-lint's informational (I) findings.")
 def lint(target: str, regions: tuple[str, ...], info: bool) -> None:
     """Lint a CloudFormation template, or a spec (synthesized first), with cfn-lint.
@@ -151,8 +151,9 @@ def lint(target: str, regions: tuple[str, ...], info: bool) -> None:
       msgen lint service.yaml --region eu-west-1 --region us-east-1
     """
     from generator import api
-    from generator.lint import lint_text
+    from generator.lint import check_regions, lint_text
 
+    check_regions(regions)  # before synthesizing: a typo in --region is the quickest thing to report
     path = Path(target)
     if path.is_file():
         try:

@@ -142,3 +142,21 @@ def test_a_bug_is_reported_as_an_internal_error_without_a_traceback(cli, monkeyp
     assert result.exit_code == 3
     assert "internal error: RuntimeError: simulated bug" in result.stderr and "--debug" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_lint_unknown_region_is_a_usage_error_naming_the_nearest_regions(cli, tmp_path):
+    out = tmp_path / "t.yaml"
+    cli("synth", "serverless-api", "-o", str(out))
+    for target in (str(out), "serverless-api"):
+        result = cli("lint", target, "--region", "eu-westt-1")
+        assert result.exit_code == 2, result.output
+        assert "unknown Region 'eu-westt-1'" in result.stderr and "eu-west-1" in result.stderr, result.stderr
+        assert "internal error" not in result.stderr and "Traceback" not in result.output
+    far = cli("lint", str(out), "--region", "us-east-1", "--region", "mars-1")
+    assert far.exit_code == 2 and "unknown Region 'mars-1' (known Regions: af-south-1," in far.stderr
+
+
+def test_known_regions_and_all_regions_pass_the_region_check():
+    from generator.lint import check_regions
+
+    check_regions(("us-east-1", "eu-west-1", "ALL_REGIONS"))
