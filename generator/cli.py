@@ -188,7 +188,8 @@ def new(name: str | None, blueprint_name: str | None, spec_file: str | None, par
 
     The repository holds the spec (service.yaml), the synthesized template
     (infra/template.yaml), handler code with tests, CI, a Makefile and a README.
-    NAME becomes the service name. Nothing is written unless everything succeeds.
+    NAME becomes the service name; without it msgen asks for one on a terminal.
+    Nothing is written unless everything succeeds.
 
     \b
     Examples:
@@ -206,7 +207,14 @@ def new(name: str | None, blueprint_name: str | None, spec_file: str | None, par
     if not name:
         if no_input:
             raise click.UsageError("NAME is required with --no-input")
-        name = click.prompt("Service name (e.g. payment-svc)", err=True)
+        try:
+            name = click.prompt("Service name (e.g. payment-svc)", err=True)
+        except click.Abort:
+            if _stdin_is_terminal():
+                raise  # the person at the terminal chose to stop
+            click.echo(err=True)  # end the prompt's line
+            raise click.UsageError("NAME is required when standard input is not a terminal (it ended before a name was read); "
+                                   "give it as an argument: msgen new NAME") from None
     scaffold.check_name(name)
     if spec_file:
         path, display, source = Path(spec_file), spec_file, f"spec:{Path(spec_file).name}"
@@ -224,6 +232,13 @@ def new(name: str | None, blueprint_name: str | None, spec_file: str | None, par
     created = scaffold.render(spec, text, source, Path(parent) / name, force=force)
     click.echo(str(created))
     click.echo(f"created {created} from {source}; next: cd {created} && make install && make test", err=True)
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (OSError, ValueError):  # closed or missing standard input
+        return False
 
 
 @main.command()

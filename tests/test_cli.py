@@ -160,3 +160,13 @@ def test_known_regions_and_all_regions_pass_the_region_check():
     from generator.lint import check_regions
 
     check_regions(("us-east-1", "eu-west-1", "ALL_REGIONS"))
+
+
+def test_new_without_name_and_without_standard_input_is_a_usage_error(tmp_path):
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(main, ["new", "-o", str(tmp_path)], input="")
+    assert result.exit_code == 2, result.output
+    assert "NAME is required when standard input is not a terminal" in result.stderr and "Usage: " in result.stderr
+    assert "Aborted" not in result.output
+    assert list(tmp_path.iterdir()) == []
