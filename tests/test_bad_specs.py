@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+import yaml
 
-from tests.conftest import blueprint_text
+from tests.conftest import blueprint_data, blueprint_text
 
 GOOD = blueprint_text()
 
@@ -144,3 +145,54 @@ def test_bad_workflow_definitions_are_located_at_the_definition_line(cli, tmp_pa
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert f"{spec}:{line}:17: workflows[0].definition: " in result.stderr and expected in result.stderr, result.stderr
     assert not (tmp_path / "out.yaml").exists()
+
+
+def _edit(blueprint: str, old: str, new: str) -> str:
+    text = blueprint_text(blueprint)
+    assert old in text, f"test fixture out of date: {old!r} not in {blueprint}"
+    return text.replace(old, new, 1)
+
+
+# A value of an unexpected type is reported once, by the model, at its line; no cross-field check crashes on it,
+# repeats it or reasons from it. (spec text, the one expected problem's path and message)
+TYPE_CASES = [
+    ("event-name-list", _edit("event-worker", "- name: payment-settled", "- name: [payment-settled]"),
+     "messaging.events[0].name: Input should be a valid string"),
+    ("event-name-mapping", _edit("event-worker", "- name: payment-settled", "- name: {a: 1}"),
+     "messaging.events[0].name: Input should be a valid string"),
+    ("container-cpu-list", _edit("hybrid-api", "cpu: 512", "cpu: [512]"), "container.cpu: Input should be 256, 512"),
+    ("container-cpu-mapping", _edit("hybrid-api", "cpu: 512", "cpu: {units: 512}"), "container.cpu: Input should be 256, 512"),
+    ("container-memory-out-of-range", _edit("hybrid-api", "memory_mb: 1024", "memory_mb: 100000"),
+     "container.memory_mb: Input should be less than or equal to 30720"),
+    ("container-max-tasks-zero", _edit("hybrid-api", "max_tasks: 8", "max_tasks: 0"), "container.max_tasks: Input should be greater than"),
+    ("container-a-number", yaml.safe_dump({**blueprint_data("hybrid-api"), "container": 5}), "container: Input should be a valid dictionary"),
+    ("pattern-list", _edit("hybrid-api", "pattern: hybrid", "pattern: [hybrid]"), "pattern: Input should be 'serverless', 'hybrid' or 'micro'"),
+    ("network-subnets-a-number", GOOD + "network: {vpc_id: vpc-12345678, subnet_ids: 5}\n", "network.subnet_ids: Input should be a valid list"),
+    ("network-subnets-true", GOOD + "network: {vpc_id: vpc-12345678, subnet_ids: true}\n", "network.subnet_ids: Input should be a valid list"),
+    ("network-vpc-list", GOOD + "network: {vpc_id: [vpc-12345678], subnet_ids: [subnet-12345678, subnet-87654321]}\n",
+     "network.vpc_id: Input should be a valid string"),
+    ("timeout-list", _edit("event-worker", "timeout_s: 20", "timeout_s: [20]"),
+     "application.timeout_s: Input should be a valid integer"),
+    ("database-capacity-list", _edit("hybrid-api", "max_capacity: 8", "max_capacity: [8]"), "database.max_capacity: Input should be a valid number"),
+    ("event-targets-a-number", _edit("event-worker", "targets: [notifications]", "targets: 5"), "messaging.events[0].targets: Input should be a valid list"),
+    ("subnet-ids-mapping", _edit("serverless-api", "  memory_mb: 512", "  memory_mb: 512\n  subnet_ids: {a: 1}\n  security_group_ids: [sg-12345678]"),
+     "application.subnet_ids: Input should be a valid list"),
+]
+
+
+@pytest.mark.parametrize("case,text,expected", TYPE_CASES, ids=[c[0] for c in TYPE_CASES])
+def test_a_value_of_the_wrong_type_is_reported_once_and_located(cli, tmp_path, case, text, expected):
+    spec = tmp_path / "service.yaml"
+    spec.write_text(text)
+    result = cli("validate", str(spec))
+    assert result.exit_code == 2, result.output
+    assert "internal error" not in result.output and "Traceback" not in result.output
+    problems = [ln for ln in result.stderr.splitlines() if ln.startswith(f"{spec}:")]
+    assert len(problems) == 1 and re.match(rf"{re.escape(str(spec))}:\d+:\d+: {re.escape(expected)}", problems[0]), result.stderr
+
+
+def test_cross_field_checks_read_numbers_as_the_model_does(cli, tmp_path):
+    spec = tmp_path / "service.yaml"
+    spec.write_text(_edit("hybrid-api", "memory_mb: 1024", 'memory_mb: "8192"'))
+    result = cli("validate", str(spec))
+    assert result.exit_code == 2 and "container.memory_mb: Fargate with cpu 512 takes 1024-4096 MiB" in result.stderr, result.stderr

@@ -1,15 +1,23 @@
 """Cross-field rules that a field-by-field schema cannot express.
 
-They run over the raw YAML data, defensively, so they still report even when
-other fields of the spec are invalid: one run shows every problem.
+They run over the raw YAML data, so they still report even when other fields of
+the spec are invalid: one run shows every problem. The data may hold anything
+(a list where a name belongs, a mapping for a number), so every rule reads
+values through the typed accessors below and skips what it cannot use. A value
+the model rejected is masked (``INVALID``) before the rules run: the model's
+message is the one reported for it, and no rule adds a second one or reasons
+from it.
 """
 
 from __future__ import annotations
 
 import keyword
+import math
 import re
 import sys
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Collection, Iterator
+from functools import cache
 from typing import Any
 
 from generator import naming
@@ -25,6 +33,34 @@ VERBS = {"tables": {"read", "write", "readwrite"}, "buckets": {"read", "write", 
          "email": {"send"}, "database": {"connect"}, "workflows": {"start"}}
 
 
+class _Invalid:
+    """Stands in for a value the model rejected (see ``mask``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<invalid>"
+
+
+INVALID = _Invalid()
+
+
+def mask(data: Any, paths: Collection[Path_]) -> Any:
+    """A copy of ``data`` with the value at each of ``paths`` that exists replaced by INVALID (the rest is shared)."""
+    if not paths:
+        return data
+    if () in paths:
+        return INVALID
+    below: defaultdict[Any, set[Path_]] = defaultdict(set)
+    for path in paths:
+        below[path[0]].add(path[1:])
+    if isinstance(data, dict):
+        return {k: mask(v, below[k]) if k in below else v for k, v in data.items()}
+    if isinstance(data, list):
+        return [mask(v, below[i]) if i in below else v for i, v in enumerate(data)]
+    return data
+
+
 def _list(data: Any, *keys: str) -> list[Any]:
     for k in keys:
         if not isinstance(data, dict):
@@ -33,11 +69,55 @@ def _list(data: Any, *keys: str) -> list[Any]:
     return data if isinstance(data, list) else []
 
 
+def _dict(data: Any, key: str) -> dict[str, Any]:
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def _str(data: Any, key: str, default: str | None = None) -> str | None:
+    """The string at ``key``; ``default`` when absent; None when it is not a string."""
+    if not isinstance(data, dict) or key not in data:
+        return default
+    value = data[key]
+    return value if isinstance(value, str) else None
+
+
+@cache
+def _adapter(kind: type) -> Any:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(kind)
+
+
+def _number(data: Any, key: str, default: float | None, kind: type = int) -> Any:
+    """The number at ``key`` as the model reads it ("512" is 512); ``default`` when absent; None when it is no number."""
+    if not isinstance(data, dict) or key not in data:
+        return default
+    value = data[key]
+    if value is INVALID or value is None or isinstance(value, (dict, list)):
+        return None
+    from pydantic import ValidationError
+
+    try:
+        number = _adapter(kind).validate_python(value)
+    except ValidationError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _known(*values: Any) -> bool:
+    return all(v is not INVALID for v in values)
+
+
 def _names(items: list[Any]) -> list[tuple[int, str]]:
     return [(i, it["name"]) for i, it in enumerate(items) if isinstance(it, dict) and isinstance(it.get("name"), str)]
 
 
-def check(data: dict[str, Any]) -> list[Problem]:
+def check(data: Any, invalid: Collection[Path_] = ()) -> list[Problem]:
+    """Every cross-field problem of ``data``; ``invalid`` lists the paths of values the model rejected."""
+    if not isinstance(data, dict):
+        return []
+    data = mask(data, invalid)
     problems: list[Problem] = []
     for fn in (_check_names, _check_routes, _check_handlers, _check_uses, _check_messaging, _check_auth, _check_vpc, _check_hybrid):
         problems.extend(fn(data))
@@ -157,35 +237,38 @@ FARGATE_MEMORY = {256: range(512, 2049, 512), 512: range(1024, 4097, 1024), 1024
 
 
 def _check_hybrid(data: dict[str, Any]) -> Iterator[Problem]:
-    pattern = data.get("pattern", "serverless")
+    pattern = _str(data, "pattern", "serverless")
     container = data.get("container")
-    if pattern == "hybrid" and not isinstance(container, dict):
-        yield ((), "the hybrid pattern needs a `container:` section (port, cpu, memory_mb, ...)")
-    if pattern != "hybrid" and container is not None:
-        yield (("container",), f"`container:` is only used by the hybrid pattern (this spec is {pattern})")
-    for i, route in enumerate(_list(data, "api", "routes")):
-        if isinstance(route, dict) and route.get("target") == "container" and pattern != "hybrid":
-            yield (("api", "routes", i, "target"), "routes can target a container only in the hybrid pattern")
+    if pattern is not None and _known(container):
+        if pattern == "hybrid" and not isinstance(container, dict):
+            yield ((), "the hybrid pattern needs a `container:` section (port, cpu, memory_mb, ...)")
+        if pattern != "hybrid" and container is not None:
+            yield (("container",), f"`container:` is only used by the hybrid pattern (this spec is {pattern})")
+    if pattern is not None and pattern != "hybrid":
+        for i, route in enumerate(_list(data, "api", "routes")):
+            if isinstance(route, dict) and route.get("target") == "container":
+                yield (("api", "routes", i, "target"), "routes can target a container only in the hybrid pattern")
     if isinstance(container, dict):
-        cpu, memory = container.get("cpu", 256), container.get("memory_mb", 512)
-        if cpu in FARGATE_MEMORY and isinstance(memory, int) and memory not in FARGATE_MEMORY[cpu]:
+        cpu, memory = _number(container, "cpu", 256), _number(container, "memory_mb", 512)
+        if cpu in FARGATE_MEMORY and memory is not None and memory not in FARGATE_MEMORY[cpu]:
             allowed = FARGATE_MEMORY[cpu]
             yield (("container", "memory_mb"), f"Fargate with cpu {cpu} takes {allowed.start}-{allowed.stop - 1} MiB in steps of {allowed.step}")
-        lo, hi = container.get("min_tasks", 2), container.get("max_tasks", 6)
-        if isinstance(lo, int) and isinstance(hi, int) and lo > hi:
+        lo, hi = _number(container, "min_tasks", 2), _number(container, "max_tasks", 6)
+        if lo is not None and hi is not None and lo > hi:
             yield (("container", "max_tasks"), f"max_tasks ({hi}) is below min_tasks ({lo})")
-    network = data.get("network") if isinstance(data.get("network"), dict) else {}
-    database = data.get("database") if isinstance(data.get("database"), dict) else {}
-    lo, hi = database.get("min_capacity", 0.5), database.get("max_capacity", 4)
-    if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and lo > hi:
-        yield (("database", "max_capacity"), f"max_capacity ({hi}) is below min_capacity ({lo})")
-    app = data.get("application") if isinstance(data.get("application"), dict) else {}
-    if database and app.get("subnet_ids"):
+    network, database, app = _dict(data, "network"), _dict(data, "database"), _dict(data, "application")
+    lo, hi = _number(database, "min_capacity", 0.5, float), _number(database, "max_capacity", 4, float)
+    if lo is not None and hi is not None and lo > hi:
+        yield (("database", "max_capacity"), f"max_capacity ({hi:g}) is below min_capacity ({lo:g})")
+    if database and _known(app.get("subnet_ids")) and app.get("subnet_ids"):
         yield (("application", "subnet_ids"), "with a `database:`, functions that use it run in the service's own private subnets; "
                "set network.vpc_id and network.subnet_ids instead of application.subnet_ids")
-    if bool(network.get("vpc_id")) != bool(network.get("subnet_ids")):
+    vpc_id, subnet_ids = network.get("vpc_id"), network.get("subnet_ids")
+    if not _known(vpc_id, subnet_ids):
+        return
+    if bool(vpc_id) != bool(subnet_ids):
         yield (("network",), "vpc_id and subnet_ids go together: name an existing VPC and its private subnets, or neither")
-    elif network.get("subnet_ids") and len(network["subnet_ids"]) < 2:
+    elif isinstance(subnet_ids, list) and len(subnet_ids) == 1:
         yield (("network", "subnet_ids"), "give at least two subnets, in different availability zones")
 
 
@@ -244,13 +327,12 @@ def _check_uses(data: dict[str, Any]) -> Iterator[Problem]:
 
 def _check_messaging(data: dict[str, Any]) -> Iterator[Problem]:
     queues = {name for _, name in _names(_list(data, "messaging", "queues"))}
-    app = data.get("application") if isinstance(data.get("application"), dict) else {}
-    timeout = app.get("timeout_s", 10) if isinstance(app.get("timeout_s", 10), int) else 10
+    timeout = _number(_dict(data, "application"), "timeout_s", 10)
     for q, queue in enumerate(_list(data, "messaging", "queues")):
         if not isinstance(queue, dict) or not isinstance(queue.get("consumer"), dict):
             continue
-        visibility = queue.get("visibility_timeout_s", 60)
-        if isinstance(visibility, int) and visibility < timeout:
+        visibility = _number(queue, "visibility_timeout_s", 60)
+        if visibility is not None and timeout is not None and visibility < timeout:
             yield (("messaging", "queues", q, "visibility_timeout_s"),
                    f"{visibility} s is shorter than the consumer's timeout ({timeout} s, application.timeout_s); SQS would redeliver "
                    "messages still being processed. Use at least six times the timeout")
@@ -258,19 +340,23 @@ def _check_messaging(data: dict[str, Any]) -> Iterator[Problem]:
     for e, rule in enumerate(_list(data, "messaging", "events")):
         if not isinstance(rule, dict):
             continue
-        if rule.get("name") in names:
-            yield (("messaging", "events", e, "name"), f"duplicate rule name '{rule.get('name')}'")
-        names.add(rule.get("name"))
-        if bool(rule.get("pattern")) == bool(rule.get("schedule")):
+        name = rule.get("name")
+        if isinstance(name, str):
+            if name in names:
+                yield (("messaging", "events", e, "name"), f"duplicate rule name '{name}'")
+            names.add(name)
+        pattern, schedule = rule.get("pattern"), rule.get("schedule")
+        if _known(pattern, schedule) and bool(pattern) == bool(schedule):
             yield (("messaging", "events", e), "give either `pattern` (events to match) or `schedule`, not both and not neither")
-        if rule.get("schedule") and rule.get("bus", "default") != "default":
+        bus = _str(rule, "bus", "default")
+        if isinstance(schedule, str) and schedule and bus is not None and bus != "default":
             yield (("messaging", "events", e, "schedule"), "schedules run on the default event bus only")
-        targets = rule.get("targets")
-        if not targets and not rule.get("handler"):
+        targets, handler = rule.get("targets"), rule.get("handler")
+        if _known(targets, handler) and not targets and not handler:
             yield (("messaging", "events", e), "give the rule `targets` (queues) or a `handler` (a function), or both")
-        for t, name in enumerate(targets if isinstance(targets, list) else []):
-            if isinstance(name, str) and name not in queues:
-                yield (("messaging", "events", e, "targets", t), f"'{name}' is not a queue of this service (messaging.queues)")
+        for t, target in enumerate(targets if isinstance(targets, list) else []):
+            if isinstance(target, str) and target not in queues:
+                yield (("messaging", "events", e, "targets", t), f"'{target}' is not a queue of this service (messaging.queues)")
     for t, topic in enumerate(_list(data, "messaging", "topics")):
         subscribers = topic.get("subscribers") if isinstance(topic, dict) else None
         for s, name in enumerate(subscribers if isinstance(subscribers, list) else []):
@@ -279,7 +365,7 @@ def _check_messaging(data: dict[str, Any]) -> Iterator[Problem]:
 
 
 def _check_auth(data: dict[str, Any]) -> Iterator[Problem]:
-    api = data.get("api") if isinstance(data.get("api"), dict) else {}
+    api = _dict(data, "api")
     default = api.get("auth", "iam")
     uses_cognito = default == "cognito" or any(isinstance(r, dict) and r.get("auth") == "cognito" for r in _list(data, "api", "routes"))
     if uses_cognito and not api.get("cognito_user_pool_arn"):
@@ -287,7 +373,7 @@ def _check_auth(data: dict[str, Any]) -> Iterator[Problem]:
 
 
 def _check_vpc(data: dict[str, Any]) -> Iterator[Problem]:
-    app = data.get("application") if isinstance(data.get("application"), dict) else {}
-    subnets, groups = app.get("subnet_ids") or [], app.get("security_group_ids") or []
-    if bool(subnets) != bool(groups):
+    app = _dict(data, "application")
+    subnets, groups = app.get("subnet_ids"), app.get("security_group_ids")
+    if _known(subnets, groups) and bool(subnets) != bool(groups):
         yield (("application",), "subnet_ids and security_group_ids go together: set both to run in a VPC, or neither")

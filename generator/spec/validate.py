@@ -48,11 +48,13 @@ def _message(err: dict[str, Any]) -> str:
 def validate_located(loc: Located) -> ServiceSpec:
     issues: list[Issue] = []
     spec: ServiceSpec | None = None
+    rejected: set[tuple[str | int, ...]] = set()  # values the model refused: the cross-field checks leave them alone
     try:
         spec = ServiceSpec.model_validate(loc.data)
     except ValidationError as exc:
         for err in exc.errors(include_url=False):
             path = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            rejected.add(tuple(p for p in path if p != "[key]"))
             key = err["type"] == "extra_forbidden"
             if err["type"] == "missing":
                 # Point at the mapping that lacks the key, but name the key in the path.
@@ -60,7 +62,7 @@ def validate_located(loc: Located) -> ServiceSpec:
                 issues.append(Issue(loc.file, line, col, dotted(path), _message(err)))
             else:
                 issues.append(loc.issue(path, _message(err), key=key))
-    for path, message in checks.check(loc.data):
+    for path, message in checks.check(loc.data, rejected):
         issues.append(loc.issue(path, message))
     if issues:
         raise SpecError(issues)
