@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from generator.spec.models import ServiceSpec
-    from generator.spec.validate import attach_workflows, json_schema, load_spec, parse_spec, validate_located
+    from generator.spec.schema import json_schema
+    from generator.spec.validate import attach_workflows, load_spec, parse_spec, validate_located
 
 __all__ = ["ServiceSpec", "load_spec", "parse_spec", "validate_located", "attach_workflows", "json_schema"]
 
@@ -19,6 +20,10 @@ def __getattr__(name: str) -> Any:
         from generator.spec.models import ServiceSpec
 
         return ServiceSpec
+    if name == "json_schema":
+        from generator.spec.schema import json_schema
+
+        return json_schema
     if name in __all__:
         from generator.spec import validate
 

@@ -6,9 +6,11 @@ references) live in :mod:`generator.spec.checks` so that they run even when some
 fields are invalid, and every problem is reported in one run.
 """
 
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator
+from pydantic.json_schema import JsonDict
 
 SERVICE_NAME_RE = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
 RESOURCE_NAME_RE = r"^[a-z][a-z0-9_-]{0,46}[a-z0-9]$|^[a-z]$"
@@ -20,6 +22,7 @@ TAG_KEY_RE = r"^[A-Za-z0-9_.:/=+@ -]+$"
 RESERVED_TAG_KEYS = ("service", "team", "environment", "managed-by")
 TAG_VALUE_RE = r"^[A-Za-z0-9_.:/=+@ -]*$"
 ARN_RE = r"^arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]*:.+$"
+KEY_NAME_RE = r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$"
 
 ServiceName = Annotated[str, StringConstraints(pattern=SERVICE_NAME_RE)]
 ResourceName = Annotated[str, StringConstraints(pattern=RESOURCE_NAME_RE)]
@@ -30,6 +33,46 @@ SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "PRIVATE_KEY", "API_KEY", "ACCESS
 
 # CloudFormation's allowed AWS::Logs::LogGroup RetentionInDays values.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"]
+
+# Validators that refuse values the field's type allows, or accept other forms of input (shorthands) before
+# the type is checked, state that in the JSON Schema as well (`msgen schema`, generator/spec/schema.py):
+# `json_schema_input_type=` for the forms a before-validator accepts, `json_schema_extra=` for what an
+# after-validator refuses. tests/test_schema.py checks that the schema and the model agree.
+
+# Characters other than ASCII letters that str.upper() turns into ASCII capitals (checked by tests/test_schema.py).
+UPPER_TO_ASCII = {"\u00df": "SS", "\u0131": "I", "\u017f": "S", "\ufb00": "FF", "\ufb01": "FI", "\ufb02": "FL", "\ufb03": "FFI",
+                  "\ufb04": "FFL", "\ufb05": "ST", "\ufb06": "ST"}
+
+
+def upper_pattern(words: tuple[str, ...]) -> str:
+    """A regular expression (JSON Schema dialect) for the strings whose str.upper() is one of ``words``."""
+
+    def alternatives(word: str) -> str:
+        if not word:
+            return ""
+        head = sorted({word[0], word[0].lower(), *(c for c, up in UPPER_TO_ASCII.items() if up == word[0])})
+        options = [f"[{''.join(head)}]{alternatives(word[1:])}"]
+        options += [c + alternatives(word[len(up):]) for c, up in sorted(UPPER_TO_ASCII.items()) if len(up) > 1 and word.startswith(up)]
+        return options[0] if len(options) == 1 else f"(?:{'|'.join(options)})"
+
+    return f"^(?:{'|'.join(alternatives(w) for w in words)})$"
+
+
+def ascii_case_insensitive(text: str) -> str:
+    """A regular expression for ``text`` in any mix of ASCII upper and lower case (JSON Schema has no flags)."""
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in text)
+
+
+def _forbidden_keys(*forbidden: JsonDict) -> Callable[[JsonDict], None]:
+    """json_schema_extra for a mapping whose validator refuses the keys that match any of ``forbidden``."""
+
+    def extra(schema: JsonDict) -> None:
+        names = schema.get("propertyNames")
+        schema["propertyNames"] = {**(names if isinstance(names, dict) else {}), "not": {"anyOf": list(forbidden)}}
+
+    return extra
 
 
 class Model(BaseModel):
@@ -57,13 +100,21 @@ class ContentDelivery(Model):
     price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = "PriceClass_100"
 
 
+KeyName = Annotated[str, StringConstraints(pattern=KEY_NAME_RE)]
+
+
 class KeyAttribute(Model):
-    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$")]
+    name: KeyName
     type: Literal["S", "N", "B"] = "S"
 
 
 def _key_shorthand(value: object) -> object:
+    """`partition_key: id` is short for `partition_key: {name: id}` (type S)."""
     return {"name": value} if isinstance(value, str) else value
+
+
+_partition_key_shorthand = field_validator("partition_key", mode="before", json_schema_input_type=KeyName | KeyAttribute)
+_sort_key_shorthand = field_validator("sort_key", mode="before", json_schema_input_type=KeyName | KeyAttribute | None)
 
 
 class Index(Model):
@@ -74,7 +125,8 @@ class Index(Model):
     sort_key: KeyAttribute | None = None
     projection: Literal["ALL", "KEYS_ONLY"] = "ALL"
 
-    _shorthand = field_validator("partition_key", "sort_key", mode="before")(_key_shorthand)
+    _partition_key = _partition_key_shorthand(_key_shorthand)
+    _sort_key = _sort_key_shorthand(_key_shorthand)
 
 
 class Table(Model):
@@ -86,7 +138,8 @@ class Table(Model):
     indexes: list[Index] = Field(default_factory=list, max_length=20)
     ttl_attribute: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")] | None = None
 
-    _shorthand = field_validator("partition_key", "sort_key", mode="before")(_key_shorthand)
+    _partition_key = _partition_key_shorthand(_key_shorthand)
+    _sort_key = _sort_key_shorthand(_key_shorthand)
 
 
 class Bucket(Model):
@@ -102,7 +155,7 @@ class Persistence(Model):
 
 
 class Route(Model):
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"]
+    method: HttpMethod
     path: Annotated[str, StringConstraints(pattern=ROUTE_PATH_RE, max_length=512)] = Field(
         description="Resource path, e.g. /payments/{id}; a greedy {proxy+} may end it"
     )
@@ -119,7 +172,8 @@ class Route(Model):
         None, description="hybrid pattern: serve this route from the container service (default) or from a Lambda function"
     )
 
-    @field_validator("method", mode="before")
+    @field_validator("method", mode="before", json_schema_input_type=HttpMethod | Annotated[
+        str, StringConstraints(pattern=upper_pattern(get_args(HttpMethod)))])
     @classmethod
     def _upper(cls, v: object) -> object:
         return v.upper() if isinstance(v, str) else v
@@ -284,7 +338,8 @@ class Application(Model):
     log_level: Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"] = Field("INFO", description="Application log level (Lambda's ApplicationLogLevel)")
     system_log_level: Literal["DEBUG", "INFO", "WARN"] = Field("INFO", description="Lambda platform log level (SystemLogLevel)")
     environment: dict[Annotated[str, StringConstraints(pattern=ENV_VAR_RE)], Annotated[str, StringConstraints(max_length=1024)]] = Field(
-        default_factory=dict, description="Plain configuration; secrets belong in Secrets Manager, not here"
+        default_factory=dict, description="Plain configuration; secrets belong in Secrets Manager, not here",
+        json_schema_extra=_forbidden_keys({"pattern": "^AWS_"}, *({"pattern": ascii_case_insensitive(w)} for w in SECRET_WORDS)),
     )
     subnet_ids: list[Annotated[str, StringConstraints(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(
         default_factory=list, description="Run functions in these VPC subnets (with security_group_ids)"
@@ -329,9 +384,11 @@ class Alarms(Model):
 
 
 class Observability(Model):
-    log_retention_days: int = Field(30, description="Retention of every log group; one of CloudWatch's allowed values")
+    log_retention_days: int = Field(30, description="Retention of every log group; one of CloudWatch's allowed values",
+                                    json_schema_extra={"enum": list(LOG_RETENTION_DAYS)})
     correlation_header: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,63}$")] = Field(
-        "X-Correlation-Id", description="HTTP header that carries the correlation id between services"
+        "X-Correlation-Id", description="HTTP header that carries the correlation id between services",
+        json_schema_extra={"not": {"pattern": "^" + ascii_case_insensitive("x-amz") + "[Nn]?-"}},
     )
     alarms: Alarms = Field(default_factory=Alarms)
     dashboard: bool = Field(True, description="Create the service's CloudWatch dashboard")
@@ -369,7 +426,8 @@ class ServiceSpec(Model):
         description="Allowed values of the template's Environment parameter",
     )
     tags: dict[Annotated[str, StringConstraints(pattern=TAG_KEY_RE, max_length=128)], Annotated[str, StringConstraints(pattern=TAG_VALUE_RE, max_length=256)]] = Field(
-        default_factory=dict, description="Extra tags for every resource, e.g. cost-centre: cc-1234", max_length=40
+        default_factory=dict, description="Extra tags for every resource, e.g. cost-centre: cc-1234", max_length=40,
+        json_schema_extra=_forbidden_keys({"pattern": "^" + ascii_case_insensitive("aws:")}, {"enum": list(RESERVED_TAG_KEYS)}),
     )
     content_delivery: ContentDelivery = Field(default_factory=ContentDelivery)
     api: Api

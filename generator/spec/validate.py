@@ -27,7 +27,7 @@ PATTERN_HELP = {
     models.ARN_RE: "expected an ARN (arn:aws:...)",
 }
 
-__all__ = ["ServiceSpec", "load_spec", "parse_spec", "validate_located", "json_schema"]
+__all__ = ["ServiceSpec", "load_spec", "parse_spec", "validate_located", "attach_workflows"]
 
 
 def _message(err: dict[str, Any]) -> str:
@@ -131,11 +131,3 @@ def parse_spec(text: str, name: str = "<spec>", base_dir: str | os.PathLike[str]
     if spec.workflows:
         attach_workflows(spec, loc, Path(base_dir))
     return spec
-
-
-def json_schema() -> str:
-    """The JSON Schema of the spec, as committed in generator/spec/service.schema.json."""
-    schema = ServiceSpec.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "https://msgen.dev/schemas/service.schema.json"
-    return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
