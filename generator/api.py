@@ -105,5 +105,27 @@ def write_atomic(path: Path, text: str, force: bool = False) -> None:
         raise
 
 
+def make_dirs(path: Path) -> list[Path]:
+    """Create the directory ``path`` and its missing parents; returns the directories created, outermost first."""
+    missing = [d for d in (path, *path.parents) if not d.exists() and not d.is_symlink()][::-1]
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise InputError(f"{path}: exists and is not a directory") from None
+    except OSError as exc:
+        remove_empty_dirs([d for d in missing if d.is_dir()])
+        raise InputError(f"{path}: cannot create the directory: {exc.strerror or exc}") from None
+    return missing
+
+
+def remove_empty_dirs(dirs: list[Path]) -> None:
+    """Remove directories that ``make_dirs`` created, innermost first, as far as they are still empty."""
+    for d in reversed(dirs):
+        try:
+            d.rmdir()
+        except OSError:
+            return
+
+
 def diff(old: str, new: str, old_name: str, new_name: str) -> str:
     return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True), old_name, new_name))

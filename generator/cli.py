@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -95,9 +96,10 @@ def validate(spec: str) -> None:
 @main.command(epilog=EPILOG)
 @click.argument("spec")
 @click.option("-o", "--output", "output", default="-", show_default=True, metavar="FILE",
-              help="Write the template to FILE (atomically), or '-' for stdout.")
+              help="Write the template to FILE (atomically; missing folders are created), or '-' for stdout.")
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True, help="Template format.")
-@click.option("--check", is_flag=True, help="Write nothing; exit 1 with a unified diff when FILE differs from what SPEC gives.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 with a unified diff when FILE differs from what SPEC gives "
+              "(or with one line when FILE does not exist).")
 @click.option("--force", is_flag=True, help="Overwrite FILE even if msgen did not write it.")
 @click.option("--no-cache", is_flag=True, help="Synthesize afresh even if the cache holds this spec's template (or set MSGEN_NO_CACHE=1).")
 def synth(spec: str, output: str, fmt: str, check: bool, force: bool, no_cache: bool) -> None:
@@ -119,7 +121,15 @@ def synth(spec: str, output: str, fmt: str, check: bool, force: bool, no_cache: 
         if output == "-":
             raise click.UsageError("--check needs -o FILE, the committed template to compare with")
         path = Path(output)
-        current = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if path.is_dir():
+            raise InputError(f"{output}: is a directory; give the committed template file")
+        if not path.exists():
+            click.echo(f"msgen: {output} does not exist; create it with: msgen synth {shlex.quote(spec)} -o {shlex.quote(output)}", err=True)
+            sys.exit(EXIT_FINDINGS)
+        try:
+            current = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise InputError(f"{output}: cannot read: {exc.strerror or exc}") from None
         if current != text:
             click.echo(api.diff(current, text, f"{output} (committed)", f"{output} (from {spec})"), nl=False)
             click.echo(f"msgen: {output} is stale; run: msgen synth {spec} -o {output}", err=True)
@@ -180,7 +190,7 @@ def lint(target: str, regions: tuple[str, ...], info: bool) -> None:
 @click.option("--blueprint", "blueprint_name", metavar="BLUEPRINT", help="Start from this blueprint (default: serverless-api).")
 @click.option("--spec", "spec_file", type=click.Path(dir_okay=False), metavar="FILE", help="Start from this spec file instead of a blueprint.")
 @click.option("-o", "--output-dir", "parent", default=".", show_default=True, metavar="PARENT",
-              help="Parent directory; the repository is created as PARENT/NAME.")
+              help="Parent directory, created with any missing folders; the repository is created as PARENT/NAME.")
 @click.option("--no-input", is_flag=True, help="Never prompt; fail if something is missing.")
 @click.option("--force", is_flag=True, help="Replace PARENT/NAME if it exists.")
 def new(name: str | None, blueprint_name: str | None, spec_file: str | None, parent: str, no_input: bool, force: bool) -> None:
@@ -197,7 +207,7 @@ def new(name: str | None, blueprint_name: str | None, spec_file: str | None, par
       msgen new order-svc --blueprint serverless-cognito-api -o ~/src
       msgen new billing-svc --spec billing.yaml --no-input
     """
-    from generator import scaffold
+    from generator import api, scaffold
     from generator.resources import DEFAULT_BLUEPRINT, blueprint
     from generator.spec import attach_workflows, validate_located
     from generator.spec.loader import decode_spec, parse_located, read_spec_bytes
@@ -229,7 +239,12 @@ def new(name: str | None, blueprint_name: str | None, spec_file: str | None, par
     spec = validate_located(renamed)
     if spec.workflows:
         attach_workflows(spec, renamed, path.parent)
-    created = scaffold.render(spec, text, source, Path(parent) / name, force=force)
+    made = api.make_dirs(Path(parent))  # like synth -o dir/sub/t.yaml; removed again if rendering fails
+    try:
+        created = scaffold.render(spec, text, source, Path(parent) / name, force=force)
+    except BaseException:
+        api.remove_empty_dirs(made)
+        raise
     click.echo(str(created))
     click.echo(f"created {created} from {source}; next: cd {created} && make install && make test", err=True)
 

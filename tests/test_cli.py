@@ -170,3 +170,51 @@ def test_new_without_name_and_without_standard_input_is_a_usage_error(tmp_path):
     assert "NAME is required when standard input is not a terminal" in result.stderr and "Usage: " in result.stderr
     assert "Aborted" not in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_synth_check_of_a_missing_file_says_in_one_line_how_to_create_it(cli, tmp_path):
+    out = tmp_path / "infra" / "template.yaml"
+    result = cli("synth", "serverless-api", "-o", str(out), "--check")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr == f"msgen: {out} does not exist; create it with: msgen synth serverless-api -o {out}\n"
+    assert not out.parent.exists(), "--check never writes"
+    assert cli("synth", "serverless-api", "-o", str(tmp_path), "--check").exit_code == 2, "a directory is not a template"
+
+
+def test_synth_check_of_a_file_that_is_not_utf8_reports_it_stale(cli, tmp_path):
+    out = tmp_path / "template.yaml"
+    out.write_bytes(b"caf\xe9\n")
+    result = cli("synth", "serverless-api", "-o", str(out), "--check")
+    assert result.exit_code == 1 and "stale" in result.stderr and "Traceback" not in result.output
+
+
+def test_new_creates_missing_parent_folders_and_removes_them_if_it_fails(cli, tmp_path, monkeypatch):
+    import generator.scaffold
+    from generator.errors import InputError
+
+    def fail(*args, **kwargs):
+        raise InputError("simulated failure")
+
+    parent = tmp_path / "a" / "b"
+    monkeypatch.setattr(generator.scaffold, "render", fail)
+    failed = cli("new", "demo-svc", "-o", str(parent), "--no-input")
+    assert failed.exit_code == 2 and "simulated failure" in failed.stderr
+    assert list(tmp_path.iterdir()) == [], "folders created for a failed run are removed"
+
+    made: list = []
+    monkeypatch.setattr(generator.scaffold, "render", lambda spec, text, source, destination, force: made.append(destination) or destination)
+    result = cli("new", "demo-svc", "-o", str(parent), "--no-input")
+    assert result.exit_code == 0, result.output
+    assert parent.is_dir() and made == [parent / "demo-svc"]
+
+
+def test_new_parent_below_a_file_is_a_usage_error(cli, tmp_path):
+    (tmp_path / "file").write_text("")
+    result = cli("new", "demo-svc", "-o", str(tmp_path / "file" / "sub"), "--no-input")
+    assert result.exit_code == 2 and "cannot create the directory" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_help_says_that_output_folders_are_created(cli):
+    assert "created with any missing folders" in " ".join(cli("new", "--help").stdout.split())
+    assert "missing folders are created" in " ".join(cli("synth", "--help").stdout.split())

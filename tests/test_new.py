@@ -217,14 +217,15 @@ def test_a_failure_while_rendering_leaves_nothing_behind(cli, tmp_path, monkeypa
 
 
 def test_missing_output_directory_and_conflicting_options(cli, tmp_path):
-    assert generate(cli, tmp_path / "nope", "demo-svc").exit_code == 2
+    (tmp_path / "nope").write_text("")  # a missing PARENT is created (tests/test_cli.py); one below a file cannot be
+    assert generate(cli, tmp_path / "nope" / "sub", "demo-svc").exit_code == 2
     both = generate(cli, tmp_path, "demo-svc", "--blueprint", "serverless-api", "--spec", "x.yaml")
     assert both.exit_code == 2 and "not both" in both.stderr
     bad_spec = tmp_path / "bad.yaml"
     bad_spec.write_text("service: x\n")
     result = generate(cli, tmp_path, "demo-svc", "--spec", str(bad_spec))
     assert result.exit_code == 2 and f"{bad_spec}:" in result.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml", "nope"]
 
 
 def test_name_is_prompted_only_when_missing_and_never_with_no_input(tmp_path):
