@@ -73,6 +73,8 @@ def test_each_component_has_its_alarms(name):
             expected.add(("AWS/Events", "FailedInvocations", ""))
         elif kind == "AWS::SNS::Topic" and lid != "AlarmTopic":
             expected.add(("AWS/SNS", "NumberOfNotificationsFailed", lid))
+        elif kind == "AWS::SNS::Subscription" and "RedrivePolicy" in res["Properties"]:
+            expected.add(("AWS/SNS", "NumberOfNotificationsFailedToRedriveToDlq", res["Properties"]["TopicArn"]["Ref"]))
         elif kind == "AWS::Logs::MetricFilter":
             expected.add(("msgen", res["Properties"]["MetricTransformations"][0]["MetricName"], ""))
     assert expected - seen == set()
@@ -99,6 +101,37 @@ def test_the_health_composite_covers_every_health_alarm(name):
     for lid, alarm in alarms(name).items():
         is_signal = alarm["Properties"]["AlarmName"]["Fn::Sub"].endswith(("-4xx-rate", "-request-rate"))
         assert (f"${{{lid}.Arn}}" in rule) != is_signal, lid
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_queue_subscriptions_keep_what_sns_cannot_deliver_in_an_encrypted_alarmed_dead_letter_queue(name):
+    res = resources(name)
+    (health,) = resources(name, "AWS::CloudWatch::CompositeAlarm").values()
+    rule = json.dumps(health["Properties"]["AlarmRule"])
+    subscriptions = {lid: r["Properties"] for lid, r in resources(name, "AWS::SNS::Subscription").items() if r["Properties"]["Protocol"] == "sqs"}
+    for lid, sub in subscriptions.items():
+        dlq = sub["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        assert dlq == f"{lid}DeadLetterQueue" and res[dlq]["Type"] == "AWS::SQS::Queue", lid
+        assert dlq != sub["Endpoint"]["Fn::GetAtt"][0], "the dead-letter queue is not the subscribed queue itself"
+        queue = res[dlq]
+        assert queue["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": ["ServiceKey", "Arn"]}, dlq
+        assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600, dlq
+        assert queue["DeletionPolicy"] == queue["UpdateReplacePolicy"] == "Retain", dlq
+        statements = res[f"{dlq}Policy"]["Properties"]["PolicyDocument"]["Statement"]
+        assert any(st["Effect"] == "Deny" and st["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for st in statements), dlq
+        (allow,) = [st for st in statements if st["Effect"] == "Allow"]
+        assert allow["Principal"] == {"Service": "sns.amazonaws.com"} and allow["Action"] == ["sqs:SendMessage"], dlq
+        assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": sub["TopicArn"]}}, "only this subscription's topic may send"
+        watching = [a for a, alarm in alarms(name).items() if ("AWS/SQS", "ApproximateNumberOfMessagesVisible", dlq) in watched(alarm)]
+        assert len(watching) == 1, dlq
+        alarm = alarms(name)[watching[0]]["Properties"]
+        assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold", dlq
+        assert f"${{{watching[0]}.Arn}}" in rule, "a dead letter is a health problem"
+    assert bool(subscriptions) == any(t.subscribers for t in spec(name).messaging.topics)
+
+
+def test_some_blueprint_subscribes_a_queue_to_a_topic():
+    assert any(r["Properties"]["Protocol"] == "sqs" for name in NAMES for r in resources(name, "AWS::SNS::Subscription").values())
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -74,17 +74,24 @@ def _topic(ctx: Context, topic: Topic) -> sns.Topic:
     queues = ctx.refs.get("queues", {})
     for name in topic.subscribers:
         queue = queues[name]
+        lid = naming.logical_id(topic.name, "To", name, "Subscription")
+        # What SNS cannot deliver to the queue (its policy or key refuse, it was deleted) is kept here instead of being dropped.
+        dlq = dead_letter_queue(ctx, f"{lid}DeadLetterQueue",
+                                f"Messages of topic '{topic.name}' that SNS could not deliver to queue '{name}', kept 14 days")
         ctx.add(
             sns.SubscriptionResource(
-                naming.logical_id(topic.name, "To", name, "Subscription"), TopicArn=Ref(resource), Protocol="sqs",
-                Endpoint=GetAtt(queue, "Arn"), RawMessageDelivery=True,
+                lid, TopicArn=Ref(resource), Protocol="sqs",
+                Endpoint=GetAtt(queue, "Arn"), RawMessageDelivery=True, RedrivePolicy={"deadLetterTargetArn": GetAtt(dlq, "Arn")},
             ),
-            f"Every message of '{topic.name}' is delivered to queue '{name}' (raw, so message attributes such as correlation_id survive)",
+            f"Every message of '{topic.name}' is delivered to queue '{name}' (raw, so message attributes such as correlation_id survive); "
+            "undeliverable ones go to the subscription's dead-letter queue",
         )
-        ctx.refs["queue_policies"][queue.title].append(statement(
-            ["sqs:SendMessage"], GetAtt(queue, "Arn"), sid=naming.logical_id("From", topic.name),
-            Principal={"Service": "sns.amazonaws.com"}, Condition={"ArnEquals": {"aws:SourceArn": Ref(resource)}},
-        ))
+        for target in (queue, dlq):
+            ctx.refs["queue_policies"][target.title].append(statement(
+                ["sqs:SendMessage"], GetAtt(target, "Arn"), sid=naming.logical_id("From", topic.name),
+                Principal={"Service": "sns.amazonaws.com"}, Condition={"ArnEquals": {"aws:SourceArn": Ref(resource)}},
+            ))
+        ctx.refs.setdefault("subscription_dead_letter_queues", {}).setdefault(topic.name, {})[name] = dlq
     return resource
 
 

@@ -333,6 +333,19 @@ def _topic(b: Builder, name: str, topic: AWSObject) -> None:
             threshold=0, op="GreaterThanThreshold", evals=5, dp=5, missing="notBreaching",
             Namespace="AWS/SNS", MetricName="NumberOfNotificationsFailed", Dimensions=dims(TopicName=GetAtt(topic, "TopicName")),
             Statistic="Sum")
+    dead_letters = b.ctx.refs.get("subscription_dead_letter_queues", {}).get(name, {})
+    for queue, dlq in dead_letters.items():
+        _dead_letters(b, dlq, f"topic-{name}-to-{queue}",
+                      f"SNS could not deliver messages of topic '{name}' to queue '{queue}' and kept them in the subscription's "
+                      "dead-letter queue. Look first at: the queue's policy and the service key's policy for SNS; "
+                      "send the messages to the queue again once fixed.")
+    if dead_letters:
+        b.alarm(f"{topic.title}RedriveFailedAlarm", f"topic-{name}", "redrive-failed",
+                f"Topic '{name}' could not move undeliverable messages to a subscription's dead-letter queue: they are lost. "
+                "Look first at: the dead-letter queues' policies and the service key's policy for SNS.",
+                threshold=0, op="GreaterThanThreshold", evals=1, dp=1, missing="notBreaching",
+                Namespace="AWS/SNS", MetricName="NumberOfNotificationsFailedToRedriveToDlq",
+                Dimensions=dims(TopicName=GetAtt(topic, "TopicName")), Statistic="Sum")
 
 
 def _rule(b: Builder, name: str, rule: AWSObject) -> None:

@@ -118,9 +118,11 @@ def body(ctx: Context) -> dict:
         lay.add(_metric_widget(f"Queue {name}: dead letters", [
             ["AWS/SQS", "ApproximateNumberOfMessagesVisible", *dlq, {"stat": "Maximum"}]], 0, 0))
     for name, topic in refs.get("topics", {}).items():
+        td = ["TopicName", f"${{{topic.title}.TopicName}}"]
+        redrive = (("NumberOfNotificationsRedrivenToDlq", "NumberOfNotificationsFailedToRedriveToDlq")
+                   if refs.get("subscription_dead_letter_queues", {}).get(name) else ())
         lay.add(_metric_widget(f"Topic {name}", [
-            ["AWS/SNS", "NumberOfMessagesPublished", "TopicName", f"${{{topic.title}.TopicName}}", {"stat": "Sum"}],
-            ["AWS/SNS", "NumberOfNotificationsFailed", "TopicName", f"${{{topic.title}.TopicName}}", {"stat": "Sum"}]], 0, 0))
+            ["AWS/SNS", metric, *td, {"stat": "Sum"}] for metric in ("NumberOfMessagesPublished", "NumberOfNotificationsFailed", *redrive)], 0, 0))
     for name, machine in refs.get("workflows", {}).items():
         sm = ["StateMachineArn", f"${{{machine.title}}}"]
         lay.add(_metric_widget(f"Workflow {name}", [
