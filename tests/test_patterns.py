@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
+import re
 
 import pytest
 
@@ -12,7 +14,7 @@ from generator.spec.models import ServiceSpec
 from generator.synth.layers.application import plan
 from generator.synth.pipeline import MAX_RESOURCES, build_template, synthesize
 from tests.conftest import BLUEPRINTS, blueprint_data
-from tests.test_templates import resources
+from tests.test_templates import branches, resources, template
 
 NAMES = sorted(BLUEPRINTS)
 
@@ -93,7 +95,7 @@ def test_the_container_task_role_holds_exactly_container_uses():
             for resource in _allowed_resources(st):
                 assert _names_in(resource) <= explained, (st.get("Sid"), resource)
         execution = roles["TaskExecutionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-        assert {a for st in execution for a in st["Action"]} == {
+        assert {a for st in execution for b in branches(st) for a in b["Action"]} == {
             "ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
             "logs:CreateLogStream", "logs:PutLogEvents"}
 
@@ -209,3 +211,104 @@ def test_a_large_service_splits_its_health_rule_within_the_length_limit():
     for lid in parts:
         worst = sum(len('ALARM("")') + 60 + len(res[m]["Properties"]["AlarmName"]["Fn::Sub"]) + 16 + 4 for m in members(lid))
         assert worst <= MAX_RULE_CHARS
+
+
+# --- the task execution role pulls only the service's own image --------------------------------------------------
+
+ACCOUNT, REGION = "123456789012", "eu-west-1"
+PSEUDO = {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com",
+          "AWS::NoValue": None}
+
+
+def evaluate(value, params: dict):
+    """A small CloudFormation evaluator for the functions the execution role uses (GetAtt only as a placeholder)."""
+    if isinstance(value, list):
+        return [evaluate(v, params) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) != 1 or not next(iter(value)).startswith(("Ref", "Fn::")):
+        return {k: evaluate(v, params) for k, v in value.items()}
+    (fn, arg), = value.items()
+    if fn == "Ref":
+        return params[arg]
+    if fn == "Fn::GetAtt":
+        return f"<{'.'.join(arg)}>"
+    if fn == "Fn::Join":
+        return arg[0].join(evaluate(arg[1], params))
+    if fn == "Fn::Split":
+        return evaluate(arg[1], params).split(arg[0])
+    if fn == "Fn::Select":
+        return evaluate(arg[1], params)[int(arg[0])]
+    if fn == "Fn::Equals":
+        return evaluate(arg[0], params) == evaluate(arg[1], params)
+    if fn == "Fn::If":
+        return evaluate(arg[1] if params[arg[0]] else arg[2], params)
+    if fn == "Fn::Sub":
+        text, names = (arg, {}) if isinstance(arg, str) else (arg[0], {k: evaluate(v, params) for k, v in arg[1].items()})
+        return re.sub(r"\$\{([^}!]+)\}", lambda m: names[m.group(1)] if m.group(1) in names else params[m.group(1)], text)
+    raise AssertionError(f"the evaluator does not know {fn}")
+
+
+def _execution_policy(image: str, params: dict | None = None) -> list[dict]:
+    """The execution role's statements as CloudFormation would create them for this ContainerImage."""
+    data = template("hybrid-api")
+    values = {**PSEUDO, "ContainerImage": image, **(params or {})}
+    for name, condition in data["Conditions"].items():
+        values[name] = evaluate(condition, values)
+    role = data["Resources"]["TaskExecutionRole"]["Properties"]
+    statements = evaluate(role["Policies"][0]["PolicyDocument"]["Statement"], values)
+    return [st for st in statements if st is not None]
+
+
+def _pulls(statements: list[dict]) -> dict[str, list]:
+    return {a: st["Resource"] for st in statements for a in st["Action"] if a.startswith("ecr:")}
+
+
+@pytest.mark.parametrize(("image", "repository"), [
+    (f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/ledger-svc:1.4.2", "ledger-svc"),
+    (f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/finance/ledger-svc:1.4.2", "finance/ledger-svc"),
+    (f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/ledger-svc@sha256:{'a' * 64}", "ledger-svc"),
+    (f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/ledger-svc:1.4.2@sha256:{'b' * 64}", "ledger-svc"),
+    (f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/ledger-svc", "ledger-svc"),
+])
+def test_an_image_in_this_accounts_registry_is_pulled_from_its_own_repository_only(image, repository):
+    pulls = _pulls(_execution_policy(image))
+    own = [f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{repository}"]
+    assert pulls == {"ecr:GetAuthorizationToken": ["*"], "ecr:BatchCheckLayerAvailability": own, "ecr:BatchGetImage": own,
+                     "ecr:GetDownloadUrlForLayer": own}
+
+
+def test_china_registry_hosts_name_the_repository_too():
+    china = {"AWS::Partition": "aws-cn", "AWS::Region": "cn-north-1", "AWS::URLSuffix": "amazonaws.com.cn"}
+    pulls = _pulls(_execution_policy(f"{ACCOUNT}.dkr.ecr.cn-north-1.amazonaws.com.cn/team/app:2", china))
+    assert pulls["ecr:BatchGetImage"] == [f"arn:aws-cn:ecr:cn-north-1:{ACCOUNT}:repository/team/app"]
+
+
+@pytest.mark.parametrize("image", [
+    "nginx:1.27", "library/nginx", "public.ecr.aws/nginx/nginx:1.27", "ghcr.io/acme/ledger:2", "localhost:5000/ledger:1",
+    f"999999999999.dkr.ecr.{REGION}.amazonaws.com/ledger-svc:1.4.2",  # another account's registry
+    f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/ledger-svc:1.4.2",  # another Region's
+])
+def test_any_other_image_gets_no_ecr_permission(image):
+    statements = _execution_policy(image)
+    assert _pulls(statements) == {}
+    assert [st["Sid"] for st in statements] == ["OwnLogGroup"]
+
+
+def test_the_execution_role_never_pulls_from_every_repository():
+    role = resources("hybrid-api", "AWS::IAM::Role")["TaskExecutionRole"]["Properties"]
+    statements = [b for st in role["Policies"][0]["PolicyDocument"]["Statement"] for b in branches(st)]
+    for st in statements:
+        if {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"} & set(st["Action"]):
+            assert "*" not in st["Resource"] and "repository/*" not in json.dumps(st["Resource"]), st
+    assert [st["Fn::If"][0] for st in role["Policies"][0]["PolicyDocument"]["Statement"] if "Fn::If" in st] == ["ImageInOwnRegistry"] * 2
+
+
+@pytest.mark.parametrize(("image", "valid"), [
+    (f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/finance/ledger-svc:1.4.2", True), ("nginx", True), ("nginx:1.27-alpine", True),
+    (f"ledger@sha256:{'c' * 64}", True), ("localhost:5000/ledger:1", True), ("public.ecr.aws/nginx/nginx:1.27", True),
+    ("", False), ("Ledger:1", False), ("ledger:1 ; rm -rf /", False), ("ledger::1", False), ("https://example.com/ledger", False),
+])
+def test_the_container_image_parameter_accepts_image_references_only(image, valid):
+    parameter = template("hybrid-api")["Parameters"]["ContainerImage"]
+    assert bool(re.fullmatch(parameter["AllowedPattern"], image)) is valid

@@ -109,7 +109,14 @@ def _policy_statements(name: str):
                 docs.append(props[key])
         for doc in docs:
             for st in doc["Statement"]:
-                yield lid, st
+                yield from ((lid, branch) for branch in branches(st))
+
+
+def branches(statement: dict) -> list[dict]:
+    """A policy statement, or both branches of a conditional one (``Fn::If``; ``AWS::NoValue`` is no statement)."""
+    if "Fn::If" in statement:
+        return [b for branch in statement["Fn::If"][1:] for b in branches(branch)]
+    return [] if statement == {"Ref": "AWS::NoValue"} else [statement]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -5,7 +5,7 @@ requests, and least-privilege task and execution roles.
 
 from __future__ import annotations
 
-from troposphere import GetAtt, Parameter, Ref, Sub, apigatewayv2, ec2, ecs, iam, logs
+from troposphere import Equals, GetAtt, If, Join, Parameter, Ref, Select, Split, Sub, apigatewayv2, ec2, ecs, iam, logs
 from troposphere import applicationautoscaling as scaling
 from troposphere import elasticloadbalancingv2 as elb
 
@@ -13,6 +13,10 @@ from generator.synth.context import Context
 from generator.synth.policy import assume_role, document, statement
 
 CONTAINER = "app"
+IMAGE_IN_OWN_REGISTRY = "ImageInOwnRegistry"
+# A container image reference: [registry[:port]/]repository[:tag][@sha256:digest], repository in lower case.
+IMAGE_PATTERN = (r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*"
+                 r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$")
 
 
 def build(ctx: Context) -> None:
@@ -22,8 +26,11 @@ def build(ctx: Context) -> None:
     c = spec.container
     t = ctx.template
     image = t.add_parameter(Parameter(
-        "ContainerImage", Type="String", MinLength=1, MaxLength=1024,
-        Description="Container image of the service, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/payment-svc:1.4.2",
+        "ContainerImage", Type="String", MinLength=1, MaxLength=1024, AllowedPattern=IMAGE_PATTERN,
+        ConstraintDescription="an image reference such as 123456789012.dkr.ecr.eu-west-1.amazonaws.com/payment-svc:1.4.2",
+        Description="Container image of the service, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/payment-svc:1.4.2. "
+                    "An image in this account's ECR in this Region may be pulled from its own repository only; "
+                    "any other image is pulled without ECR permissions (public registries)",
     ))
     vpc, subnets = ctx.refs["vpc"], ctx.refs["subnets"]
     link_sg = ctx.add(ec2.SecurityGroup(
@@ -82,16 +89,17 @@ def build(ctx: Context) -> None:
     )
     ctx.refs.setdefault("log_groups", []).append(log_group)
     ctx.refs.setdefault("app_log_groups", {})["container"] = log_group
+    own_image = _own_repository(ctx, image)
     execution = ctx.add(iam.Role(
         "TaskExecutionRole", AssumeRolePolicyDocument=assume_role("ecs-tasks.amazonaws.com"),
         Policies=[iam.Policy(PolicyName="pull-and-log", PolicyDocument=document(
             # GetAuthorizationToken has no resource-level permissions: "*" is its only valid resource.
-            statement(["ecr:GetAuthorizationToken"], "*", sid="RegistryLogin"),
-            statement(["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                      Sub("arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*"), sid="PullImages"),
+            If(IMAGE_IN_OWN_REGISTRY, statement(["ecr:GetAuthorizationToken"], "*", sid="RegistryLogin"), Ref("AWS::NoValue")),
+            If(IMAGE_IN_OWN_REGISTRY, statement(["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                                                own_image, sid="PullOwnImage"), Ref("AWS::NoValue")),
             statement(["logs:CreateLogStream", "logs:PutLogEvents"], GetAtt(log_group, "Arn"), sid="OwnLogGroup"),
         ))],
-    ), "Lets ECS pull this account's images and write the service's logs")
+    ), "Lets ECS pull the service's image (from its own repository, when it is in this account's ECR) and write the service's logs")
     from generator.synth.layers.application import grants
 
     task_statements, env = grants(ctx, sorted(set(c.uses)))
@@ -146,3 +154,19 @@ def build(ctx: Context) -> None:
                    "API Gateway's private path to the load balancer")
     ctx.refs.update(container_service=service, container_cluster=cluster, load_balancer=lb, target_group=group, vpc_link=link,
                     listener_scheme="https" if c.certificate_arn else "http")
+
+
+def _own_repository(ctx: Context, image: Parameter) -> Sub:
+    """The ARN of the ECR repository ``ContainerImage`` names, and the condition that it is in this account's registry.
+
+    ``123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app:1.4.2`` -> ``arn:aws:ecr:eu-west-1:123456789012:repository/team/app``.
+    CloudFormation has no substring function: the registry host (the part before the first "/") is compared with this
+    account's, and the repository is what follows "amazonaws.com/" (China's hosts end in amazonaws.com.cn, normalised
+    first), without its tag or digest. The expression never fails: for any other image it gives an unused empty name.
+    """
+    registry = Sub("${AWS::AccountId}.dkr.ecr.${AWS::Region}.${AWS::URLSuffix}")
+    ctx.template.add_condition(IMAGE_IN_OWN_REGISTRY, Equals(Select(0, Split("/", Ref(image))), registry))
+    normalised = Join("amazonaws.com/", Split("amazonaws.com.cn/", Ref(image)))
+    after_host = Select(1, Split("amazonaws.com/", Join("", [normalised, "amazonaws.com/"])))
+    repository = Select(0, Split(":", Select(0, Split("@", after_host))))
+    return Sub("arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/${Repository}", Repository=repository)
