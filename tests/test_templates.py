@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -169,3 +170,183 @@ def test_cloudfront_is_https_only_with_security_headers(name):
         assert all("ResponseHeadersPolicyId" in b for b in behaviors), lid
         assert all(o.get("CustomOriginConfig", {}).get("OriginProtocolPolicy", "https-only") == "https-only" for o in cfg["Origins"])
         assert all("OriginAccessControlId" in o for o in cfg["Origins"] if "S3OriginConfig" in o)
+
+
+# --- every checkov skip reason is true of the template it sits in ------------------------------------------------
+
+def refs_in(value) -> set[str]:
+    """Logical IDs an expression refers to anywhere inside it (Ref, GetAtt, ${X} and ${X.Attr} in Sub)."""
+    if isinstance(value, list):
+        return set().union(*map(refs_in, value)) if value else set()
+    if not isinstance(value, dict):
+        return set()
+    found: set[str] = set()
+    if isinstance(value.get("Ref"), str):
+        found.add(value["Ref"])
+    if "Fn::GetAtt" in value:
+        found.add(value["Fn::GetAtt"][0])
+    if "Fn::Sub" in value:
+        text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+        found |= {m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text)}
+    return found | set().union(*(refs_in(v) for v in value.values()))
+
+
+def _props(res: dict, lid: str) -> dict:
+    return res[lid].get("Properties", {})
+
+
+def _of_type(res: dict, kind: str) -> dict[str, dict]:
+    return {k: v.get("Properties", {}) for k, v in res.items() if v["Type"] == kind}
+
+
+def _behind_api(res: dict, lid: str) -> bool:
+    return any(m["Integration"]["Type"] == "AWS_PROXY" and lid in refs_in(m["Integration"]["Uri"])
+               for m in _of_type(res, "AWS::ApiGateway::Method").values())
+
+
+def _invoked_asynchronously(res: dict, lid: str) -> bool:
+    """SNS subscriptions and EventBridge targets invoke a function asynchronously."""
+    return (any(lid in refs_in(s["Endpoint"]) for s in _of_type(res, "AWS::SNS::Subscription").values())
+            or any(lid in refs_in(t["Arn"]) for r in _of_type(res, "AWS::Events::Rule").values() for t in r["Targets"]))
+
+
+def _consumes_a_queue_with_dead_letters(res: dict, lid: str) -> bool:
+    return any(m["FunctionName"] == {"Ref": lid} and "RedrivePolicy" in _props(res, next(iter(refs_in(m["EventSourceArn"]))))
+               for m in _of_type(res, "AWS::Lambda::EventSourceMapping").values())
+
+
+def _uses_the_database(res: dict, lid: str) -> bool:
+    role = _props(res, lid)["Role"]["Fn::GetAtt"][0]
+    return any(a.startswith("rds-db:") for p in _props(res, role)["Policies"] for st in p["PolicyDocument"]["Statement"]
+               for b in branches(st) for a in b["Action"])
+
+
+def _has_a_vpc(spec, res: dict) -> bool:
+    return bool(_of_type(res, "AWS::EC2::VPC")) or bool(spec.network.vpc_id)
+
+
+def _reached_only_through_the_vpc_link(res: dict, lb: str) -> bool:
+    """An internal load balancer whose security groups admit only the VPC link's security group, and only API Gateway uses the link."""
+    props = _props(res, lb)
+    link_groups = {g["Ref"] for link in _of_type(res, "AWS::ApiGatewayV2::VpcLink").values() for g in link["SecurityGroupIds"]}
+    groups = {g["Ref"] for g in props["SecurityGroups"]}
+    ingress = [i for i in _of_type(res, "AWS::EC2::SecurityGroupIngress").values() if i["GroupId"]["Ref"] in groups]
+    return (props["Scheme"] == "internal" and bool(link_groups) and bool(ingress)
+            and all(not _props(res, g).get("SecurityGroupIngress") for g in groups)
+            and all(i.get("SourceSecurityGroupId", {}).get("Ref") in link_groups for i in ingress))
+
+
+def _route_of(spec, lid: str):
+    from generator import naming
+
+    return next(r for r in spec.api.routes if naming.method_id(r.method, r.path) == lid)
+
+
+def _function_without(key: str):
+    return lambda spec, res, lid: res[lid]["Type"] == "AWS::Lambda::Function" and key not in _props(res, lid)
+
+
+# What each skip reason claims, as a check of the spec and the template (spec, resources, logical id) -> bool.
+CLAIMS = {
+    "CKV_AWS_18": lambda spec, res, lid: (
+        "LoggingConfiguration" not in _props(res, lid)
+        and (any(b.get("LoggingConfiguration", {}).get("DestinationBucketName") == {"Ref": lid} for b in _of_type(res, "AWS::S3::Bucket").values())
+             or any(lid in refs_in(d["DistributionConfig"].get("Logging", {})) for d in _of_type(res, "AWS::CloudFront::Distribution").values()))),
+    "CKV_AWS_68": lambda spec, res, lid: "WebACLId" not in _props(res, lid)["DistributionConfig"] and not spec.content_delivery.web_acl_arn,
+    "CKV_AWS_174": lambda spec, res, lid: (
+        not spec.content_delivery.domain and "Aliases" not in _props(res, lid)["DistributionConfig"]
+        and _props(res, lid)["DistributionConfig"]["ViewerCertificate"] == {"CloudFrontDefaultCertificate": True}),
+    "CKV_AWS_59": lambda spec, res, lid: _props(res, lid)["AuthorizationType"] == "NONE" and _route_of(spec, lid).auth == "none",
+    "CKV_AWS_59:default": lambda spec, res, lid: (
+        _props(res, lid)["AuthorizationType"] == "NONE" and _route_of(spec, lid).auth is None and spec.api.auth == "none"),
+    "CKV_AWS_120": lambda spec, res, lid: not spec.api.cache_enabled and not _props(res, lid).get("CacheClusterEnabled"),
+    "CKV_AWS_115": lambda spec, res, lid: (
+        _function_without("ReservedConcurrentExecutions")(spec, res, lid) and spec.application.reserved_concurrency is None),
+    "CKV_AWS_116": lambda spec, res, lid: (
+        _function_without("DeadLetterConfig")(spec, res, lid) and _behind_api(res, lid) and not _invoked_asynchronously(res, lid)),
+    "CKV_AWS_116:queue": lambda spec, res, lid: (
+        _function_without("DeadLetterConfig")(spec, res, lid) and _consumes_a_queue_with_dead_letters(res, lid)
+        and not _behind_api(res, lid) and not _invoked_asynchronously(res, lid)),
+    "CKV_AWS_2": lambda spec, res, lid: (
+        _props(res, lid)["Protocol"] == "HTTP" and not spec.container.certificate_arn
+        and _reached_only_through_the_vpc_link(res, _props(res, lid)["LoadBalancerArn"]["Ref"])),
+    "CKV_AWS_103": lambda spec, res, lid: CLAIMS["CKV_AWS_2"](spec, res, lid),
+    "CKV_AWS_91": lambda spec, res, lid: (
+        _reached_only_through_the_vpc_link(res, lid)
+        and all("AccessLogSetting" in stage for stage in _of_type(res, "AWS::ApiGateway::Stage").values())),
+    "CKV_AWS_117": lambda spec, res, lid: (
+        _function_without("VpcConfig")(spec, res, lid) and not _has_a_vpc(spec, res) and not spec.application.subnet_ids
+        and not _uses_the_database(res, lid)),
+    "CKV_AWS_117:outside": lambda spec, res, lid: (
+        _function_without("VpcConfig")(spec, res, lid) and _has_a_vpc(spec, res) and not spec.application.subnet_ids
+        and not _uses_the_database(res, lid)),
+}
+
+
+def untrue_skips(spec, data: dict) -> list[tuple[str, str, str]]:
+    """(logical id, check, reason) of every skip whose reason is unknown or not true of this template."""
+    res = data["Resources"]
+    key_of = {(key.partition(":")[0], reason): key for key, reason in SKIP_REASONS.items()}
+    out = []
+    for lid, r in res.items():
+        for skip in r.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            key = key_of.get((skip["id"], skip["comment"]))
+            if key is None or not CLAIMS[key](spec, res, lid):
+                out.append((lid, skip["id"], skip["comment"]))
+    return out
+
+
+def test_every_skip_reason_has_a_claim_check():
+    assert set(CLAIMS) == set(SKIP_REASONS)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_checkov_skip_reason_is_true_of_its_template(name):
+    assert untrue_skips(load_spec(BLUEPRINTS[name]), template(name)) == []
+
+
+def _variant(tmp_path, data: dict) -> tuple:
+    from generator.synth.pipeline import build_template
+
+    path = tmp_path / "service.yaml"
+    path.write_text(yaml.safe_dump(data))
+    spec = load_spec(path)
+    return spec, build_template(spec)
+
+
+def test_skip_reasons_follow_the_situation_they_describe(tmp_path):
+    from tests.test_combinations import DEFINITION, SPEC
+
+    # An existing VPC and a database: functions that do not use it stay outside, and say so.
+    (tmp_path / "flow.asl.json").write_text(json.dumps(DEFINITION))
+    spec, data = _variant(tmp_path, SPEC)
+    assert untrue_skips(spec, data) == []
+    reasons = {s["comment"] for s in data["Resources"]["JobsConsumerFunction"]["Metadata"]["checkov"]["skip"]}
+    assert SKIP_REASONS["CKV_AWS_117:outside"] in reasons and SKIP_REASONS["CKV_AWS_117"] not in reasons
+    # The hybrid stack creates a VPC: its function's reason is the one for a stack with a VPC.
+    hybrid = {s["id"]: s["comment"] for s in resources("hybrid-api")["ApiFunction"]["Metadata"]["checkov"]["skip"]}
+    assert hybrid["CKV_AWS_117"] == SKIP_REASONS["CKV_AWS_117:outside"]
+    # Public by the API's default, or by the route's own declaration.
+    public = yaml.safe_load(BLUEPRINTS["serverless-api"].read_text())
+    public["api"]["auth"] = "none"
+    public["api"]["routes"][0]["auth"] = "none"
+    spec, data = _variant(tmp_path, public)
+    assert untrue_skips(spec, data) == []
+    from generator import naming
+
+    by_route = {naming.method_id(r.method, r.path): r for r in spec.api.routes}
+    for lid, route in by_route.items():
+        (comment,) = [s["comment"] for s in data["Resources"][lid]["Metadata"]["checkov"]["skip"] if s["id"] == "CKV_AWS_59"]
+        assert comment == SKIP_REASONS["CKV_AWS_59" if route.auth else "CKV_AWS_59:default"], lid
+
+
+def test_the_skip_reason_check_can_fail():
+    """The old hybrid reason ("no VPC in the spec") on a stack that creates a VPC is caught, as is an unknown reason."""
+    data = copy.deepcopy(template("hybrid-api"))
+    skips = data["Resources"]["ApiFunction"]["Metadata"]["checkov"]["skip"]
+    for skip in skips:
+        if skip["id"] == "CKV_AWS_117":
+            skip["comment"] = SKIP_REASONS["CKV_AWS_117"]
+    skips.append({"id": "CKV_AWS_115", "comment": "because"})
+    found = {(lid, check) for lid, check, _ in untrue_skips(load_spec(BLUEPRINTS["hybrid-api"]), data)}
+    assert found == {("ApiFunction", "CKV_AWS_117"), ("ApiFunction", "CKV_AWS_115")}

@@ -11,13 +11,14 @@ from troposphere import AWSObject, GetAtt, Parameter, Ref, Sub, Tags, Template
 from generator.spec.models import ServiceSpec
 
 # Checkov skips the generated resources may carry, keyed by check id (with ":variant" where one check
-# has two reasons). Each is used only where the spec has not given what the check needs; the README
-# lists them (tests check it).
+# has two reasons). Each is used only where the spec has not given what the check needs, and each must be
+# true of the template it sits in (tests/test_templates.py checks every claim); the README lists them.
 SKIP_REASONS = {
     "CKV_AWS_18": "this bucket receives the access logs; logging it into itself would loop",
     "CKV_AWS_68": "no WAF web ACL in the spec; set content_delivery.web_acl_arn to attach one",
     "CKV_AWS_174": "no custom domain in the spec; CloudFront's default certificate cannot pin TLS 1.2 (set content_delivery.domain)",
     "CKV_AWS_59": "route declared public in the spec (auth: none)",
+    "CKV_AWS_59:default": "public through the spec's default for every route (api.auth: none); give the route its own auth to protect it",
     "CKV_AWS_120": "stage cache is off by default (responses are per request); set api.cache_enabled to turn it on",
     "CKV_AWS_115": "no reserved concurrency in the spec; set application.reserved_concurrency to cap it",
     "CKV_AWS_116": "invoked synchronously by API Gateway; a dead-letter queue only applies to asynchronous invocations",
@@ -26,6 +27,8 @@ SKIP_REASONS = {
     "CKV_AWS_103": "plain HTTP inside the VPC behind API Gateway's VPC link, where TLS ends; set container.certificate_arn for HTTPS (TLS 1.2+)",
     "CKV_AWS_91": "internal load balancer reached only through API Gateway, whose access log records every request",
     "CKV_AWS_117": "no VPC in the spec (the function only calls AWS APIs); set application.subnet_ids to attach one",
+    "CKV_AWS_117:outside": "the function only calls AWS APIs and does not use the database, so it runs outside the service's VPC; "
+                           "only functions that use the database run in it",
 }
 
 

@@ -189,7 +189,7 @@ def _method(ctx: Context, api, resources, route: Route, function, validator, aut
     return ctx.add(
         apigateway.Method(naming.method_id(route.method, route.path), **props),
         f"{route.method} {route.path} -> {route.handler if function is not None else 'container service'} (auth: {auth})",
-        skips=("CKV_AWS_59",) if auth == "none" else (),
+        skips=() if auth != "none" else ("CKV_AWS_59",) if route.auth else ("CKV_AWS_59:default",),
     )
 
 

@@ -270,7 +270,8 @@ def _function(ctx: Context, fn: FunctionPlan) -> awslambda.Function:
     if vpc:
         props["VpcConfig"] = awslambda.VPCConfig(SubnetIds=vpc[0], SecurityGroupIds=vpc[1])
     else:
-        skips.append("CKV_AWS_117")
+        # Only functions that use the database join a VPC; where the service has one, say why this one is outside it.
+        skips.append("CKV_AWS_117:outside" if "vpc" in ctx.refs or ctx.spec.network.vpc_id else "CKV_AWS_117")
     function = awslambda.Function(fid, **props)
     # troposphere's LoggingConfig class belongs to another resource type; set the property as data.
     function.properties["LoggingConfig"] = {
