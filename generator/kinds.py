@@ -37,12 +37,15 @@ class Grant:
     ``actions`` maps an access level to the IAM actions it needs; a level that is absent means this statement
     is not granted for it. ``resources`` are written as ``"Arn"`` (``Fn::GetAtt`` of the resource's Arn),
     ``"Ref"`` (``Ref`` of the resource) or an ``Fn::Sub`` pattern in which ``{id}`` is the logical ID.
-    ``sid`` is a pattern too.
+    ``"GetAtt:<attribute>"``, or an ``Fn::Sub`` pattern. Patterns are ``str.format`` templates over ``id`` (the
+    logical ID) and, for singletons, the fields of the spec section that declares them. ``sid`` and the values in
+    ``condition`` are patterns too.
     """
 
     sid: str
     actions: Mapping[str, tuple[str, ...]]
     resources: tuple[str, ...]
+    condition: Mapping[str, Mapping[str, str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,9 @@ class Kind:
     verbs: tuple[str, ...] = ()  # what `uses: [<name>:<verb>]` may say
     grants: tuple[Grant, ...] = ()
     kms: Mapping[str, str] = field(default_factory=dict)  # access level -> key level
-    env: str | None = None  # environment variable prefix: <ENV>_<NAME>
+    env: str | None = None  # environment variable prefix: <ENV>_<NAME> = Ref of the resource
+    env_vars: Mapping[str, str] = field(default_factory=dict)  # singletons: variable -> value pattern (as for Grant resources)
+    fixed_id: str | None = None  # singletons: their one logical ID
     substitution: str | None = None  # workflow definitions refer to it as ${<substitution>_<name>}
     endpoint: str | None = None  # interface VPC endpoint (com.amazonaws.<region>.<endpoint>) code in a VPC needs
     helper: str | None = None  # the generated code's helper for it
@@ -66,6 +71,12 @@ class Kind:
 
     def env_name(self, name: str) -> str | None:
         return f"{self.env}_{name.upper().replace('-', '_')}" if self.env else None
+
+    def logical_id(self, name: str) -> str:
+        """The logical ID of the resource a use of ``name`` refers to (see generator.naming: a contract)."""
+        from generator.naming import logical_id
+
+        return self.fixed_id or logical_id(name, self.id_suffix or "")
 
     def substitution_name(self, name: str) -> str | None:
         return f"{self.substitution}_{name.replace('-', '_')}" if self.substitution else None
@@ -112,11 +123,18 @@ KINDS: Mapping[str, Kind] = MappingProxyType({k.name: k for k in (
         kms={"start": "read"}, env="WORKFLOW", endpoint="states", helper="correlation.start_execution",
     ),
     Kind(
-        "email", "SES e-mail identity", section=("messaging", "email"), verbs=("send",), singleton=True,
+        "email", "SES e-mail identity", section=("messaging", "email"), verbs=("send",), singleton=True, fixed_id="EmailIdentity",
+        grants=(Grant("SendEmail", {"send": ("ses:SendEmail", "ses:SendRawEmail")},
+                      ("arn:${{AWS::Partition}}:ses:${{AWS::Region}}:${{AWS::AccountId}}:identity/{domain}",),
+                      condition={"StringEquals": {"ses:FromAddress": "{sender}@{domain}"}}),),
+        env_vars={"EMAIL_SENDER": "{sender}@{domain}"},
         kms={"send": "write"}, endpoint="email", helper="correlation.send_email",
     ),
     Kind(
-        "database", "Aurora PostgreSQL cluster", section=("database",), verbs=("connect",), singleton=True,
+        "database", "Aurora PostgreSQL cluster", section=("database",), verbs=("connect",), singleton=True, fixed_id="DatabaseCluster",
+        grants=(Grant("DatabaseConnect", {"connect": ("rds-db:connect",)},
+                      ("arn:${{AWS::Partition}}:rds-db:${{AWS::Region}}:${{AWS::AccountId}}:dbuser:${{{id}.DBClusterResourceId}}/{app_user}",)),),
+        env_vars={"DB_HOST": "GetAtt:Endpoint.Address", "DB_PORT": "5432", "DB_NAME": "{name}", "DB_USER": "{app_user}"},
         kms={"connect": "read"}, helper="storage.database",
     ),
     # Components every service (or pattern) gets; no spec names them in `uses:`.

@@ -79,9 +79,9 @@ def _powertools_path(path: str) -> str:
 
 
 def _mermaid(spec: ServiceSpec) -> str:
-    from generator.synth.layers.application import plan
+    from generator.plan import build_plan
 
-    functions = plan(spec)
+    functions = build_plan(spec).functions
     node = {t.name: f"t_{t.name.replace('-', '_')}" for t in spec.persistence.tables}
     node.update({b.name: f"b_{b.name.replace('-', '_')}" for b in spec.persistence.buckets})
     lines = ["flowchart LR", "  client([Client])"]
@@ -133,7 +133,7 @@ def _mermaid(spec: ServiceSpec) -> str:
             lines.append(f"  api -->{label.replace('{', '#123;').replace('}', '#125;')} {fid}")
         if fn.consumes:
             lines.append(f"  {node[fn.consumes]} --> {fid}")
-        for target in sorted({u.split(":")[0] for u in fn.uses} - {fn.consumes}):
+        for target in sorted(set(fn.targets) - {fn.consumes}):
             lines.append(f"  {fid} --> {node[target]}")
     for w in spec.workflows:
         targets = sorted({u.split(":")[0] for u in w.uses}) + [f"fn:{n}" for n in w.invokes]

@@ -9,9 +9,9 @@ import re
 import pytest
 
 from generator.errors import SynthError
+from generator.plan import build_plan
 from generator.spec import load_spec
 from generator.spec.models import ServiceSpec
-from generator.synth.layers.application import plan
 from generator.synth.pipeline import MAX_RESOURCES, build_template, synthesize
 from tests.conftest import BLUEPRINTS, blueprint_data
 from tests.test_templates import branches, resources, template
@@ -44,11 +44,11 @@ def test_every_permission_of_a_function_is_explained_by_its_uses_or_its_own_logs
     template_resources = resources(name)
     from generator import naming
 
-    for fn in plan(spec):
+    for fn in build_plan(spec).functions:
         lid = naming.function_id(fn.name)
         role = template_resources[f"{lid}Role"]
         assert template_resources[lid]["Properties"]["Role"] == {"Fn::GetAtt": [f"{lid}Role", "Arn"]}
-        used = {u.split(":")[0] for u in fn.uses}
+        used = set(fn.targets)
         explained = {f"{lid}LogGroup", "ServiceKey", f"{lid}DeadLetterQueue"}
         for target in used:
             explained |= {naming.table_id(target), naming.bucket_id(target), naming.logical_id(target, "Queue"), naming.logical_id(target, "Topic")}
@@ -73,7 +73,7 @@ def test_every_permission_of_a_function_is_explained_by_its_uses_or_its_own_logs
                     assert refs and refs <= explained, (lid, st.get("Sid"), resource)
                 if any(a.startswith("dynamodb:Put") or a.startswith("s3:Put") for a in actions):
                     target = next(iter(_names_in(_allowed_resources(st)[0])))
-                    assert any(u.split(":")[1] in ("write", "readwrite") and target in (naming.table_id(u.split(":")[0]), naming.bucket_id(u.split(":")[0]))
+                    assert any(u.verb in ("write", "readwrite") and target in (naming.table_id(u.target), naming.bucket_id(u.target))
                                for u in fn.uses), (lid, "writes without a write use")
 
 

@@ -99,7 +99,9 @@ def attach_workflows(spec: ServiceSpec, loc: Located, base_dir: Path) -> dict[st
             issues.append(loc.issue(where, f"{workflow.definition} is not an Amazon States Language definition (needs StartAt and States)"))
             continue
         workflow._definition = data
-    known = {fn.name for fn in _plan(spec)}
+    from generator.plan import build_plan
+
+    known = {fn.name for fn in build_plan(spec).functions}
     for i, workflow in enumerate(spec.workflows):
         for j, name in enumerate(workflow.invokes):
             if name not in known:
@@ -108,12 +110,6 @@ def attach_workflows(spec: ServiceSpec, loc: Located, base_dir: Path) -> dict[st
     if issues:
         raise SpecError(issues)
     return read
-
-
-def _plan(spec: ServiceSpec):
-    from generator.synth.layers.application import plan
-
-    return plan(spec)
 
 
 def load_spec(path: str | os.PathLike[str], display: str | None = None) -> ServiceSpec:

@@ -8,6 +8,7 @@ from typing import Any
 
 from troposphere import AWSObject, GetAtt, Parameter, Ref, Sub, Tags, Template
 
+from generator.plan import ServicePlan, build_plan
 from generator.spec.models import ServiceSpec
 
 # Checkov skips the generated resources may carry, keyed by check id (with ":variant" where one check
@@ -48,6 +49,7 @@ class Context:
     refs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.plan: ServicePlan = build_plan(self.spec)
         self.env = self.template.add_parameter(
             Parameter(
                 "Environment",

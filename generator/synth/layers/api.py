@@ -10,7 +10,6 @@ from troposphere import GetAtt, Ref, Sub, apigateway, awslambda, iam, logs, wafv
 from generator import naming
 from generator.spec.models import Route
 from generator.synth.context import Context
-from generator.synth.layers.application import plan
 from generator.synth.policy import assume_role, document, statement
 
 STAGE = "api"  # the stage name is also the path prefix CloudFront forwards (/api/*)
@@ -130,7 +129,7 @@ def build(ctx: Context) -> None:
                 DependsOn=[stage.title]),
             "Puts the stage behind the WAF web ACL from the spec",
         )
-    for fn in (f for f in plan(spec) if f.routes):
+    for fn in ctx.plan.api_functions:
         function = functions[fn.name]
         ctx.add(
             awslambda.Permission(

@@ -2,95 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from troposphere import GetAtt, Parameter, Ref, Sub, awslambda, iam, logs
 
 from generator import naming
-from generator.spec.models import Route, ServiceSpec
+from generator.kinds import Use
+from generator.plan import ENTRY_POINT, WORKER_ENTRY_POINT, FunctionPlan, consumer_name, function_name, handler_name, parse_uses
 from generator.synth.context import Context
+from generator.synth.grants import grants as render_grants
 from generator.synth.policy import assume_role, document, statement
 
-TABLE_ACTIONS = {
-    "read": ["dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"],
-    "write": ["dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-}
-BUCKET_ACTIONS = {"read": ["s3:GetObject", "s3:GetObjectVersion"], "write": ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject"]}
-QUEUE_ACTIONS = {"send": ["sqs:GetQueueAttributes", "sqs:SendMessage"],
-                 "consume": ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]}
-KMS_ACTIONS = {"read": ["kms:Decrypt", "kms:DescribeKey"], "write": ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]}
-# What each `uses:` verb needs from the service key.
-KMS_LEVEL = {"read": "read", "write": "write", "send": "write", "publish": "write", "consume": "read", "connect": "read", "start": "read"}
-ENTRY_POINT = "app.lambda_handler"  # the generated code's API router: every function behind the API uses it
-WORKER_ENTRY_POINT = "worker.lambda_handler"  # the generated code's entry for queue consumers, topic and events handlers
+# The plan's names, for the modules that still import them from here.
+__all__ = ["ENTRY_POINT", "WORKER_ENTRY_POINT", "FunctionPlan", "build", "consumer_name", "function_name", "grants", "handler_name"]
 
 
-@dataclass
-class FunctionPlan:
-    """One Lambda function: its name in the stack, entry point, the routes it serves and what it uses."""
-
-    name: str
-    handler: str
-    description: str
-    uses: list[str] = field(default_factory=list)
-    routes: list[Route] = field(default_factory=list)
-    consumes: str | None = None  # the queue this function consumes, for queue consumers
-    source: str | None = None  # what invokes a worker function: sqs:<queue>, sns:<topic> or events:<rule>
-
-    @property
-    def asynchronous(self) -> bool:
-        """Invoked asynchronously (by SNS or EventBridge): failed invocations go to the function's own dead-letter queue."""
-        return bool(self.source) and not self.source.startswith("sqs:")
-
-
-def function_name(route: Route) -> str:
-    """micro pattern: a route's function is named after its handler (``payments.create`` -> ``payments-create``)."""
-    return route.handler.replace(".", "-").replace("_", "-")
-
-
-def consumer_name(queue: str) -> str:
-    return f"{queue.replace('_', '-')}-consumer"
-
-
-def handler_name(source: str) -> str:
-    """The function a topic or an events rule invokes."""
-    return f"{source.replace('_', '-')}-handler"
-
-
-def plan(spec: ServiceSpec) -> list[FunctionPlan]:
-    """Which functions the stack has.
-
-    serverless: one function serves every route; its rights are the union of the routes' uses.
-    hybrid: the same, for the routes with `target: function` (the others run in the container service).
-    micro: one function per route, with only that route's uses.
-    Then one function per queue consumer, topic handler and events handler, each with only its own uses.
-    """
-    routes = list(spec.api.routes)
-    if spec.pattern == "hybrid":
-        routes = [r for r in routes if r.target == "function"]
-    if spec.pattern == "micro":
-        functions = [FunctionPlan(function_name(r), ENTRY_POINT, f"{spec.service}: {r.method} {r.path} ({r.handler})", sorted(set(r.uses)), [r])
-                     for r in routes]
-    elif routes:
-        what = "serves every API route" if spec.pattern == "serverless" else "serves the API's function routes"
-        functions = [FunctionPlan("api", ENTRY_POINT, f"{spec.service}: {what}", sorted({u for r in routes for u in r.uses}), routes)]
-    else:
-        functions = []
-    for queue in spec.messaging.queues:
-        if queue.consumer:
-            functions.append(FunctionPlan(
-                consumer_name(queue.name), WORKER_ENTRY_POINT, f"{spec.service}: consumes queue {queue.name} ({queue.consumer.handler})",
-                sorted({*queue.consumer.uses, f"{queue.name}:consume"}), consumes=queue.name, source=f"sqs:{queue.name}",
-            ))
-    for kind, items in (("sns", spec.messaging.topics), ("events", spec.messaging.events)):
-        for item in items:
-            if item.handler:
-                functions.append(FunctionPlan(
-                    handler_name(item.name), WORKER_ENTRY_POINT,
-                    f"{spec.service}: handles {'topic' if kind == 'sns' else 'events rule'} {item.name} ({item.handler.handler})",
-                    sorted(set(item.handler.uses)), source=f"{kind}:{item.name}",
-                ))
-    return functions
+def grants(ctx: Context, uses: tuple[Use, ...] | list[str]) -> tuple[list[dict], dict[str, object]]:
+    """Policy statements and environment variables that ``uses`` entries imply (see generator.synth.grants)."""
+    return render_grants(ctx.plan, ctx.key_arn(), uses if isinstance(uses, tuple) else parse_uses(uses))
 
 
 def build(ctx: Context) -> None:
@@ -102,79 +29,10 @@ def build(ctx: Context) -> None:
     ctx.refs["artifact_key"] = t.add_parameter(Parameter(
         "ArtifactKey", Type="String", MinLength=1, MaxLength=1024, Description="S3 key of the function code zip, e.g. payment-svc/1.4.2.zip",
     ))
-    for fn in plan(ctx.spec):
+    for fn in ctx.plan.functions:
         ctx.refs.setdefault("functions", {})[fn.name] = _function(ctx, fn)
         for route in fn.routes:
             ctx.refs.setdefault("route_functions", {})[(route.method, route.path)] = fn
-
-
-def _access(level: str) -> list[str]:
-    return ["read", "write"] if level == "readwrite" else [level]
-
-
-def access_by_target(uses: list[str]) -> dict[str, set[str]]:
-    """``["payments:read", "payments:readwrite"]`` -> ``{"payments": {"read", "write"}}``."""
-    out: dict[str, set[str]] = {}
-    for use in uses:
-        name, level = use.split(":")
-        out.setdefault(name, set()).update(_access(level))
-    return out
-
-
-def _env_name(prefix: str, name: str) -> str:
-    return f"{prefix}_{name.upper().replace('-', '_')}"
-
-
-def grants(ctx: Context, uses: list[str]) -> tuple[list[dict], dict[str, object]]:
-    """Policy statements and environment variables that ``uses`` entries imply."""
-    statements: list[dict] = []
-    env: dict[str, object] = {}
-    kms_levels: set[str] = {"read"}  # environment variables are encrypted with the key
-    refs = ctx.refs
-    tables, buckets, queues, topics = (refs.get(k, {}) for k in ("tables", "buckets", "queues", "topics"))
-    for name, levels in sorted(access_by_target(uses).items()):
-        kms_levels |= {KMS_LEVEL[lvl] for lvl in levels}
-        if name in tables:
-            table = tables[name]
-            actions = [a for lvl in levels for a in TABLE_ACTIONS[lvl]]
-            statements.append(statement(actions, [GetAtt(table, "Arn"), Sub(f"${{{table.title}.Arn}}/index/*")], sid=table.title))
-            env[_env_name("TABLE", name)] = Ref(table)
-        elif name in buckets:
-            bucket = buckets[name]
-            actions = [a for lvl in levels for a in BUCKET_ACTIONS[lvl]]
-            statements.append(statement(actions, Sub(f"${{{bucket.title}.Arn}}/*"), sid=f"{bucket.title}Objects"))
-            if "read" in levels:
-                statements.append(statement(["s3:ListBucket"], GetAtt(bucket, "Arn"), sid=f"{bucket.title}List"))
-            env[_env_name("BUCKET", name)] = Ref(bucket)
-        elif name in queues:
-            queue = queues[name]
-            statements.append(statement([a for lvl in levels for a in QUEUE_ACTIONS[lvl]], GetAtt(queue, "Arn"), sid=queue.title))
-            env[_env_name("QUEUE", name)] = Ref(queue)
-        elif name in topics:
-            statements.append(statement(["sns:Publish"], Ref(topics[name]), sid=topics[name].title))
-            env[_env_name("TOPIC", name)] = Ref(topics[name])
-        elif name in {w.name for w in ctx.spec.workflows}:
-            from generator.synth.layers.workflows import state_machine_id
-
-            lid = state_machine_id(name)
-            statements.append(statement(["states:StartExecution"], Ref(lid), sid=lid))
-            env[_env_name("WORKFLOW", name)] = Ref(lid)
-        elif name == "database":
-            from generator.synth.layers import database
-
-            statements.append(database.connect_statement(ctx))
-            env.update(database.environment(ctx))
-        elif name == "email":
-            email = ctx.spec.messaging.email
-            sender = f"{email.sender}@{email.domain}"
-            statements.append(statement(
-                ["ses:SendEmail", "ses:SendRawEmail"], Sub(f"arn:${{AWS::Partition}}:ses:${{AWS::Region}}:${{AWS::AccountId}}:identity/{email.domain}"),
-                sid="SendEmail", Condition={"StringEquals": {"ses:FromAddress": sender}},
-            ))
-            env["EMAIL_SENDER"] = sender
-    actions = sorted({a for lvl in kms_levels for a in KMS_ACTIONS[lvl]})
-    statements.append(statement(actions, ctx.key_arn(), sid="ServiceKey"))
-    return statements, env
 
 
 def _vpc_statements(ctx: Context, subnets: list, groups: list) -> list[dict]:
@@ -219,7 +77,7 @@ def _function(ctx: Context, fn: FunctionPlan) -> awslambda.Function:
     vpc = None
     if app.subnet_ids:
         vpc = (list(app.subnet_ids), list(app.security_group_ids))
-    elif any(u.split(":")[0] == "database" for u in fn.uses):
+    elif fn in ctx.plan.functions_in_vpc:
         vpc = (ctx.refs["subnets"], [Ref(ctx.refs["function_sg"])])
     role = ctx.add(
         iam.Role(

@@ -23,20 +23,13 @@ def build(ctx: Context) -> None:
         ctx.refs["subnets"] = list(spec.network.subnet_ids)
     else:
         _vpc(ctx)
-    if functions_in_vpc(spec):
+    if ctx.plan.functions_in_vpc:
         ctx.refs["function_sg"] = ctx.add(ec2.SecurityGroup(
             "FunctionSecurityGroup", GroupDescription="Functions that use the database: HTTPS to AWS endpoints, PostgreSQL to the database",
             VpcId=ctx.refs["vpc"],
             SecurityGroupEgress=[ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp="0.0.0.0/0",
                                                        Description="HTTPS to AWS APIs through the VPC endpoints")],
         ), "Network identity of the functions in the VPC")
-
-
-def functions_in_vpc(spec) -> list:
-    """The functions msgen puts in the service's VPC: those that use the database."""
-    from generator.synth.layers.application import plan
-
-    return [fn for fn in plan(spec) if any(u.split(":")[0] == "database" for u in fn.uses)]
 
 
 def _vpc(ctx: Context) -> None:
@@ -73,20 +66,12 @@ def _vpc(ctx: Context) -> None:
         ctx.add(ec2.VPCEndpoint("DynamoDbEndpoint", VpcId=Ref(vpc), ServiceName=Sub("com.amazonaws.${AWS::Region}.dynamodb"),
                                 VpcEndpointType="Gateway", RouteTableIds=[Ref(table)]),
                 "DynamoDB gateway endpoint: the containers reach their tables without a NAT gateway")
-    for name in (*INTERFACE_ENDPOINTS, *_endpoints_for_uses(spec)):
+    for name in (*INTERFACE_ENDPOINTS, *ctx.plan.endpoints_for_uses):
         ctx.add(ec2.VPCEndpoint(
             f"{''.join(p.capitalize() for p in name.split('.'))}Endpoint", VpcId=Ref(vpc), ServiceName=Sub(f"com.amazonaws.${{AWS::Region}}.{name}"),
             VpcEndpointType="Interface", PrivateDnsEnabled=True, SubnetIds=subnets, SecurityGroupIds=[Ref(endpoint_sg)]),
             f"Interface endpoint for {name}")
     _flow_logs(ctx, vpc)
-
-
-def _endpoints_for_uses(spec) -> list[str]:
-    """Interface endpoints the containers and in-VPC functions need for what they use (queues, topics, workflows, e-mail)."""
-    kinds = ({q.name: "sqs" for q in spec.messaging.queues} | {t.name: "sns" for t in spec.messaging.topics}
-             | {w.name: "states" for w in spec.workflows} | {"email": "email"})
-    uses = list(spec.container.uses if spec.container else []) + [u for fn in functions_in_vpc(spec) for u in fn.uses]
-    return sorted({kinds[u.split(":")[0]] for u in uses if u.split(":")[0] in kinds})
 
 
 def _flow_logs(ctx: Context, vpc: ec2.VPC) -> None:
