@@ -51,6 +51,10 @@ test: $(STAMP) $(CHECKOV_STAMP) $(WHEELHOUSE_STAMP)
 	MSGEN_CHECKOV=$(CHECKOV_VENV)/bin/checkov MSGEN_WHEELHOUSE=$(WHEELHOUSE) \
 		$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
+# Unit tests of the kinds table, the plan, grants and checks: no venvs, no cfn-lint, no checkov. For your own loop.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
+
 lint: $(STAMP)
 	$(BIN)/ruff check generator tests scripts bench
 

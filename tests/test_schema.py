@@ -295,6 +295,8 @@ FORMS = [
     ("header-amzn", ("observability", "correlation_header"), "X-Amzn-Trace-Id", False),
     ("cpu-allowed-float", ("container",), {"cpu": 512.0}, True),
     ("cpu-not-allowed", ("container",), {"cpu": 300}, False),
+    ("cidr-ascii-digits", ("network",), {"cidr": "10.3.0.0/16"}, True),
+    ("cidr-other-script-digits", ("network",), {"cidr": "10.\u0663.0.0/16"}, False),  # \d would match Arabic-Indic digits
     ("event-pattern-any-mapping", ("messaging",), {"events": [{"name": "e", "pattern": {"source": ["x"], "detail": {"n": [{"numeric": [">", 1]}]}}}]},
      True),
 ]

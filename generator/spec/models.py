@@ -300,7 +300,7 @@ class Database(Model):
 class Network(Model):
     """Where containers (and later databases) run: a new VPC, or an existing one."""
 
-    cidr: Annotated[str, StringConstraints(pattern=r"^10\.(\d{1,3})\.0\.0/16$")] = Field("10.0.0.0/16", description="CIDR of the VPC msgen creates")
+    cidr: Annotated[str, StringConstraints(pattern=r"^10\.([0-9]{1,3})\.0\.0/16$")] = Field("10.0.0.0/16", description="CIDR of the VPC msgen creates")
     vpc_id: Annotated[str, StringConstraints(pattern=r"^vpc-[0-9a-f]{8,17}$")] | None = Field(None, description="Use this VPC instead")
     subnet_ids: list[Annotated[str, StringConstraints(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(
         default_factory=list, description="Private subnets of vpc_id, in two or more availability zones"
