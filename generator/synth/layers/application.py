@@ -5,19 +5,11 @@ from __future__ import annotations
 from troposphere import GetAtt, Parameter, Ref, Sub, awslambda, iam, logs
 
 from generator import naming
-from generator.kinds import Use
-from generator.plan import ENTRY_POINT, WORKER_ENTRY_POINT, FunctionPlan, consumer_name, function_name, handler_name, parse_uses
+from generator.plan import FunctionPlan
 from generator.synth.context import Context
-from generator.synth.grants import grants as render_grants
+from generator.synth.dead_letters import dead_letter_queue
+from generator.synth.grants import grants
 from generator.synth.policy import assume_role, document, statement
-
-# The plan's names, for the modules that still import them from here.
-__all__ = ["ENTRY_POINT", "WORKER_ENTRY_POINT", "FunctionPlan", "build", "consumer_name", "function_name", "grants", "handler_name"]
-
-
-def grants(ctx: Context, uses: tuple[Use, ...] | list[str]) -> tuple[list[dict], dict[str, object]]:
-    """Policy statements and environment variables that ``uses`` entries imply (see generator.synth.grants)."""
-    return render_grants(ctx.plan, ctx.key_arn(), uses if isinstance(uses, tuple) else parse_uses(uses))
 
 
 def build(ctx: Context) -> None:
@@ -64,11 +56,9 @@ def _function(ctx: Context, fn: FunctionPlan) -> awslambda.Function:
         f"JSON logs of function '{fn.name}'",
         retain=True,
     )
-    grants_, env = grants(ctx, fn.uses)
+    grants_, env = grants(ctx.plan, ctx.key_arn(), fn.uses)
     dead_letters = None
     if fn.asynchronous:
-        from generator.synth.layers.messaging import dead_letter_queue
-
         dead_letters = dead_letter_queue(ctx, f"{fid}DeadLetterQueue", f"Failed asynchronous invocations of function '{fn.name}', kept 14 days")
         ctx.refs.setdefault("function_dead_letter_queues", {})[fn.name] = dead_letters
         grants_.insert(0, statement(["sqs:SendMessage"], GetAtt(dead_letters, "Arn"), sid="OwnDeadLetterQueue"))

@@ -10,6 +10,8 @@ from troposphere import applicationautoscaling as scaling
 from troposphere import elasticloadbalancingv2 as elb
 
 from generator.synth.context import Context
+from generator.synth.grants import grants
+from generator.synth.layers.database import allow_from
 from generator.synth.policy import assume_role, document, statement
 
 CONTAINER = "app"
@@ -46,9 +48,7 @@ def build(ctx: Context) -> None:
         SecurityGroupEgress=[ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp="0.0.0.0/0",
                                                    Description="HTTPS to AWS APIs through the VPC endpoints")],
     ), "Network identity of the container tasks")
-    if "database_sg" in ctx.refs and any(u.split(":")[0] == "database" for u in c.uses):
-        from generator.synth.layers.database import allow_from
-
+    if "database_sg" in ctx.refs and any(u.target == "database" for u in ctx.plan.container_uses):
         allow_from(ctx, "Service", task_sg, ctx.refs["database_sg"])
     port = 443 if c.certificate_arn else 80
     ctx.add(ec2.SecurityGroupEgress("VpcLinkToLoadBalancer", GroupId=Ref(link_sg), IpProtocol="tcp", FromPort=port, ToPort=port,
@@ -100,9 +100,7 @@ def build(ctx: Context) -> None:
             statement(["logs:CreateLogStream", "logs:PutLogEvents"], GetAtt(log_group, "Arn"), sid="OwnLogGroup"),
         ))],
     ), "Lets ECS pull the service's image (from its own repository, when it is in this account's ECR) and write the service's logs")
-    from generator.synth.layers.application import grants
-
-    task_statements, env = grants(ctx, sorted(set(c.uses)))
+    task_statements, env = grants(ctx.plan, ctx.key_arn(), ctx.plan.container_uses)
     task_role = ctx.add(iam.Role(
         "TaskRole", AssumeRolePolicyDocument=assume_role("ecs-tasks.amazonaws.com"),
         Policies=[iam.Policy(PolicyName="least-privilege", PolicyDocument=document(*task_statements))],

@@ -76,14 +76,3 @@ def allow_from(ctx: Context, name: str, source_sg, db_sg) -> None:
                                     DestinationSecurityGroupId=Ref(db_sg), Description="PostgreSQL to the database"),
             f"The {name.lower()} may reach the database")
 
-
-def connect_statement(ctx: Context) -> dict:
-    db = ctx.spec.database
-    return statement(["rds-db:connect"], Sub(
-        f"arn:${{AWS::Partition}}:rds-db:${{AWS::Region}}:${{AWS::AccountId}}:dbuser:${{DatabaseCluster.DBClusterResourceId}}/{db.app_user}"),
-        sid="DatabaseConnect")
-
-
-def environment(ctx: Context) -> dict[str, object]:
-    db = ctx.spec.database
-    return {"DB_HOST": GetAtt(ctx.refs["database"], "Endpoint.Address"), "DB_PORT": str(PORT), "DB_NAME": db.name, "DB_USER": db.app_user}

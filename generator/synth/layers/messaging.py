@@ -9,12 +9,11 @@ from __future__ import annotations
 from troposphere import GetAtt, Ref, Sub, awslambda, events, ses, sns, sqs
 
 from generator import naming
+from generator.plan import consumer_name, handler_name
 from generator.spec.models import EventRule, Queue, Topic
 from generator.synth.context import Context
-from generator.synth.layers.application import consumer_name, handler_name
+from generator.synth.dead_letters import dead_letter_queue
 from generator.synth.policy import deny_insecure_transport, document, statement
-
-DLQ_RETENTION_S = 14 * 24 * 3600
 
 
 def build(ctx: Context) -> None:
@@ -50,13 +49,6 @@ def _queue(ctx: Context, queue: Queue) -> sqs.Queue:
     return main
 
 
-def dead_letter_queue(ctx: Context, lid: str, what: str) -> sqs.Queue:
-    """An encrypted, TLS-only queue that keeps what failed for 14 days."""
-    dlq = ctx.add(sqs.Queue(lid, KmsMasterKeyId=ctx.key_arn(), MessageRetentionPeriod=DLQ_RETENTION_S), what, retain=True)
-    ctx.refs.setdefault("queue_policies", {})[lid] = [deny_insecure_transport([GetAtt(dlq, "Arn")], "sqs:*")]
-    return dlq
-
-
 def _topic(ctx: Context, topic: Topic) -> sns.Topic:
     resource = ctx.add(
         sns.Topic(naming.logical_id(topic.name, "Topic"), KmsMasterKeyId=ctx.key_arn(), TracingConfig="Active"),
@@ -65,9 +57,7 @@ def _topic(ctx: Context, topic: Topic) -> sns.Topic:
     ctx.add(
         sns.TopicPolicy(
             f"{resource.title}Policy", Topics=[Ref(resource)],
-            PolicyDocument=document({"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": {"AWS": "*"},
-                                     "Action": ["sns:Publish"], "Resource": [Ref(resource)],
-                                     "Condition": {"Bool": {"aws:SecureTransport": "false"}}}),
+            PolicyDocument=document(deny_insecure_transport([Ref(resource)], "sns:Publish")),
         ),
         f"Topic '{topic.name}' only accepts TLS",
     )

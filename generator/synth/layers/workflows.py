@@ -9,8 +9,10 @@ from __future__ import annotations
 from troposphere import GetAtt, Ref, Sub, iam, logs, stepfunctions
 
 from generator import naming
+from generator.plan import parse_uses
 from generator.spec.models import Workflow
 from generator.synth.context import Context
+from generator.synth.grants import grants
 from generator.synth.policy import assume_role, document, statement
 
 # Log delivery and X-Ray have no resource-level permissions: "*" is the only resource these actions accept.
@@ -33,8 +35,6 @@ def _key(prefix: str, name: str) -> str:
 
 
 def _workflow(ctx: Context, wf: Workflow) -> stepfunctions.StateMachine:
-    from generator.synth.layers.application import grants
-
     lid = state_machine_id(wf.name)
     group = ctx.add(
         logs.LogGroup(f"{lid}LogGroup", LogGroupName=ctx.log_group_name(f"workflow/{wf.name}"),
@@ -43,7 +43,7 @@ def _workflow(ctx: Context, wf: Workflow) -> stepfunctions.StateMachine:
     )
     ctx.refs.setdefault("log_groups", []).append(group)
     functions = ctx.refs.get("functions", {})
-    statements, _ = grants(ctx, sorted(set(wf.uses)))
+    statements, _ = grants(ctx.plan, ctx.key_arn(), parse_uses(wf.uses))
     if wf.invokes:
         arns = [GetAtt(functions[n], "Arn") for n in wf.invokes] + [Sub(f"${{{functions[n].title}.Arn}}:*") for n in wf.invokes]
         statements.insert(0, statement(["lambda:InvokeFunction"], arns, sid="InvokeFunctions"))

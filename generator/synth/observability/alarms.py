@@ -12,8 +12,9 @@ from typing import Any
 from troposphere import AWSObject, Equals, GetAtt, If, Ref, Sub, cloudwatch, sns
 
 from generator.synth.context import Context
+from generator.synth.layers.api import STAGE
 from generator.synth.observability.logs import ERROR_METRIC
-from generator.synth.policy import document, statement
+from generator.synth.policy import deny_insecure_transport, document, statement
 
 PERIOD = 60
 IN_US_EAST_1 = "InUsEast1"
@@ -40,8 +41,6 @@ def stat(qid: str, namespace: str, metric: str, dimensions: list, statistic: str
 
 
 def api_dimensions(ctx: Context) -> list:
-    from generator.synth.layers.api import STAGE
-
     return dims(ApiName=ctx.physical(), Stage=STAGE)
 
 
@@ -66,8 +65,7 @@ class Builder:
                               Principal={"Service": "cloudwatch.amazonaws.com"},
                               Condition={"ArnLike": {"aws:SourceArn": Sub(
                                   f"arn:${{AWS::Partition}}:cloudwatch:${{AWS::Region}}:${{AWS::AccountId}}:alarm:msgen-{ctx.service}-*")}}),
-                    {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": ["sns:Publish"],
-                     "Resource": [Ref(topic)], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+                    deny_insecure_transport([Ref(topic)], "sns:Publish"),
                 ),
             ),
             "Only this service's alarms may publish, and only over TLS",

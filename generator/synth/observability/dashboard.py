@@ -8,6 +8,7 @@ from typing import Any
 from troposphere import Sub, cloudwatch
 
 from generator.synth.context import Context, sub_literal
+from generator.synth.layers.api import STAGE
 
 REGION = "${AWS::Region}"
 
@@ -40,8 +41,6 @@ class Layout:
 
 
 def body(ctx: Context) -> dict:
-    from generator.synth.layers.api import STAGE
-
     spec, refs = ctx.spec, ctx.refs
     lay = Layout()
     header = (f"# {spec.service} (${{Environment}})\n"

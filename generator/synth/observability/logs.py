@@ -5,6 +5,7 @@ from __future__ import annotations
 from troposphere import Sub, logs
 
 from generator.synth.context import Context
+from generator.synth.layers.api import STAGE
 
 ERROR_METRIC = "ApplicationErrors"
 ERROR_PATTERN = '{ $.level = "ERROR" }'
@@ -30,8 +31,6 @@ def build(ctx: Context) -> None:
 
 def _execution_log_group(ctx: Context) -> None:
     """API Gateway writes execution logs to a group with a fixed name; declare it so it has retention and KMS."""
-    from generator.synth.layers.api import STAGE
-
     group = ctx.add(
         logs.LogGroup(
             "ApiExecutionLogGroup",
