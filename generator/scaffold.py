@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import keyword
 import os
 import re
 import shutil
@@ -59,18 +60,129 @@ def with_service_name(loc: Located, text: str, name: str) -> str:
     return "".join(lines)
 
 
-def _route_kind(method: str, params: list[str], table: dict | None, access: set[str]) -> str:
-    if table is None:
-        return "static"
-    if method == "POST" and "write" in access:
-        return "create"
-    if method == "GET" and "read" in access:
-        return "get" if params else "list"
-    if method in ("PUT", "PATCH") and params and "write" in access:
-        return "update"
-    if method == "DELETE" and params and "write" in access and not table["sort_key"]:
-        return "delete"
-    return "static"
+def _singular(word: str) -> str:
+    """``refunds`` -> ``refund``, ``line-items`` -> ``line_item``."""
+    word = re.sub(r"[^A-Za-z0-9_]", "_", word)
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") and len(word) > 1 else word
+
+
+# Names a generated handler uses: a local variable named like one of them would shadow it.
+HANDLER_NAMES = {"event", "body", "key", "item", "table", "value", "result", "old", "obj", "objects", "json", "storage", "correlation",
+                 "logger", "metrics", "tracer", "uuid", "datetime", "os", "Key", "Counter", "Response", "MetricUnit"}
+
+
+def _variable(word: str, taken: list[str]) -> str:
+    """A Python local variable for one element of collection ``word`` that shadows nothing."""
+    name = _singular(word)
+    if not name.isidentifier() or keyword.iskeyword(name) or name in HANDLER_NAMES or name in taken or "_" + name in taken:
+        name = f"new_{name}"
+    return name
+
+
+def _literal(value: str) -> str:
+    """A Python string literal (double quotes, as ruff format writes them)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _new_key(attr: dict, sort: bool) -> str:
+    if attr["type"] == "N":
+        return "sortable_number()" if sort else "new_number()"
+    return "sortable_id()" if sort else "new_id()"
+
+
+def _route_data(r, params: list[str], target: str, auth: str, table: dict | None, access: dict[str, set[str]],
+                buckets: dict, tables: dict) -> dict[str, Any]:
+    """What the handler of route ``r`` does with what it may use: its kind and the data the template needs.
+
+    Kinds on a table: create (a new item under a key the service makes), add (POST to a sub-collection of an
+    item: the new element goes into a list on that item), get (one item, or the items of one partition), list,
+    update, delete. Without a table: enqueue, start, object_get and object_list (a bucket), static.
+    Key attributes come from the path, the signed-in caller (Cognito's ``sub``), the query string, the body
+    (create only) or are made by the service (create only).
+    """
+    method = "GET" if r.method == "ANY" else r.method
+    levels = access.get(table["name"], set()) if table else set()
+    # S3 keys follow the route's path; as an f-string body, {param} are the handler's parameters.
+    prefix = "/".join(("{" + s.strip("{}+") + "}") if s.startswith("{") else s for s in r.path.strip("/").split("/") if s)
+    out: dict[str, Any] = {"kind": "static", "key": [], "full_key": False, "own_key": None, "child": None, "related": [],
+                           "receipt": None, "bucket": None, "object_prefix": prefix, "created_at": None}
+    if table:
+        pk, sk = table["partition_key"], table["sort_key"]
+        sources: dict[str, tuple[str, str]] = {}
+        if pk["name"] in params:
+            sources["pk"] = ("path", pk["name"])
+        if sk and sk["name"] in params:
+            sources["sk"] = ("path", sk["name"])
+        if not sources and params:  # the last parameter names the item (its name differs from the key's)
+            sources["pk"] = ("path", params[-1])
+        last_literal = next((s for s in reversed(r.path.strip("/").split("/")) if s and not s.startswith("{")), None)
+        ends_with_param = r.path.rstrip("/").split("/")[-1].startswith("{")
+        kind = "static"
+        if method == "POST" and "write" in levels:
+            if "pk" in sources and not sk and not ends_with_param and last_literal and target == "function":
+                kind = "add"
+                out["child"] = {"attribute": last_literal, "literal": _literal(last_literal), "name": _variable(last_literal, params)}
+            elif "sk" not in sources:
+                kind = "create"
+        elif method == "GET" and "read" in levels:
+            kind = "get" if params else "list"
+        elif method in ("PUT", "PATCH") and params and "write" in levels:
+            kind = "update"
+        elif method == "DELETE" and params and "write" in levels:
+            kind = "delete"
+        if kind != "static" and "pk" not in sources:
+            caller = auth == "cognito" and pk["type"] == "S" and target == "function"
+            if caller and (sk or kind != "create"):
+                sources["pk"] = ("caller", "")
+            elif kind == "create":
+                sources["pk"] = ("body", "") if sk else ("new", "")
+            elif kind == "list" or target == "container":
+                pass  # list scans; the container has no query string here
+            else:
+                sources["pk"] = ("query", "")
+        if kind == "create" and sk:
+            sources["sk"] = ("new", "")
+        if kind == "create" and table["created_at"] and "created_at" not in (pk["name"], sk and sk["name"]):
+            out["created_at"] = "int(time.time())" if table["created_at"] == "N" else "utc_now()"
+        if kind == "list" and "pk" in sources:
+            kind = "get"
+        if kind in ("get", "update", "delete") and "pk" not in sources:
+            kind = "static"
+        if kind in ("update", "delete") and sk and "sk" not in sources:
+            kind = "static"
+        if target == "container" and kind not in CONTAINER_KINDS:
+            kind = "static"
+        if kind != "static":
+            exprs = {"path": lambda a, p: f'key_value({p}, "{a["type"]}")', "caller": lambda a, p: "caller_id(event)",
+                     "query": lambda a, p: f'query_value(event, {_literal(a["name"])}, "{a["type"]}")',
+                     "body": lambda a, p: f"required(body, {_literal(a['name'])})"}
+            for role, attr in (("pk", pk), ("sk", sk)):
+                if role in sources:
+                    source, param = sources[role]
+                    code = _new_key(attr, role == "sk") if source == "new" else exprs[source](attr, param)
+                    out["key"].append({"name": attr["name"], "literal": _literal(attr["name"]), "type": attr["type"], "source": source,
+                                       "param": param, "code": code})
+            out["full_key"] = len(out["key"]) == (2 if sk else 1)
+            out["own_key"] = next((k for k in out["key"] if k["source"] == "new"), None)
+        out["kind"] = kind
+        if kind == "create":
+            # Read-only tables a create may use: the new item must name an existing item of each (e.g. customer_id).
+            for name, lv in sorted(access.items()):
+                if name in tables and name != table["name"] and lv == {"read"}:
+                    other = tables[name]
+                    opk = other["partition_key"]["name"]
+                    field = opk if opk != "id" else f"{_singular(name)}_id"
+                    out["related"].append({"table": other, "field": field, "field_literal": _literal(field),
+                                           "key_literal": _literal(opk)})
+    bucket_levels = {n: lv for n, lv in access.items() if n in buckets}
+    written = next((n for n, lv in sorted(bucket_levels.items()) if "write" in lv), None)
+    read = next((n for n, lv in sorted(bucket_levels.items()) if "read" in lv), None)
+    if out["kind"] in ("create", "add", "update") and written and target == "function":
+        out["receipt"] = buckets[written]
+    elif out["kind"] == "static" and not table and read and method == "GET" and target == "function":
+        out["kind"] = "object_get" if r.path.rstrip("/").split("/")[-1].startswith("{") else "object_list"
+        out["bucket"] = buckets[read]
+    return out
 
 
 def _powertools_path(path: str) -> str:
@@ -163,11 +275,14 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
             "env": f"TABLE_{t.name.upper().replace('-', '_')}",
             "partition_key": {"name": t.partition_key.name, "type": t.partition_key.type},
             "sort_key": {"name": t.sort_key.name, "type": t.sort_key.type} if t.sort_key else None,
+            # An index keyed on when items were made: creates set it (S: ISO 8601 text, N: epoch seconds).
+            "created_at": next((k.type for i in t.indexes for k in (i.partition_key, i.sort_key) if k and k.name == "created_at"), None),
         }
         for t in spec.persistence.tables
     }
     queues = {q.name: {"name": q.name, "env": f"QUEUE_{q.name.upper().replace('-', '_')}"} for q in spec.messaging.queues}
     topics = {t.name: {"name": t.name, "env": f"TOPIC_{t.name.upper().replace('-', '_')}"} for t in spec.messaging.topics}
+    buckets = {b.name: {"name": b.name, "env": f"BUCKET_{b.name.upper().replace('-', '_')}"} for b in spec.persistence.buckets}
     routes = []
     for r in spec.api.routes:
         module, function = r.handler.rsplit(".", 1)
@@ -181,31 +296,35 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
             access.setdefault(name, set()).update({"read", "write"} if level == "readwrite" else {level})
         table_name = next((u.split(":")[0] for u in uses if u.split(":")[0] in tables), None)
         table = tables.get(table_name) if table_name else None
-        kind = _route_kind(r.method, params, table, access.get(table_name or "", set()))
+        data = _route_data(r, params, target, r.auth or spec.api.auth, table, access, buckets, tables)
+        kind = data["kind"]
         queue_name = next((n for n, levels in access.items() if "send" in levels and n in queues), None)
         workflow_name = next((n for n, levels in access.items() if "start" in levels), None)
-        if kind == "static" and table is None and queue_name:
+        if kind == "static" and table is None and queue_name and target == "function":
             kind = "enqueue"
-        elif kind == "static" and table is None and workflow_name:
+        elif kind == "static" and table is None and workflow_name and target == "function":
             kind = "start"
-        key_param = None
-        if table and params:
-            pk = table["partition_key"]["name"]
-            key_param = pk if pk in params else params[-1]
-        values = {p: (f"4{i}" if table and p == key_param and table["partition_key"]["type"] == "N" else f"v-{i}")
+        if kind == "static":
+            table = None
+        key_params = {k["param"] for k in data["key"] if k["source"] == "path"}
+        values = {p: (f"4{i}" if table and p in key_params and table["partition_key"]["type"] == "N" else f"v-{i}")
                   for i, p in enumerate(params, 1)}
-        key_literal = None
-        if key_param:
-            v = values[key_param]
-            key_literal = f'Decimal("{v}")' if table and table["partition_key"]["type"] == "N" else json.dumps(v)
         slug = re.sub(r"[^a-z0-9]+", "_", r.path.lower()).strip("_") or "root"
+        request_path = "/".join(values[s.strip("{}+")] if s.startswith("{") else s for s in r.path.split("/"))
+        for k in data["key"]:  # what the generated tests send for each key attribute, and expect back
+            number = k["type"] == "N"
+            k["test_value"] = {"path": values.get(k["param"], ""), "caller": "test-user", "query": "7" if number else "q-1",
+                               "body": "7" if number else "b-1", "new": ""}[k["source"]]
+            k["test_literal"] = f'Decimal("{k["test_value"]}")' if number else json.dumps(k["test_value"])
         routes.append({
+            **data,
+            "kind": kind,
             "target": target,
             "test_name": f"test_{function}_{r.method.lower()}_{slug}",
             "call_method": "GET" if r.method == "ANY" else r.method,
             "params_literal": json.dumps(values),
-            "call_args": "".join(f", {json.dumps(values[p])}" for p in params),
-            "key_literal": key_literal,
+            "request_path": request_path,
+            "param_values": [values[p] for p in params],
             "method": r.method,
             "path": r.path,
             "powertools_path": _powertools_path(r.path),
@@ -213,30 +332,41 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
             "module": module.replace(".", "_"),
             "function": function,
             "params": params,
-            "key_param": key_param,
             "table": table,
+            "caller": kind != "static" and any(k["source"] == "caller" for k in data["key"]),
             "queue": queues.get(queue_name) if queue_name else None,
             "workflow": {"name": workflow_name, "env": f"WORKFLOW_{workflow_name.upper().replace('-', '_')}"} if workflow_name else None,
-            "kind": kind,
             "uses_storage": kind != "static",
+            "uses_correlation": kind in ("enqueue", "start"),
             "status": STATUS.get(kind, 200),
             "metric": "".join(p.capitalize() for p in re.split(r"[._]", r.handler)),
         })
+    # What a function route creates or queues gets a Location when a GET route below its path serves it.
     for route in routes:
-        if route["target"] == "container" and route["kind"] not in CONTAINER_KINDS:
-            route["kind"], route["status"], route["uses_storage"] = "static", 200, False
+        made_here = route["kind"] == "enqueue" or (route["kind"] == "create" and route["own_key"] is not None)
+        route["location"] = route["target"] == "function" and made_here and any(
+            g["method"] == "GET" and g["kind"] == "get" and g["target"] == "function" and g["params"]
+            and g["path"] == f"{route['path'].rstrip('/')}/{{{g['params'][-1]}}}" for g in routes)
     def worker(kind: str, source: str, name: str, handler: str, uses: list[str], test_verb: str, queue: dict) -> dict[str, Any]:
         """A function that is not behind the API: a queue consumer, or a topic or events handler."""
         module, function = handler.rsplit(".", 1)
-        targets = {u.split(":")[0]: u.split(":")[1] for u in uses}
+        targets: dict[str, set[str]] = {}
+        for use in uses:
+            target, level = use.split(":")
+            targets.setdefault(target, set()).update({"read", "write"} if level == "readwrite" else {level})
+        written = [tables[t] for t, v in targets.items() if t in tables and "write" in v]
         return {
             "kind": kind, "source": source, "target": "queue", "queue": queue, "handler": handler,
             "module": module.replace(".", "_"), "function": function,
             "test_name": f"test_{function}_{test_verb}_{name.replace('-', '_')}",
             "metric": "".join(p.capitalize() for p in re.split(r"[._]", handler)),
-            "table": next((tables[t] for t, v in targets.items() if t in tables and v in ("write", "readwrite")), None),
+            "table": written[0] if written else None,
+            # A handler that may only read a table reports on it (e.g. a scheduled digest).
+            "summary_table": next((tables[t] for t, v in targets.items() if t in tables and v == {"read"}), None) if not written else None,
             "topics": [topics[t] for t in targets if t in topics],
-            "queues": [queues[t] for t, v in targets.items() if t in queues and v == "send"],
+            "queues": [queues[t] for t, v in targets.items() if t in queues and "send" in v],
+            "buckets": [buckets[b] for b, v in targets.items() if b in buckets and "write" in v],
+            "workflows": [{"name": w} for w, v in targets.items() if "start" in v],
             "email": "email" in targets,
         }
 
@@ -246,10 +376,8 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
         consumers += [worker(kind, f"{prefix}:{item.name}", item.name, item.handler.handler, item.handler.uses, "handles",
                              {"name": item.name, "env": ""}) for item in items if item.handler]
     for consumer in consumers:
-        consumer["uses_storage"] = bool(consumer["table"] or consumer["topics"] or consumer["queues"] or consumer["email"])
-        consumer["uses_correlation"] = bool(consumer["topics"] or consumer["queues"])
-    for route in routes:
-        route["uses_correlation"] = route["kind"] in ("enqueue", "start")
+        consumer["uses_storage"] = any(consumer[k] for k in ("table", "summary_table", "topics", "queues", "buckets", "workflows", "email"))
+        consumer["uses_correlation"] = bool(consumer["topics"] or consumer["queues"] or consumer["workflows"])
     modules: dict[str, list[dict]] = {}
     for entry in routes + consumers:
         modules.setdefault(entry["module"], []).append(entry)
@@ -266,11 +394,13 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
         "architecture": spec.application.architecture,
         "correlation_header": spec.observability.correlation_header,
         "tables": list(tables.values()),
-        "buckets": [{"name": b.name, "env": f"BUCKET_{b.name.upper().replace('-', '_')}"} for b in spec.persistence.buckets],
+        "buckets": list(buckets.values()),
         "routes": routes,
         "function_routes": [r for r in routes if r["target"] == "function"],
         "container_routes": [r for r in routes if r["target"] == "container"],
         "hybrid": spec.pattern == "hybrid",
+        # Cognito's authorizer passes the signed-in user's claims in the event (the generated tests send a user).
+        "cognito": any((r.auth or spec.api.auth) == "cognito" for r in spec.api.routes),
         "workflows": [{"name": w.name, "env": f"WORKFLOW_{w.name.upper().replace('-', '_')}", "definition": w.definition,
                        "content": json.dumps(w.definition_data, indent=2, ensure_ascii=False) + "\n"} for w in spec.workflows],
         "database": {"name": spec.database.name, "app_user": spec.database.app_user} if spec.database else None,

@@ -18,12 +18,44 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 {% endfor %}from observability import logger, metrics, tracer
 
 app = APIGatewayRestResolver()
-{% for r in cookiecutter._msgen.function_routes %}
+{%- for r in cookiecutter._msgen.function_routes %}
+{%- set methods = '"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"' if r.method == "ANY" else '"' ~ r.method ~ '"' %}
+{%- set decorator = '@app.route("' ~ r.powertools_path ~ '", method=[' ~ methods ~ "])" %}
 
-@app.route("{{ r.powertools_path }}", method=[{% if r.method == "ANY" %}"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"{% else %}"{{ r.method }}"{% endif %}])
-def {{ r.module }}_{{ r.function }}({% for p in r.params %}{{ p }}: str{% if not loop.last %}, {% endif %}{% endfor %}) -> Response:
-    return {{ r.module }}.{{ r.function }}(app.current_event{% for p in r.params %}, {{ p }}{% endfor %})
-{% endfor %}
+
+{% if decorator | length <= 120 -%}
+{{ decorator }}
+{%- else -%}
+@app.route(
+    "{{ r.powertools_path }}",
+    method=[{{ methods }}],
+)
+{%- endif %}
+{%- set args = [] %}
+{%- for p in r.params %}{% set _ = args.append(p ~ ": str") %}{% endfor %}
+{%- set line = "def " ~ r.module ~ "_" ~ r.function ~ "(" ~ (args | join(", ")) ~ ") -> Response:" %}
+{%- if line | length <= 120 %}
+{{ line }}
+{%- else %}
+def {{ r.module }}_{{ r.function }}(
+{%- for a in args %}
+    {{ a }},
+{%- endfor %}
+) -> Response:
+{%- endif %}
+{%- set body = "    return " ~ r.module ~ "." ~ r.function ~ "(" ~ (["app.current_event"] + r.params) | join(", ") ~ ")" %}
+{%- if body | length <= 120 %}
+{{ body }}
+{%- else %}
+    return {{ r.module }}.{{ r.function }}(
+        app.current_event,
+{%- for p in r.params %}
+        {{ p }},
+{%- endfor %}
+    )
+{%- endif %}
+{%- endfor %}
+
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
@@ -37,7 +69,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     response = app.resolve(event, context)
     route = f"{event.get('httpMethod')} {event.get('resource')}"
     elapsed_ms = (time.perf_counter() - started) * 1000
-    logger.info("handled request", extra={"route": route, "status": response["statusCode"], "latency_ms": int(elapsed_ms)})
+    status = response["statusCode"]
+    logger.info("handled request", extra={"route": route, "status": status, "latency_ms": int(elapsed_ms)})
     metrics.add_dimension(name="route", value=route)
     metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
     return correlation.with_header(response, cid)

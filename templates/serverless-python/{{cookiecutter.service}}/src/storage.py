@@ -12,6 +12,7 @@ import os
 from functools import cache
 
 import boto3
+from botocore.config import Config
 
 
 def _env(prefix: str, name: str) -> str:
@@ -26,8 +27,12 @@ def table(name: str):
 
 @cache
 def bucket(name: str):
-    """boto3 Bucket resource of bucket ``name`` (as named in service.yaml)."""
-    return boto3.resource("s3").Bucket(_env("BUCKET", name))
+    """boto3 Bucket resource of bucket ``name`` (as named in service.yaml).
+
+    Presigned URLs are signed with Signature Version 4 (objects encrypted with KMS need it) for the regional endpoint.
+    """
+    config = Config(signature_version="s3v4", s3={"addressing_style": "virtual"})
+    return boto3.resource("s3", config=config).Bucket(_env("BUCKET", name))
 
 
 @cache
@@ -52,7 +57,10 @@ def send_email(to: str, subject: str, text: str) -> str:
     response = _ses().send_email(
         Source=os.environ["EMAIL_SENDER"],
         Destination={"ToAddresses": [to]},
-        Message={"Subject": {"Data": subject, "Charset": "UTF-8"}, "Body": {"Text": {"Data": text, "Charset": "UTF-8"}}},
+        Message={
+            "Subject": {"Data": subject, "Charset": "UTF-8"},
+            "Body": {"Text": {"Data": text, "Charset": "UTF-8"}},
+        },
     )
     return response["MessageId"]
 
@@ -67,7 +75,14 @@ def database_settings() -> dict[str, object]:
     """
     host, port, user = os.environ["DB_HOST"], int(os.environ["DB_PORT"]), os.environ["DB_USER"]
     token = boto3.client("rds").generate_db_auth_token(DBHostname=host, Port=port, DBUsername=user)
-    return {"host": host, "port": port, "user": user, "password": token, "dbname": os.environ["DB_NAME"], "sslmode": "require"}
+    return {
+        "host": host,
+        "port": port,
+        "user": user,
+        "password": token,
+        "dbname": os.environ["DB_NAME"],
+        "sslmode": "require",
+    }
 
 
 {% endif -%}
@@ -78,8 +93,8 @@ def stepfunctions():
 
 def start_workflow(name: str, payload: dict) -> str:
     """Start workflow ``name`` (as named in service.yaml) with a JSON payload; returns the execution ARN."""
-    response = stepfunctions().start_execution(stateMachineArn=_env("WORKFLOW", name), input=json.dumps(payload, default=str))
-    return response["executionArn"]
+    arn, text = _env("WORKFLOW", name), json.dumps(payload, default=str)
+    return stepfunctions().start_execution(stateMachineArn=arn, input=text)["executionArn"]
 
 
 def clear_caches() -> None:

@@ -12,14 +12,15 @@ import logging
 import os
 import time
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
+from fastapi import Body, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 {% for name in (["correlation"] + (cookiecutter._msgen.container_routes | map(attribute="module") | unique | list)) | sort %}import {{ name }}
 {% endfor %}from observability import logger
-from rest import plain
+from rest import decimals, plain
 
 
 class CorrelationFilter(logging.Filter):
@@ -41,9 +42,15 @@ async def correlation_middleware(request: Request, call_next):
     started = time.perf_counter()
     response = await call_next(request)
     response.headers[correlation.HEADER] = cid
-    logger.info("handled request", extra={"route": f"{request.method} {request.url.path}", "status": response.status_code,
-                                          "latency_ms": int((time.perf_counter() - started) * 1000)})
+    route, elapsed_ms = f"{request.method} {request.url.path}", int((time.perf_counter() - started) * 1000)
+    logger.info("handled request", extra={"route": route, "status": response.status_code, "latency_ms": elapsed_ms})
     return response
+
+
+@app.exception_handler(ServiceError)
+def service_error(request: Request, error: ServiceError) -> JSONResponse:
+    """The handlers raise the same errors as the Lambda handlers (NotFoundError, BadRequestError, ...)."""
+    return JSONResponse(status_code=error.status_code, content={"message": error.msg})
 
 
 def _reply(result: tuple[int, Any]) -> Response:
@@ -57,13 +64,27 @@ def health() -> dict[str, str]:
     """Load balancer health check."""
     return {"status": "ok"}
 {%- endif %}
+{#- The handlers call boto3, which blocks: the routes are plain functions, which FastAPI runs in its thread pool. #}
 {%- for r in cookiecutter._msgen.container_routes %}
+{%- set methods = '"GET", "POST", "PUT", "PATCH", "DELETE"' if r.method == "ANY" else '"' ~ r.method ~ '"' %}
+{%- set args = [] %}
+{%- for p in r.params %}{% set _ = args.append(p ~ ": str") %}{% endfor %}
+{%- if r.kind == "create" %}{% set _ = args.append("body: Annotated[dict[str, Any] | None, Body()] = None") %}{% endif %}
+{%- set call = r.module ~ "." ~ r.function ~ "(" ~ ((["decimals(body or {})"] if r.kind == "create" else []) + r.params) | join(", ") ~ ")" %}
 
 
-@app.api_route("{{ r.path | replace('+}', '}') }}", methods=[{% if r.method == "ANY" %}"GET", "POST", "PUT", "PATCH", "DELETE"{% else %}"{{ r.method }}"{% endif %}])
-async def {{ r.module }}_{{ r.function }}(request: Request{% for p in r.params %}, {{ p }}: str{% endfor %}) -> Response:
-    body = await request.json() if await request.body() else None
-    return _reply({{ r.module }}.{{ r.function }}(body{% for p in r.params %}, {{ p }}{% endfor %}))
+@app.api_route("{{ r.path | replace('+}', ':path}') }}", methods=[{{ methods }}])
+{%- set line = "def " ~ r.module ~ "_" ~ r.function ~ "(" ~ (args | join(", ")) ~ ") -> Response:" %}
+{%- if line | length <= 120 %}
+{{ line }}
+{%- else %}
+def {{ r.module }}_{{ r.function }}(
+{%- for a in args %}
+    {{ a }},
+{%- endfor %}
+) -> Response:
+{%- endif %}
+    return _reply({{ call }})
 {%- endfor %}
 
 

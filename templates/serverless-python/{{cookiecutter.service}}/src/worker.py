@@ -42,7 +42,7 @@ def record_handler(record: SQSRecord) -> None:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
     source = os.environ["EVENT_SOURCE"]
     if source.startswith("sqs:"):
-        return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+        return process_partial_response(event, record_handler, processor, context)
     if source.startswith("sns:"):
         for record in event["Records"]:
             _adopt(correlation.from_message(record), record["Sns"]["MessageId"])

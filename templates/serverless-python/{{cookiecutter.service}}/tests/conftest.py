@@ -1,4 +1,4 @@
-"""Test set-up: the function's environment, moto-backed tables and buckets, and real-shaped API Gateway events."""
+"""Test set-up: the function's environment, in-memory AWS resources made from infra/template.yaml, real-shaped events."""
 
 from __future__ import annotations
 
@@ -7,81 +7,118 @@ import json
 import os
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-# The environment the CloudFormation template gives the function, set before the code is imported.
-os.environ.update({
-    "AWS_DEFAULT_REGION": "eu-west-1",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "POWERTOOLS_SERVICE_NAME": "{{ cookiecutter.service }}",
-    "POWERTOOLS_METRICS_NAMESPACE": "msgen/{{ cookiecutter.service }}/test",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "CORRELATION_HEADER": "{{ cookiecutter._msgen.correlation_header }}",
-{%- for t in cookiecutter._msgen.tables %}
-    "{{ t.env }}": "{{ cookiecutter.service }}-{{ t.name }}-test",
-{%- endfor %}
-{%- for b in cookiecutter._msgen.buckets %}
-    "{{ b.env }}": "{{ cookiecutter.service }}-{{ b.name }}-test",
-{%- endfor %}
+# The environment the CloudFormation template gives the code, set before the code is imported.
+os.environ.update(
+    {
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "POWERTOOLS_SERVICE_NAME": "{{ cookiecutter.service }}",
+        "POWERTOOLS_METRICS_NAMESPACE": "msgen/{{ cookiecutter.service }}/test",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "CORRELATION_HEADER": "{{ cookiecutter._msgen.correlation_header }}",
 {%- if cookiecutter._msgen.email %}
-    "EMAIL_SENDER": "{{ cookiecutter._msgen.email.sender }}",
+        "EMAIL_SENDER": "{{ cookiecutter._msgen.email.sender }}",
 {%- endif %}
-})
+    }
+)
 
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-import app  # noqa: E402
 import storage  # noqa: E402
 from observability import logger  # noqa: E402
 
-TABLES = [
-{%- for t in cookiecutter._msgen.tables %}
-    {
-        "env": "{{ t.env }}",
-        "partition_key": {"name": "{{ t.partition_key.name }}", "type": "{{ t.partition_key.type }}"},
-        "sort_key": {% if t.sort_key %}{"name": "{{ t.sort_key.name }}", "type": "{{ t.sort_key.type }}"}{% else %}None{% endif %},
-    },
-{%- endfor %}
-]
-BUCKETS = [{% for b in cookiecutter._msgen.buckets %}"{{ b.env }}"{% if not loop.last %}, {% endif %}{% endfor %}]
-QUEUES = {{ '{' }}{% for q in cookiecutter._msgen.queues %}"{{ q.name }}": "{{ q.env }}"{% if not loop.last %}, {% endif %}{% endfor %}{{ '}' }}
-TOPICS = [{% for t in cookiecutter._msgen.topics %}"{{ t.env }}"{% if not loop.last %}, {% endif %}{% endfor %}]
-WORKFLOWS = [{% for w in cookiecutter._msgen.workflows %}"{{ w.env }}"{% if not loop.last %}, {% endif %}{% endfor %}]
-HEADER = "{{ cookiecutter._msgen.correlation_header }}"
+TEMPLATE = yaml.safe_load((Path(__file__).resolve().parents[1] / "infra" / "template.yaml").read_text(encoding="utf-8"))
+RESOURCES = TEMPLATE["Resources"]
+
+
+def template_references() -> dict[str, str]:
+    """Environment variables that point at the template's own resources ({"Ref": ...}): name -> logical id."""
+    found: dict[str, str] = {}
+    for resource in RESOURCES.values():
+        properties = resource.get("Properties", {})
+        variables = dict((properties.get("Environment") or {}).get("Variables") or {})  # Lambda functions
+        for container in properties.get("ContainerDefinitions", []):  # ECS task definitions
+            variables.update({pair["Name"]: pair["Value"] for pair in container.get("Environment", [])})
+        for name, value in variables.items():
+            if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in RESOURCES:
+                found[name] = value["Ref"]
+    return found
+
+
+def create_table(logical_id: str, properties: dict[str, Any]) -> str:
+    """The table with the template's keys, indexes and time to live."""
+    client = boto3.client("dynamodb")
+    indexes = {
+        kind: [{k: index[k] for k in ("IndexName", "KeySchema", "Projection")} for index in properties[kind]]
+        for kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes")
+        if properties.get(kind)
+    }
+    client.create_table(
+        TableName=logical_id,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=properties["KeySchema"],
+        AttributeDefinitions=properties["AttributeDefinitions"],
+        **indexes,
+    )
+    if properties.get("TimeToLiveSpecification"):
+        client.update_time_to_live(TableName=logical_id, TimeToLiveSpecification=properties["TimeToLiveSpecification"])
+    return logical_id
+
+
+def create_bucket(logical_id: str, properties: dict[str, Any]) -> str:
+    """The bucket, versioned when the template's is."""
+    client, name = boto3.client("s3"), f"{logical_id.lower()}-test"
+    client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    if properties.get("VersioningConfiguration"):
+        client.put_bucket_versioning(Bucket=name, VersioningConfiguration=properties["VersioningConfiguration"])
+    return name
+
+
+def create_queue(logical_id: str, properties: dict[str, Any]) -> str:
+    """The queue with the template's plain settings; the variable holds its URL."""
+    settings = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds")
+    attributes = {k: str(properties[k]) for k in settings if isinstance(properties.get(k), int)}
+    return boto3.client("sqs").create_queue(QueueName=logical_id, Attributes=attributes)["QueueUrl"]
+
+
+def create_topic(logical_id: str, properties: dict[str, Any]) -> str:
+    return boto3.client("sns").create_topic(Name=logical_id)["TopicArn"]
+
+
+def create_state_machine(logical_id: str, properties: dict[str, Any]) -> str:
+    """A stand-in that succeeds at once: the tests check that the code starts workflows, not what they do."""
+    return boto3.client("stepfunctions").create_state_machine(
+        name=logical_id,
+        roleArn="arn:aws:iam::123456789012:role/workflow",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+    )["stateMachineArn"]
+
+
+CREATE = {
+    "AWS::DynamoDB::Table": create_table,
+    "AWS::S3::Bucket": create_bucket,
+    "AWS::SQS::Queue": create_queue,
+    "AWS::SNS::Topic": create_topic,
+    "AWS::StepFunctions::StateMachine": create_state_machine,
+}
 
 
 @pytest.fixture(autouse=True)
-def aws():
-    """Every test runs against in-memory DynamoDB tables and S3 buckets shaped like the real ones."""
+def aws(monkeypatch):
+    """Every test runs against in-memory AWS: each resource the code is given, as infra/template.yaml declares it."""
     with mock_aws():
-        dynamodb = boto3.client("dynamodb")
-        for table in TABLES:
-            keys = [(table["partition_key"], "HASH")] + ([(table["sort_key"], "RANGE")] if table["sort_key"] else [])
-            dynamodb.create_table(
-                TableName=os.environ[table["env"]],
-                BillingMode="PAY_PER_REQUEST",
-                KeySchema=[{"AttributeName": k["name"], "KeyType": kind} for k, kind in keys],
-                AttributeDefinitions=[{"AttributeName": k["name"], "AttributeType": k["type"]} for k, _ in keys],
-            )
-        s3 = boto3.client("s3")
-        for env in BUCKETS:
-            s3.create_bucket(Bucket=os.environ[env], CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-        sqs = boto3.client("sqs")
-        for name, env in QUEUES.items():
-            os.environ[env] = sqs.create_queue(QueueName=f"{{ cookiecutter.service }}-{name}-test")["QueueUrl"]
-        sns = boto3.client("sns")
-        for env in TOPICS:
-            os.environ[env] = sns.create_topic(Name=env.lower().replace("_", "-"))["TopicArn"]
-        states = boto3.client("stepfunctions")
-        for env in WORKFLOWS:  # stand-ins: the tests check that the code starts them, not what they do
-            os.environ[env] = states.create_state_machine(
-                name=env.lower().replace("_", "-"), roleArn="arn:aws:iam::123456789012:role/workflow",
-                definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
-            )["stateMachineArn"]
+        for variable, logical_id in sorted(template_references().items()):
+            resource = RESOURCES[logical_id]
+            if resource["Type"] in CREATE:
+                monkeypatch.setenv(variable, CREATE[resource["Type"]](logical_id, resource.get("Properties", {})))
 {%- if cookiecutter._msgen.email %}
         boto3.client("ses").verify_domain_identity(Domain="{{ cookiecutter._msgen.email.domain }}")
 {%- endif %}
@@ -99,8 +136,23 @@ class FakeContext:
     aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e812345678"
 
 
-def api_event(method: str, resource: str, path_params: dict[str, str] | None = None, body: Any = None,
-              headers: dict[str, str] | None = None, request_id: str | None = None) -> dict[str, Any]:
+@pytest.fixture
+def lambda_context() -> FakeContext:
+    return FakeContext()
+
+
+def api_event(
+    method: str,
+    resource: str,
+    path_params: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    request_id: str | None = None,
+{%- if cookiecutter._msgen.cognito %}
+    user: str | None = "test-user",
+{%- endif %}
+) -> dict[str, Any]:
     """An API Gateway REST (v1) Lambda proxy event, as the stage 'api' sends it."""
     path_params = path_params or {}
     path = resource
@@ -120,13 +172,17 @@ def api_event(method: str, resource: str, path_params: dict[str, str] | None = N
         "httpMethod": method,
         "headers": headers,
         "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
         "pathParameters": path_params or None,
         "stageVariables": None,
         "requestContext": {
             "accountId": "123456789012",
             "apiId": "abc123",
+{%- if cookiecutter._msgen.cognito %}
+            # What API Gateway's Cognito authorizer passes on: the signed-in user's claims.
+            "authorizer": {"claims": {"sub": user, "token_use": "id"}} if user else None,
+{%- endif %}
             "domainName": "abc123.execute-api.eu-west-1.amazonaws.com",
             "extendedRequestId": "ABCdefGHIjkl=",
             "httpMethod": method,
@@ -144,49 +200,62 @@ def api_event(method: str, resource: str, path_params: dict[str, str] | None = N
 
 
 @pytest.fixture
-def call():
-    """Invoke the function with an API Gateway event; returns the proxy response."""
+def call(lambda_context):
+    """Invoke the API function with an API Gateway event (see api_event); returns the proxy response."""
+    import app
 
     def invoke(method: str, resource: str, **kwargs: Any) -> dict[str, Any]:
-        return app.lambda_handler(api_event(method, resource, **kwargs), FakeContext())
+        return app.lambda_handler(api_event(method, resource, **kwargs), lambda_context)
 
     return invoke
 
 
 @pytest.fixture
+def header():
+    """A response header, whichever of headers/multiValueHeaders carries it: header(response, name)."""
+
+    def find(response: dict[str, Any], name: str) -> str | None:
+        for key, value in (response.get("multiValueHeaders") or {}).items():
+            if key.lower() == name.lower():
+                return value[0]
+        for key, value in (response.get("headers") or {}).items():
+            if key.lower() == name.lower():
+                return value
+        return None
+
+    return find
+
+
+@pytest.fixture
 def log_lines():
-    """The JSON log lines the function writes during a test."""
+    """The JSON log lines the code writes during a test."""
     stream = io.StringIO()
     previous = logger.registered_handler.setStream(stream)
     yield lambda: [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
     logger.registered_handler.setStream(previous)
 
 
-def sqs_event(*bodies: str, correlation_id: str | None = None) -> dict[str, Any]:
-    """An SQS event as Lambda's event source mapping delivers it."""
-    records = []
-    for i, body in enumerate(bodies):
-        attributes = {"correlation_id": {"stringValue": correlation_id, "dataType": "String"}} if correlation_id else {}
-        records.append({
-            "messageId": f"00000000-0000-4000-8000-00000000000{i}",
-            "receiptHandle": f"handle-{i}",
-            "body": body,
-            "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1700000000000"},
-            "messageAttributes": attributes,
-            "md5OfBody": "",
-            "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:queue",
-            "awsRegion": "eu-west-1",
-        })
-    return {"Records": records}
+@pytest.fixture
+def sqs_event():
+    """An SQS event as Lambda's event source mapping delivers it: sqs_event(*bodies, correlation_id=None)."""
 
+    def make(*bodies: str, correlation_id: str | None = None) -> dict[str, Any]:
+        records = []
+        for i, body in enumerate(bodies):
+            attribute = {"stringValue": correlation_id, "dataType": "String"}
+            attributes = {"correlation_id": attribute} if correlation_id else {}
+            record = {
+                "messageId": f"00000000-0000-4000-8000-00000000000{i}",
+                "receiptHandle": f"handle-{i}",
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1700000000000"},
+                "messageAttributes": attributes,
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:queue",
+                "awsRegion": "eu-west-1",
+            }
+            records.append(record)
+        return {"Records": records}
 
-def header(response: dict[str, Any], name: str) -> str | None:
-    """A response header, whichever of headers/multiValueHeaders carries it."""
-    for key, value in (response.get("multiValueHeaders") or {}).items():
-        if key.lower() == name.lower():
-            return value[0]
-    for key, value in (response.get("headers") or {}).items():
-        if key.lower() == name.lower():
-            return value
-    return None
+    return make

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from conftest import HEADER, header
 
 import correlation
+from correlation import HEADER
 
 ROUTES = [
 {%- for r in cookiecutter._msgen.function_routes %}
@@ -16,10 +16,13 @@ ROUTES = [
 ]
 
 
+def body_for(method: str) -> dict | None:
+    return {} if method in ("POST", "PUT", "PATCH") else None
+
+
 @pytest.mark.parametrize("method,resource,params", ROUTES, ids=[f"{m} {r}" for m, r, _ in ROUTES])
-def test_an_incoming_id_is_kept_returned_and_logged(call, log_lines, method, resource, params):
-    response = call(method, resource, path_params=params, body={} if method in ("POST", "PUT", "PATCH") else None,
-                    headers={HEADER: "caller-id-123"})
+def test_an_incoming_id_is_kept_returned_and_logged(call, header, log_lines, method, resource, params):
+    response = call(method, resource, path_params=params, body=body_for(method), headers={HEADER: "caller-id-123"})
     assert response["statusCode"] < 500
     assert header(response, HEADER) == "caller-id-123"
     lines = log_lines()
@@ -30,33 +33,32 @@ def test_an_incoming_id_is_kept_returned_and_logged(call, log_lines, method, res
 
 
 @pytest.mark.parametrize("method,resource,params", ROUTES, ids=[f"{m} {r}" for m, r, _ in ROUTES])
-def test_a_missing_id_becomes_api_gateways_request_id(call, log_lines, method, resource, params):
+def test_a_missing_id_becomes_api_gateways_request_id(call, header, log_lines, method, resource, params):
     request_id = str(uuid.uuid4())
-    response = call(method, resource, path_params=params, body={} if method in ("POST", "PUT", "PATCH") else None,
-                    request_id=request_id)
+    response = call(method, resource, path_params=params, body=body_for(method), request_id=request_id)
     assert header(response, HEADER) == request_id
     assert {line["correlation_id"] for line in log_lines()} == {request_id}
 
 
-def test_header_names_are_matched_without_regard_to_case(call):
+def test_header_names_are_matched_without_regard_to_case(call, header):
     method, resource, params = ROUTES[0]
-    response = call(method, resource, path_params=params, body={} if method in ("POST", "PUT", "PATCH") else None,
-                    headers={HEADER.lower(): "lower-case-id"})
+    headers = {HEADER.lower(): "lower-case-id"}
+    response = call(method, resource, path_params=params, body=body_for(method), headers=headers)
     assert header(response, HEADER) == "lower-case-id"
 
 
-def test_malformed_ids_are_replaced(call):
+def test_malformed_ids_are_replaced(call, header):
     method, resource, params = ROUTES[0]
-    response = call(method, resource, path_params=params, body={} if method in ("POST", "PUT", "PATCH") else None,
-                    headers={HEADER: "bad id\nwith newline"}, request_id="gw-request-1")
-    assert header(response, HEADER) == "gw-request-1"
+    headers, request_id = {HEADER: "bad id\nwith newline"}, "gw-request-1"
+    response = call(method, resource, path_params=params, body=body_for(method), headers=headers, request_id=request_id)
+    assert header(response, HEADER) == request_id
 
 
 def test_the_id_is_forwarded_to_http_calls_and_messages():
     cid = str(uuid.uuid4())
     correlation.start({"headers": {HEADER: cid}})
-    assert correlation.http_headers({"Accept": "application/json"}) == {
-        "Accept": "application/json", HEADER: cid, "X-Amzn-RequestId": cid}
+    expected = {"Accept": "application/json", HEADER: cid, "X-Amzn-RequestId": cid}
+    assert correlation.http_headers({"Accept": "application/json"}) == expected
     attributes = correlation.message_attributes()
     assert attributes == {"correlation_id": {"DataType": "String", "StringValue": cid}}
     sqs_record = {"messageAttributes": {"correlation_id": {"stringValue": cid, "dataType": "String"}}}

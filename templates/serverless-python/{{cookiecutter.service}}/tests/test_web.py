@@ -12,9 +12,9 @@ import urllib.request
 
 import pytest
 import uvicorn
-from conftest import HEADER
 
 import web
+from correlation import HEADER
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,8 @@ def server():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    instance = uvicorn.Server(uvicorn.Config(web.app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    config = uvicorn.Config(web.app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -36,7 +37,8 @@ def server():
 
 def request(url: str, method: str = "GET", body: dict | None = None, headers: dict | None = None):
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})})
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=10) as response:
             return response.status, dict(response.headers), response.read()
@@ -50,8 +52,7 @@ def test_health_check_answers(server):
 
 
 def test_an_incoming_correlation_id_is_returned_and_logged(server, log_lines):
-    status, headers, _ = request(server + "{{ health }}",
-                                 headers={HEADER: "web-caller-1"})
+    status, headers, _ = request(server + "{{ health }}", headers={HEADER: "web-caller-1"})
     assert status == 200
     assert {k.lower(): v for k, v in headers.items()}[HEADER.lower()] == "web-caller-1"
     lines = [line for line in log_lines() if line.get("message") == "handled request"]
@@ -62,10 +63,16 @@ def test_a_missing_correlation_id_is_created(server):
     _, headers, _ = request(server + "{{ health }}")
     assert len({k.lower(): v for k, v in headers.items()}[HEADER.lower()]) == 36
 {%- for r in cookiecutter._msgen.container_routes %}
+{%- set path = r.request_path %}
 
 
 def test_{{ r.module }}_{{ r.function }}_over_http(server):
-    path = "{{ r.path }}"{% for p in r.params %}.replace("{{ '{' ~ p ~ '}' }}", "v-{{ loop.index }}").replace("{{ '{' ~ p ~ '+}' }}", "v-{{ loop.index }}"){% endfor %}
-    status, _, body = request(server + path, method="{{ r.call_method }}"{% if r.call_method in ["POST", "PUT", "PATCH"] %}, body={"note": "over http"}{% endif %})
-    assert status == {{ 404 if r.kind == "get" else r.status }}, body
+{%- if r.call_method in ["POST", "PUT", "PATCH"] %}
+    # JSON numbers with a fraction must reach DynamoDB as Decimal.
+    payload = {"note": "over http", "amount": 12.5}
+    status, _, body = request(server + "{{ path }}", method="{{ r.call_method }}", body=payload)
+{%- else %}
+    status, _, body = request(server + "{{ path }}", method="{{ r.call_method }}")
+{%- endif %}
+    assert status == {{ 404 if r.kind == "get" and r.full_key else r.status }}, body
 {%- endfor %}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import FakeContext{% if cookiecutter._msgen.consumers | selectattr("kind", "equalto", "consume") | list %}, sqs_event{% endif %}
 
 import worker
 
@@ -19,40 +18,49 @@ MESSAGE = {"id": "m-1", "email": "customer@example.com", "note": "hello"}
 
 
 @pytest.mark.parametrize("source", SQS)
-def test_a_good_message_is_processed_with_its_correlation_id(monkeypatch, log_lines, source):
+def test_a_good_message_is_processed_with_its_correlation_id(monkeypatch, log_lines, lambda_context, sqs_event, source):
     monkeypatch.setenv("EVENT_SOURCE", source)
     event = sqs_event(json.dumps(MESSAGE), correlation_id="corr-from-producer")
-    assert worker.lambda_handler(event, FakeContext()) == {"batchItemFailures": []}
+    assert worker.lambda_handler(event, lambda_context) == {"batchItemFailures": []}
     lines = log_lines()
     assert lines and {line["correlation_id"] for line in lines} == {"corr-from-producer"}
 
 
 @pytest.mark.parametrize("source", SQS)
-def test_a_bad_message_is_reported_alone(monkeypatch, source):
+def test_a_bad_message_is_reported_alone(monkeypatch, lambda_context, sqs_event, source):
     monkeypatch.setenv("EVENT_SOURCE", source)
     event = sqs_event(json.dumps({"note": "fine"}), "not json at all")
-    response = worker.lambda_handler(event, FakeContext())
+    response = worker.lambda_handler(event, lambda_context)
     assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
 {%- endif %}
 {%- if cookiecutter._msgen.consumers | selectattr("kind", "equalto", "on_sns") | list %}
 
 
 @pytest.mark.parametrize("source", SNS)
-def test_a_notification_is_handled_with_its_correlation_id(monkeypatch, log_lines, source):
+def test_a_notification_is_handled_with_its_correlation_id(monkeypatch, log_lines, lambda_context, source):
     monkeypatch.setenv("EVENT_SOURCE", source)
-    record = {"EventSource": "aws:sns", "Sns": {"MessageId": "sns-1", "Message": json.dumps(MESSAGE),
-                                              "MessageAttributes": {"correlation_id": {"Type": "String", "Value": "corr-sns"}}}}
-    assert worker.lambda_handler({"Records": [record]}, FakeContext()) is None
+    attributes = {"correlation_id": {"Type": "String", "Value": "corr-sns"}}
+    record = {"EventSource": "aws:sns", "Sns": {"MessageId": "sns-1", "Message": json.dumps(MESSAGE), "MessageAttributes": attributes}}
+    assert worker.lambda_handler({"Records": [record]}, lambda_context) is None
     assert {line["correlation_id"] for line in log_lines()} == {"corr-sns"}
 {%- endif %}
 {%- if cookiecutter._msgen.consumers | selectattr("kind", "equalto", "on_event") | list %}
 
 
 @pytest.mark.parametrize("source", EVENTS)
-def test_an_event_is_handled_with_its_correlation_id(monkeypatch, log_lines, source):
+def test_an_event_is_handled_with_its_correlation_id(monkeypatch, log_lines, lambda_context, source):
     monkeypatch.setenv("EVENT_SOURCE", source)
-    event = {"version": "0", "id": "evt-1", "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
-             "time": "2026-01-01T00:00:00Z", "region": "eu-west-1", "resources": [], "detail": {**MESSAGE, "correlation_id": "corr-evt"}}
-    assert worker.lambda_handler(event, FakeContext()) is None
+    event = {
+        "version": "0",
+        "id": "evt-1",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-01-01T00:00:00Z",
+        "region": "eu-west-1",
+        "resources": [],
+        "detail": {**MESSAGE, "correlation_id": "corr-evt"},
+    }
+    assert worker.lambda_handler(event, lambda_context) is None
     assert {line["correlation_id"] for line in log_lines()} == {"corr-evt"}
 {%- endif %}
