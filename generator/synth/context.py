@@ -1,4 +1,4 @@
-"""State shared by the layers while one template is built: naming, tags, references."""
+"""State shared by the layers while one template is built: naming, tags, and the registry of what they made."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from troposphere import AWSObject, GetAtt, Parameter, Ref, Sub, Tags, Template
 
 from generator.plan import ServicePlan, build_plan
 from generator.spec.models import ServiceSpec
+from generator.synth.registry import Registry
 
 # Checkov skips the generated resources may carry, keyed by check id (with ":variant" where one check
 # has two reasons). Each is used only where the spec has not given what the check needs, and each must be
@@ -42,11 +43,11 @@ class _Template(Template):
 
 @dataclass
 class Context:
-    """The template under construction, with the helpers every layer needs."""
+    """The template under construction, with the helpers every layer needs and the registry the layers fill."""
 
     spec: ServiceSpec
     template: Template = field(default_factory=_Template)
-    refs: dict[str, Any] = field(default_factory=dict)
+    reg: Registry = field(default_factory=Registry)
 
     def __post_init__(self) -> None:
         self.plan: ServicePlan = build_plan(self.spec)
@@ -109,7 +110,7 @@ class Context:
         return Tags(**base) if all(k.isidentifier() for k in base) else Tags(base)
 
     def key_arn(self) -> GetAtt:
-        return GetAtt(self.refs["key"], "Arn")
+        return GetAtt(self.reg.key, "Arn")
 
 
 def sub_literal(text: str) -> str:

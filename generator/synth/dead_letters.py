@@ -16,5 +16,5 @@ DLQ_RETENTION_S = 14 * 24 * 3600
 def dead_letter_queue(ctx: Context, lid: str, what: str) -> sqs.Queue:
     """An encrypted, TLS-only queue that keeps what failed for 14 days."""
     dlq = ctx.add(sqs.Queue(lid, KmsMasterKeyId=ctx.key_arn(), MessageRetentionPeriod=DLQ_RETENTION_S), what, retain=True)
-    ctx.refs.setdefault("queue_policies", {})[lid] = [deny_insecure_transport([GetAtt(dlq, "Arn")], "sqs:*")]
+    ctx.reg.queue_policies.add(dlq, deny_insecure_transport([GetAtt(dlq, "Arn")], "sqs:*"))
     return dlq

@@ -73,20 +73,22 @@ def _check_quotas(spec: ServiceSpec, data: dict[str, Any]) -> None:
 
 
 def _outputs(ctx: Context) -> None:
-    t = ctx.template
-    t.add_output(Output("ApiUrl", Description="Invoke URL of the API stage", Value=Sub(f"https://${{RestApi}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{api.STAGE}")))
-    if "distribution" in ctx.refs:
-        t.add_output(Output("DistributionUrl", Description="Public HTTPS URL of the service", Value=Sub("https://${Distribution.DomainName}")))
-        t.add_output(Output("DistributionId", Description="CloudFront distribution id (for invalidations)", Value=Ref(ctx.refs["distribution"])))
-    if "SiteBucket" in t.resources:
-        t.add_output(Output("SiteBucketName", Description="Upload the static site here", Value=Ref(t.resources["SiteBucket"])))
-    for name, fn in ctx.refs.get("functions", {}).items():
+    t, reg = ctx.template, ctx.reg
+    t.add_output(Output("ApiUrl", Description="Invoke URL of the API stage",
+                        Value=Sub(f"https://${{{reg.rest_api.title}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{api.STAGE}")))
+    if reg.distribution is not None:
+        t.add_output(Output("DistributionUrl", Description="Public HTTPS URL of the service",
+                            Value=Sub(f"https://${{{reg.distribution.title}.DomainName}}")))
+        t.add_output(Output("DistributionId", Description="CloudFront distribution id (for invalidations)", Value=Ref(reg.distribution)))
+    if reg.site_bucket is not None:
+        t.add_output(Output("SiteBucketName", Description="Upload the static site here", Value=Ref(reg.site_bucket)))
+    for name, fn in reg.functions.items():
         t.add_output(Output(f"{fn.title}Name", Description=f"Name of function '{name}'", Value=Ref(fn)))
-    for name, table in ctx.refs.get("tables", {}).items():
+    for name, table in reg.tables.items():
         t.add_output(Output(f"{table.title}Name", Description=f"Name of table '{name}'", Value=Ref(table)))
-    for name, bucket in ctx.refs.get("buckets", {}).items():
+    for name, bucket in reg.buckets.items():
         t.add_output(Output(f"{bucket.title}Name", Description=f"Name of bucket '{name}'", Value=Ref(bucket)))
-    t.add_output(Output("ServiceKeyArn", Description="KMS key that encrypts the service's data", Value=GetAtt(ctx.refs["key"], "Arn")))
+    t.add_output(Output("ServiceKeyArn", Description="KMS key that encrypts the service's data", Value=GetAtt(reg.key, "Arn")))
 
 
 TOP_LEVEL_ORDER = ("AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Rules", "Mappings", "Conditions", "Transform", "Resources", "Outputs")

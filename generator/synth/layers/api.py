@@ -58,8 +58,9 @@ def build(ctx: Context) -> None:
         ),
         "REST API of the service",
     )
-    ctx.refs["rest_api"] = api
-    functions = ctx.refs.get("functions", {})
+    ctx.reg.rest_api = api
+    functions = ctx.reg.functions
+    route_functions = {(r.method, r.path): fn for fn in ctx.plan.api_functions for r in fn.routes}
     validator = ctx.add(
         apigateway.RequestValidator("ApiRequestValidator", RestApiId=Ref(api), ValidateRequestParameters=True, ValidateRequestBody=False),
         "Rejects requests missing declared path parameters before they reach a function",
@@ -75,7 +76,7 @@ def build(ctx: Context) -> None:
         )
     resources = _resources(ctx, api)
     def function_of(route: Route):
-        fn = ctx.refs.get("route_functions", {}).get((route.method, route.path))
+        fn = route_functions.get((route.method, route.path))
         return functions[fn.name] if fn else None  # None: a container route (hybrid pattern)
 
     methods = [_method(ctx, api, resources, route, function_of(route), validator, authorizer) for route in spec.api.routes]
@@ -97,7 +98,7 @@ def build(ctx: Context) -> None:
         "API Gateway access logs, one JSON line per request",
         retain=True,
     )
-    ctx.refs.setdefault("log_groups", []).append(access_logs)
+    ctx.reg.log_groups.add(access_logs)
     stage_depends = []
     if spec.api.account_logging_role:
         stage_depends.append(_account_logging_role(ctx).title)
@@ -121,11 +122,11 @@ def build(ctx: Context) -> None:
     if stage_depends:
         stage.DependsOn = stage_depends
     ctx.add(stage, f"Stage '{STAGE}': tracing, access logs and throttling", skips=skips)
-    ctx.refs["stage"] = stage
+    ctx.reg.api_stage = stage
     if spec.api.web_acl_arn:
         ctx.add(
             wafv2.WebACLAssociation("ApiWebAclAssociation", ResourceArn=Sub(
-                f"arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}::/restapis/${{RestApi}}/stages/{STAGE}"), WebACLArn=spec.api.web_acl_arn,
+                f"arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}::/restapis/${{{api.title}}}/stages/{STAGE}"), WebACLArn=spec.api.web_acl_arn,
                 DependsOn=[stage.title]),
             "Puts the stage behind the WAF web ACL from the spec",
         )
@@ -135,7 +136,7 @@ def build(ctx: Context) -> None:
             awslambda.Permission(
                 f"{function.title}ApiPermission", Action="lambda:InvokeFunction", FunctionName=GetAtt(function, "Arn"),
                 Principal="apigateway.amazonaws.com", SourceAccount=Sub("${AWS::AccountId}"),
-                SourceArn=Sub(f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{RestApi}}/{_execute_scope(spec, fn)}"),
+                SourceArn=Sub(f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{{api.title}}}/{_execute_scope(spec, fn)}"),
             ),
             f"Lets stage '{STAGE}' of this API invoke function '{fn.name}', for its own routes only",
         )
@@ -203,10 +204,11 @@ def _container_integration(ctx: Context, route: Route) -> apigateway.Integration
     """HTTP proxy through the VPC link (v2) to the private load balancer, path parameters passed on."""
     params = [s.strip("{}+") for s in naming.path_segments(route.path) if s.startswith("{")]
     path = "/".join("{" + s.strip("{}+") + "}" if s.startswith("{") else s for s in naming.path_segments(route.path))
+    containers = ctx.reg.containers
     props: dict[str, object] = dict(
         Type="HTTP_PROXY", IntegrationHttpMethod=route.method, ConnectionType="VPC_LINK",
-        ConnectionId=Ref(ctx.refs["vpc_link"]), IntegrationTarget=Ref(ctx.refs["load_balancer"]), TimeoutInMillis=29000,
-        Uri=Sub(f"{ctx.refs['listener_scheme']}://${{LoadBalancer.DNSName}}/{path}"),
+        ConnectionId=Ref(containers.vpc_link), IntegrationTarget=Ref(containers.load_balancer), TimeoutInMillis=29000,
+        Uri=Sub(f"{containers.listener_scheme}://${{{containers.load_balancer.title}.DNSName}}/{path}"),
     )
     if params:
         props["RequestParameters"] = {f"integration.request.path.{p}": f"method.request.path.{p}" for p in params}

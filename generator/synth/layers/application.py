@@ -10,21 +10,22 @@ from generator.synth.context import Context
 from generator.synth.dead_letters import dead_letter_queue
 from generator.synth.grants import grants
 from generator.synth.policy import assume_role, document, statement
+from generator.synth.registry import Artifact
 
 
 def build(ctx: Context) -> None:
     t = ctx.template
-    ctx.refs["artifact_bucket"] = t.add_parameter(Parameter(
-        "ArtifactBucket", Type="String", MinLength=3, MaxLength=63, AllowedPattern="^[a-z0-9][a-z0-9.-]*[a-z0-9]$",
-        Description="S3 bucket holding the function code zip (make package; see README)",
-    ))
-    ctx.refs["artifact_key"] = t.add_parameter(Parameter(
-        "ArtifactKey", Type="String", MinLength=1, MaxLength=1024, Description="S3 key of the function code zip, e.g. payment-svc/1.4.2.zip",
-    ))
+    ctx.reg.artifact = Artifact(
+        t.add_parameter(Parameter(
+            "ArtifactBucket", Type="String", MinLength=3, MaxLength=63, AllowedPattern="^[a-z0-9][a-z0-9.-]*[a-z0-9]$",
+            Description="S3 bucket holding the function code zip (make package; see README)",
+        )),
+        t.add_parameter(Parameter(
+            "ArtifactKey", Type="String", MinLength=1, MaxLength=1024, Description="S3 key of the function code zip, e.g. payment-svc/1.4.2.zip",
+        )),
+    )
     for fn in ctx.plan.functions:
-        ctx.refs.setdefault("functions", {})[fn.name] = _function(ctx, fn)
-        for route in fn.routes:
-            ctx.refs.setdefault("route_functions", {})[(route.method, route.path)] = fn
+        ctx.reg.functions[fn.name] = _function(ctx, fn)
 
 
 def _vpc_statements(ctx: Context, subnets: list, groups: list) -> list[dict]:
@@ -60,15 +61,16 @@ def _function(ctx: Context, fn: FunctionPlan) -> awslambda.Function:
     dead_letters = None
     if fn.asynchronous:
         dead_letters = dead_letter_queue(ctx, f"{fid}DeadLetterQueue", f"Failed asynchronous invocations of function '{fn.name}', kept 14 days")
-        ctx.refs.setdefault("function_dead_letter_queues", {})[fn.name] = dead_letters
+        ctx.reg.dead_letter_queues.functions[fn.name] = dead_letters
         grants_.insert(0, statement(["sqs:SendMessage"], GetAtt(dead_letters, "Arn"), sid="OwnDeadLetterQueue"))
         # The dead-letter queue is encrypted with the service key: sending needs a data key.
         grants_.insert(1, statement(["kms:GenerateDataKey"], ctx.key_arn(), sid="OwnDeadLetterQueueKey"))
     vpc = None
+    network = ctx.reg.network
     if app.subnet_ids:
         vpc = (list(app.subnet_ids), list(app.security_group_ids))
     elif fn in ctx.plan.functions_in_vpc:
-        vpc = (ctx.refs["subnets"], [Ref(ctx.refs["function_sg"])])
+        vpc = (network.subnets, [Ref(network.function_security_group)])
     role = ctx.add(
         iam.Role(
             f"{fid}Role",
@@ -96,7 +98,7 @@ def _function(ctx: Context, fn: FunctionPlan) -> awslambda.Function:
     skips = []
     props: dict[str, object] = dict(
         Description=fn.description[:256],
-        Code=awslambda.Code(S3Bucket=Ref(ctx.refs["artifact_bucket"]), S3Key=Ref(ctx.refs["artifact_key"])),
+        Code=awslambda.Code(S3Bucket=Ref(ctx.reg.artifact.bucket), S3Key=Ref(ctx.reg.artifact.key)),
         Handler=fn.handler,
         Runtime=app.runtime,
         Architectures=[app.architecture],
@@ -119,7 +121,7 @@ def _function(ctx: Context, fn: FunctionPlan) -> awslambda.Function:
         props["VpcConfig"] = awslambda.VPCConfig(SubnetIds=vpc[0], SecurityGroupIds=vpc[1])
     else:
         # Only functions that use the database join a VPC; where the service has one, say why this one is outside it.
-        skips.append("CKV_AWS_117:outside" if "vpc" in ctx.refs or ctx.spec.network.vpc_id else "CKV_AWS_117")
+        skips.append("CKV_AWS_117:outside" if network is not None or ctx.spec.network.vpc_id else "CKV_AWS_117")
     function = awslambda.Function(fid, **props)
     # troposphere's LoggingConfig class belongs to another resource type; set the property as data.
     function.properties["LoggingConfig"] = {
@@ -128,6 +130,5 @@ def _function(ctx: Context, fn: FunctionPlan) -> awslambda.Function:
         "SystemLogLevel": app.system_log_level,
         "LogGroup": Ref(log_group),
     }
-    ctx.refs.setdefault("log_groups", []).append(log_group)
-    ctx.refs.setdefault("app_log_groups", {})[fn.name] = log_group
+    ctx.reg.log_groups.add(log_group, app=fn.name)
     return ctx.add(function, f"Function '{fn.name}' ({fn.handler})", skips=tuple(skips))

@@ -13,6 +13,7 @@ from generator.synth.context import Context
 from generator.synth.grants import grants
 from generator.synth.layers.database import allow_from
 from generator.synth.policy import assume_role, document, statement
+from generator.synth.registry import Containers
 
 CONTAINER = "app"
 IMAGE_IN_OWN_REGISTRY = "ImageInOwnRegistry"
@@ -34,7 +35,7 @@ def build(ctx: Context) -> None:
                     "An image in this account's ECR in this Region may be pulled from its own repository only; "
                     "any other image is pulled without ECR permissions (public registries)",
     ))
-    vpc, subnets = ctx.refs["vpc"], ctx.refs["subnets"]
+    vpc, subnets = ctx.reg.network.vpc, ctx.reg.network.subnets
     link_sg = ctx.add(ec2.SecurityGroup(
         "VpcLinkSecurityGroup", GroupDescription="API Gateway VPC link: may only reach the load balancer", VpcId=vpc,
         SecurityGroupEgress=[ec2.SecurityGroupRule(IpProtocol="-1", CidrIp="127.0.0.1/32", Description="Replaced by the rule to the load balancer")],
@@ -48,8 +49,9 @@ def build(ctx: Context) -> None:
         SecurityGroupEgress=[ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp="0.0.0.0/0",
                                                    Description="HTTPS to AWS APIs through the VPC endpoints")],
     ), "Network identity of the container tasks")
-    if "database_sg" in ctx.refs and any(u.target == "database" for u in ctx.plan.container_uses):
-        allow_from(ctx, "Service", task_sg, ctx.refs["database_sg"])
+    database = ctx.reg.database
+    if database is not None and any(u.target == "database" for u in ctx.plan.container_uses):
+        allow_from(ctx, "Service", task_sg, database.security_group)
     port = 443 if c.certificate_arn else 80
     ctx.add(ec2.SecurityGroupEgress("VpcLinkToLoadBalancer", GroupId=Ref(link_sg), IpProtocol="tcp", FromPort=port, ToPort=port,
                                     DestinationSecurityGroupId=Ref(lb_sg), Description="VPC link to the listener"), "VPC link may reach the listener")
@@ -87,8 +89,7 @@ def build(ctx: Context) -> None:
                       RetentionInDays=spec.observability.log_retention_days, KmsKeyId=ctx.key_arn()),
         "JSON logs of the container service", retain=True,
     )
-    ctx.refs.setdefault("log_groups", []).append(log_group)
-    ctx.refs.setdefault("app_log_groups", {})["container"] = log_group
+    ctx.reg.log_groups.add(log_group, app="container")
     own_image = _own_repository(ctx, image)
     execution = ctx.add(iam.Role(
         "TaskExecutionRole", AssumeRolePolicyDocument=assume_role("ecs-tasks.amazonaws.com"),
@@ -133,7 +134,7 @@ def build(ctx: Context) -> None:
     ), "Fargate service: a failed deployment rolls back by itself")
     target = ctx.add(scaling.ScalableTarget(
         "ServiceScalableTarget", ServiceNamespace="ecs", ScalableDimension="ecs:service:DesiredCount",
-        ResourceId=Sub("service/${Cluster}/${Service.Name}"), MinCapacity=c.min_tasks, MaxCapacity=c.max_tasks,
+        ResourceId=Sub(f"service/${{{cluster.title}}}/${{{service.title}.Name}}"), MinCapacity=c.min_tasks, MaxCapacity=c.max_tasks,
     ), f"Between {c.min_tasks} and {c.max_tasks} tasks")
     ctx.add(scaling.ScalingPolicy(
         "ServiceCpuScaling", PolicyName=ctx.physical("cpu"), PolicyType="TargetTrackingScaling", ScalingTargetId=Ref(target),
@@ -146,12 +147,12 @@ def build(ctx: Context) -> None:
         TargetTrackingScalingPolicyConfiguration=scaling.TargetTrackingScalingPolicyConfiguration(
             TargetValue=c.target_requests_per_task, PredefinedMetricSpecification=scaling.PredefinedMetricSpecification(
                 PredefinedMetricType="ALBRequestCountPerTarget",
-                ResourceLabel=Sub("${LoadBalancer.LoadBalancerFullName}/${ServiceTargetGroup.TargetGroupFullName}")))),
+                ResourceLabel=Sub(f"${{{lb.title}.LoadBalancerFullName}}/${{{group.title}.TargetGroupFullName}}")))),
         f"Keeps requests per task near {c.target_requests_per_task} a minute")
     link = ctx.add(apigatewayv2.VpcLink("VpcLink", Name=ctx.physical("link"), SubnetIds=subnets, SecurityGroupIds=[Ref(link_sg)]),
                    "API Gateway's private path to the load balancer")
-    ctx.refs.update(container_service=service, container_cluster=cluster, load_balancer=lb, target_group=group, vpc_link=link,
-                    listener_scheme="https" if c.certificate_arn else "http")
+    ctx.reg.containers = Containers(service=service, cluster=cluster, load_balancer=lb, target_group=group, vpc_link=link,
+                                    listener_scheme="https" if c.certificate_arn else "http")
 
 
 def _own_repository(ctx: Context, image: Parameter) -> Sub:

@@ -14,16 +14,17 @@ CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"]
+DISTRIBUTION = "Distribution"  # its logical ID, which the site bucket's policy names before the distribution exists
 
 
 def build(ctx: Context) -> None:
-    cd = ctx.spec.content_delivery
+    cd, reg = ctx.spec.content_delivery, ctx.reg
     if not cd.enabled:
         return
     headers = ctx.add(_security_headers(ctx), "Security headers on every response (HSTS, nosniff, frame deny, referrer, CSP)")
     api_origin = cloudfront.Origin(
         Id="api",
-        DomainName=Sub("${RestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"),
+        DomainName=Sub(f"${{{reg.rest_api.title}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}"),
         # With a site, /api/* is forwarded as is and "api" is the stage; without one, everything goes to the stage.
         OriginPath="" if cd.static_site else f"/{STAGE}",
         CustomOriginConfig=cloudfront.CustomOriginConfig(OriginProtocolPolicy="https-only", OriginSSLProtocols=["TLSv1.2"]),
@@ -38,10 +39,10 @@ def build(ctx: Context) -> None:
         HttpVersion="http2and3",
         IPV6Enabled=True,
         PriceClass=cd.price_class,
-        Logging=cloudfront.Logging(Bucket=GetAtt(ctx.refs["access_logs"], "DomainName"), Prefix="cloudfront/", IncludeCookies=False),
+        Logging=cloudfront.Logging(Bucket=GetAtt(reg.access_logs, "DomainName"), Prefix="cloudfront/", IncludeCookies=False),
     )
     if cd.static_site:
-        site = private_bucket(ctx, "SiteBucket", "Static site content, readable only by this distribution")
+        site = reg.site_bucket = private_bucket(ctx, "SiteBucket", "Static site content, readable only by this distribution")
         oac = ctx.add(
             cloudfront.OriginAccessControl(
                 "SiteOriginAccessControl",
@@ -65,10 +66,11 @@ def build(ctx: Context) -> None:
             CachedMethods=["GET", "HEAD"], CachePolicyId=CACHING_OPTIMIZED, ResponseHeadersPolicyId=Ref(headers), Compress=True,
         )
         config["CacheBehaviors"] = [cloudfront.CacheBehavior(PathPattern=f"/{STAGE}/*", **api_behavior)]
-        ctx.refs["bucket_policies"]["SiteBucket"].append(statement(
-            ["s3:GetObject"], Sub("${SiteBucket.Arn}/*"), sid="CloudFrontReads",
+        reg.bucket_policies.add(site, statement(
+            ["s3:GetObject"], Sub(f"${{{site.title}.Arn}}/*"), sid="CloudFrontReads",
             Principal={"Service": "cloudfront.amazonaws.com"},
-            Condition={"StringEquals": {"AWS:SourceArn": Sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}")}},
+            Condition={"StringEquals": {"AWS:SourceArn": Sub(
+                f"arn:${{AWS::Partition}}:cloudfront::${{AWS::AccountId}}:distribution/${{{DISTRIBUTION}}}")}},
         ))
     else:
         config["Origins"] = [api_origin]
@@ -86,12 +88,11 @@ def build(ctx: Context) -> None:
         config["WebACLId"] = cd.web_acl_arn
     else:
         skips.append("CKV_AWS_68")
-    distribution = ctx.add(
-        cloudfront.Distribution("Distribution", DistributionConfig=cloudfront.DistributionConfig(**config)),
+    reg.distribution = ctx.add(
+        cloudfront.Distribution(DISTRIBUTION, DistributionConfig=cloudfront.DistributionConfig(**config)),
         "CloudFront: HTTPS only, security headers, static site at /, API under /api/*",
         skips=tuple(skips),
     )
-    ctx.refs["distribution"] = distribution
 
 
 def _security_headers(ctx: Context) -> cloudfront.ResponseHeadersPolicy:

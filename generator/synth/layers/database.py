@@ -11,6 +11,7 @@ from troposphere import GetAtt, Ref, Sub, ec2, iam, logs, rds
 
 from generator.synth.context import Context
 from generator.synth.policy import assume_role, document, statement
+from generator.synth.registry import Database
 
 PORT = 5432
 
@@ -19,13 +20,14 @@ def build(ctx: Context) -> None:
     db = ctx.spec.database
     if db is None:
         return
-    vpc, subnets = ctx.refs["vpc"], ctx.refs["subnets"]
+    network = ctx.reg.network
+    vpc, subnets = network.vpc, network.subnets
     sg = ctx.add(ec2.SecurityGroup(
         "DatabaseSecurityGroup", GroupDescription="Aurora: PostgreSQL from the functions and tasks of the service only", VpcId=vpc,
         SecurityGroupEgress=[ec2.SecurityGroupRule(IpProtocol="-1", CidrIp="127.0.0.1/32", Description="No outbound traffic")],
     ), "Network identity of the database")
-    if "function_sg" in ctx.refs:
-        allow_from(ctx, "Functions", ctx.refs["function_sg"], sg)
+    if network.function_security_group is not None:
+        allow_from(ctx, "Functions", network.function_security_group, sg)
     subnet_group = ctx.add(rds.DBSubnetGroup("DatabaseSubnetGroup", DBSubnetGroupDescription=f"{ctx.service}: private subnets",
                                              SubnetIds=subnets), "The private subnets the database may use")
     identifier = Sub(f"{ctx.service}-${{Environment}}")
@@ -34,7 +36,7 @@ def build(ctx: Context) -> None:
                       RetentionInDays=ctx.spec.observability.log_retention_days, KmsKeyId=ctx.key_arn()),
         "PostgreSQL logs (RDS fixes the name)", retain=True,
     )
-    ctx.refs.setdefault("log_groups", []).append(log_group)
+    ctx.reg.log_groups.add(log_group)
     cluster = rds.DBCluster(
         "DatabaseCluster", DBClusterIdentifier=identifier, Engine="aurora-postgresql", EngineVersion=db.engine_version,
         DatabaseName=db.name, Port=PORT, MasterUsername="msgen_admin", ManageMasterUserPassword=True,
@@ -64,7 +66,7 @@ def build(ctx: Context) -> None:
     instance.DeletionPolicy = "Delete"  # the cluster holds the data (and takes the snapshot)
     instance.UpdateReplacePolicy = "Delete"
     ctx.add(instance, "The writer instance (serverless); add readers for more availability")
-    ctx.refs.update(database=cluster, database_sg=sg)
+    ctx.reg.database = Database(cluster, sg)
 
 
 def allow_from(ctx: Context, name: str, source_sg, db_sg) -> None:

@@ -17,13 +17,13 @@ from generator.synth.policy import deny_insecure_transport, document, statement
 
 
 def build(ctx: Context) -> None:
-    m = ctx.spec.messaging
+    m, reg = ctx.spec.messaging, ctx.reg
     for queue in m.queues:
-        ctx.refs.setdefault("queues", {})[queue.name] = _queue(ctx, queue)
+        reg.queues[queue.name] = _queue(ctx, queue)
     for topic in m.topics:
-        ctx.refs.setdefault("topics", {})[topic.name] = _topic(ctx, topic)
+        reg.topics[topic.name] = _topic(ctx, topic)
     if m.email:
-        ctx.refs["email_identity"] = ctx.add(
+        reg.email_identity = ctx.add(
             ses.EmailIdentity("EmailIdentity", EmailIdentity=m.email.domain),
             f"SES identity for {m.email.domain}; add the DKIM records SES shows to the domain's DNS to verify it",
         )
@@ -44,8 +44,8 @@ def _queue(ctx: Context, queue: Queue) -> sqs.Queue:
         f"Queue '{queue.name}'" + (f", consumed by {queue.consumer.handler}" if queue.consumer else ""),
         retain=True,
     )
-    ctx.refs.setdefault("queue_policies", {})[main.title] = [deny_insecure_transport([GetAtt(main, "Arn")], "sqs:*")]
-    ctx.refs.setdefault("dead_letter_queues", {})[queue.name] = dlq
+    ctx.reg.queue_policies.add(main, deny_insecure_transport([GetAtt(main, "Arn")], "sqs:*"))
+    ctx.reg.dead_letter_queues.queues[queue.name] = dlq
     return main
 
 
@@ -61,7 +61,7 @@ def _topic(ctx: Context, topic: Topic) -> sns.Topic:
         ),
         f"Topic '{topic.name}' only accepts TLS",
     )
-    queues = ctx.refs.get("queues", {})
+    queues = ctx.reg.queues
     for name in topic.subscribers:
         queue = queues[name]
         lid = naming.logical_id(topic.name, "To", name, "Subscription")
@@ -77,11 +77,11 @@ def _topic(ctx: Context, topic: Topic) -> sns.Topic:
             "undeliverable ones go to the subscription's dead-letter queue",
         )
         for target in (queue, dlq):
-            ctx.refs["queue_policies"][target.title].append(statement(
+            ctx.reg.queue_policies.add(target, statement(
                 ["sqs:SendMessage"], GetAtt(target, "Arn"), sid=naming.logical_id("From", topic.name),
                 Principal={"Service": "sns.amazonaws.com"}, Condition={"ArnEquals": {"aws:SourceArn": Ref(resource)}},
             ))
-        ctx.refs.setdefault("subscription_dead_letter_queues", {}).setdefault(topic.name, {})[name] = dlq
+        ctx.reg.dead_letter_queues.subscriptions.setdefault(topic.name, {})[name] = dlq
     return resource
 
 
@@ -89,9 +89,9 @@ def _rule(ctx: Context, rule: EventRule) -> events.Rule:
     """An EventBridge rule to the service's queues; undeliverable events go to a dead-letter queue of the rule's own."""
     lid = naming.logical_id(rule.name, "Rule")
     dlq = dead_letter_queue(ctx, naming.logical_id(rule.name, "EventsDeadLetterQueue"), f"Events rule '{rule.name}' could not deliver, kept 14 days")
-    queues = ctx.refs.get("queues", {})
+    queues = ctx.reg.queues
     retry = events.RetryPolicy(MaximumRetryAttempts=24, MaximumEventAgeInSeconds=86400)
-    handler = ctx.refs["functions"][handler_name(rule.name)] if rule.handler else None
+    handler = ctx.reg.functions[handler_name(rule.name)] if rule.handler else None
     props: dict[str, object] = dict(
         Name=ctx.physical(rule.name), Description=f"{ctx.service}: {rule.name}", State="ENABLED",
         Targets=[events.Target(Id=name, Arn=GetAtt(queues[name], "Arn"), DeadLetterConfig=events.DeadLetterConfig(Arn=GetAtt(dlq, "Arn")),
@@ -110,11 +110,11 @@ def _rule(ctx: Context, rule: EventRule) -> events.Rule:
     if handler:
         _allow_invoke(ctx, handler, naming.logical_id(rule.name, "RulePermission"), "events.amazonaws.com", GetAtt(resource, "Arn"))
     for q in [*(queues[n] for n in rule.targets), dlq]:
-        ctx.refs["queue_policies"][q.title].append(statement(
+        ctx.reg.queue_policies.add(q, statement(
             ["sqs:SendMessage"], GetAtt(q, "Arn"), sid=naming.logical_id("From", rule.name, "Rule"),
             Principal={"Service": "events.amazonaws.com"}, Condition={"ArnEquals": {"aws:SourceArn": GetAtt(resource, "Arn")}},
         ))
-    ctx.refs.setdefault("event_dead_letter_queues", {})[rule.name] = dlq
+    ctx.reg.dead_letter_queues.rules[rule.name] = dlq
     return resource
 
 
@@ -126,12 +126,12 @@ def _allow_invoke(ctx: Context, function, lid: str, principal: str, source_arn) 
 
 def wire(ctx: Context) -> None:
     """Connect what invokes functions: queues (event source mappings), topics (subscriptions) and events rules."""
-    functions = ctx.refs.get("functions", {})
+    reg = ctx.reg
     for rule in ctx.spec.messaging.events:
-        ctx.refs.setdefault("event_rules", {})[rule.name] = _rule(ctx, rule)
+        reg.event_rules[rule.name] = _rule(ctx, rule)
     for topic in ctx.spec.messaging.topics:
         if topic.handler:
-            fn, resource = functions[handler_name(topic.name)], ctx.refs["topics"][topic.name]
+            fn, resource = reg.functions[handler_name(topic.name)], reg.topics[topic.name]
             ctx.add(sns.SubscriptionResource(naming.logical_id(topic.name, "HandlerSubscription"), TopicArn=Ref(resource), Protocol="lambda",
                                              Endpoint=GetAtt(fn, "Arn")),
                     f"Every message of '{topic.name}' invokes {topic.handler.handler}")
@@ -139,10 +139,10 @@ def wire(ctx: Context) -> None:
     for queue in ctx.spec.messaging.queues:
         if not queue.consumer:
             continue
-        fn = functions[consumer_name(queue.name)]
+        fn = reg.functions[consumer_name(queue.name)]
         ctx.add(
             awslambda.EventSourceMapping(
-                naming.logical_id(queue.name, "ConsumerMapping"), FunctionName=Ref(fn), EventSourceArn=GetAtt(ctx.refs["queues"][queue.name], "Arn"),
+                naming.logical_id(queue.name, "ConsumerMapping"), FunctionName=Ref(fn), EventSourceArn=GetAtt(reg.queues[queue.name], "Arn"),
                 BatchSize=queue.consumer.batch_size, FunctionResponseTypes=["ReportBatchItemFailures"], Enabled=True,
             ),
             f"Delivers '{queue.name}' to {queue.consumer.handler}; failed messages return to the queue, then its dead-letter queue",
@@ -150,8 +150,9 @@ def wire(ctx: Context) -> None:
 
 
 def policies(ctx: Context) -> None:
-    for lid, statements in ctx.refs.get("queue_policies", {}).items():
+    for queue, statements in ctx.reg.queue_policies:
+        lid = queue.title
         ctx.add(
-            sqs.QueuePolicy(f"{lid}Policy", Queues=[Ref(ctx.template.resources[lid])], PolicyDocument=document(*statements)),
+            sqs.QueuePolicy(f"{lid}Policy", Queues=[Ref(queue)], PolicyDocument=document(*statements)),
             f"Policy of {lid}: TLS only" + (" and the topics that deliver to it" if len(statements) > 1 else ""),
         )

@@ -10,6 +10,7 @@ from troposphere import Cidr, GetAtt, GetAZs, Ref, Select, Sub, ec2, iam, logs
 
 from generator.synth.context import Context
 from generator.synth.policy import assume_role, document, statement
+from generator.synth.registry import Network
 
 INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs")
 
@@ -19,14 +20,14 @@ def build(ctx: Context) -> None:
     if spec.pattern != "hybrid" and spec.database is None:
         return
     if spec.network.vpc_id:
-        ctx.refs["vpc"] = spec.network.vpc_id
-        ctx.refs["subnets"] = list(spec.network.subnet_ids)
+        ctx.reg.network = Network(spec.network.vpc_id, list(spec.network.subnet_ids))
     else:
         _vpc(ctx)
+    network = ctx.reg.network
     if ctx.plan.functions_in_vpc:
-        ctx.refs["function_sg"] = ctx.add(ec2.SecurityGroup(
+        network.function_security_group = ctx.add(ec2.SecurityGroup(
             "FunctionSecurityGroup", GroupDescription="Functions that use the database: HTTPS to AWS endpoints, PostgreSQL to the database",
-            VpcId=ctx.refs["vpc"],
+            VpcId=network.vpc,
             SecurityGroupEgress=[ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp="0.0.0.0/0",
                                                        Description="HTTPS to AWS APIs through the VPC endpoints")],
         ), "Network identity of the functions in the VPC")
@@ -49,7 +50,7 @@ def _vpc(ctx: Context) -> None:
         ctx.add(ec2.SubnetRouteTableAssociation(f"PrivateSubnet{i + 1}RouteTable", SubnetId=Ref(subnet), RouteTableId=Ref(table)),
                 "Attaches the subnet to the private route table")
         subnets.append(Ref(subnet))
-    ctx.refs["vpc"], ctx.refs["subnets"] = Ref(vpc), subnets
+    ctx.reg.network = Network(Ref(vpc), subnets)
     endpoint_sg = ctx.add(
         ec2.SecurityGroup(
             "VpcEndpointSecurityGroup", GroupDescription="HTTPS from inside the VPC to the AWS service endpoints", VpcId=Ref(vpc),
@@ -81,7 +82,7 @@ def _flow_logs(ctx: Context, vpc: ec2.VPC) -> None:
         "Flow logs of the VPC (rejected and accepted traffic)",
         retain=True,
     )
-    ctx.refs.setdefault("log_groups", []).append(group)
+    ctx.reg.log_groups.add(group)
     role = ctx.add(
         iam.Role("VpcFlowLogRole", AssumeRolePolicyDocument=assume_role("vpc-flow-logs.amazonaws.com"),
                  Policies=[iam.Policy(PolicyName="write-flow-logs", PolicyDocument=document(statement(

@@ -11,12 +11,13 @@ from generator.synth.policy import deny_insecure_transport, document, statement
 
 
 def build(ctx: Context) -> None:
+    reg = ctx.reg
     for table in ctx.spec.persistence.tables:
-        ctx.refs.setdefault("tables", {})[table.name] = _table(ctx, table)
+        reg.tables[table.name] = _table(ctx, table)
     if ctx.spec.persistence.buckets or ctx.spec.content_delivery.enabled:
-        ctx.refs["access_logs"] = _access_log_bucket(ctx)
+        reg.access_logs = _access_log_bucket(ctx)
     for bucket in ctx.spec.persistence.buckets:
-        ctx.refs.setdefault("buckets", {})[bucket.name] = private_bucket(
+        reg.buckets[bucket.name] = private_bucket(
             ctx, naming.bucket_id(bucket.name), f"Bucket '{bucket.name}'", bucket.noncurrent_version_expiration_days
         )
 
@@ -81,15 +82,13 @@ def private_bucket(ctx: Context, lid: str, what: str, expire_noncurrent_days: in
                 )
             ]),
             OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
-            LoggingConfiguration=s3.LoggingConfiguration(DestinationBucketName=ctx.refs["access_logs"].ref(), LogFilePrefix=f"s3/{lid}/"),
+            LoggingConfiguration=s3.LoggingConfiguration(DestinationBucketName=ctx.reg.access_logs.ref(), LogFilePrefix=f"s3/{lid}/"),
             **_bucket_basics(expire_noncurrent_days),
         ),
         what,
         retain=True,
     )
-    ctx.refs.setdefault("bucket_policies", {})[lid] = [
-        deny_insecure_transport([GetAtt(bucket, "Arn"), Sub(f"${{{lid}.Arn}}/*")], "s3:*"),
-    ]
+    ctx.reg.bucket_policies.add(bucket, deny_insecure_transport([GetAtt(bucket, "Arn"), Sub(f"${{{lid}.Arn}}/*")], "s3:*"))
     return bucket
 
 
@@ -113,21 +112,23 @@ def _access_log_bucket(ctx: Context) -> s3.Bucket:
         skips=("CKV_AWS_18",),
         retain=True,
     )
-    ctx.refs.setdefault("bucket_policies", {})[lid] = [
+    ctx.reg.bucket_policies.add(
+        bucket,
         deny_insecure_transport([GetAtt(bucket, "Arn"), Sub(f"${{{lid}.Arn}}/*")], "s3:*"),
         statement(
             ["s3:PutObject"], Sub(f"${{{lid}.Arn}}/s3/*"), sid="S3ServerAccessLogs",
             Principal={"Service": "logging.s3.amazonaws.com"},
             Condition={"StringEquals": {"aws:SourceAccount": Sub("${AWS::AccountId}")}},
         ),
-    ]
+    )
     return bucket
 
 
 def bucket_policies(ctx: Context) -> None:
     """Emit one BucketPolicy per bucket, after every layer has added its statements."""
-    for lid, statements in ctx.refs.get("bucket_policies", {}).items():
+    for bucket, statements in ctx.reg.bucket_policies:
+        lid = bucket.title
         ctx.add(
-            s3.BucketPolicy(f"{lid}Policy", Bucket=ctx.template.resources[lid].ref(), PolicyDocument=document(*statements)),
+            s3.BucketPolicy(f"{lid}Policy", Bucket=bucket.ref(), PolicyDocument=document(*statements)),
             f"Policy of {lid}: TLS only" + (" and the services that write to it" if len(statements) > 1 else ""),
         )

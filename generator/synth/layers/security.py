@@ -77,7 +77,7 @@ def build(ctx: Context) -> None:
         "Customer-managed key of the service, rotated yearly",
         retain=True,
     )
-    ctx.refs["key"] = key
+    ctx.reg.key = key
     ctx.add(
         kms.Alias("ServiceKeyAlias", AliasName=Sub(f"alias/msgen/{spec.service}-${{Environment}}"), TargetKeyId=key.ref()),
         "Readable alias of the service key",

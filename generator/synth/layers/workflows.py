@@ -27,7 +27,7 @@ def state_machine_id(name: str) -> str:
 
 def build(ctx: Context) -> None:
     for workflow in ctx.spec.workflows:
-        ctx.refs.setdefault("workflows", {})[workflow.name] = _workflow(ctx, workflow)
+        ctx.reg.workflows[workflow.name] = _workflow(ctx, workflow)
 
 
 def _key(prefix: str, name: str) -> str:
@@ -41,9 +41,11 @@ def _workflow(ctx: Context, wf: Workflow) -> stepfunctions.StateMachine:
                       RetentionInDays=ctx.spec.observability.log_retention_days, KmsKeyId=ctx.key_arn()),
         f"Execution history of workflow '{wf.name}' (errors)", retain=True,
     )
-    ctx.refs.setdefault("log_groups", []).append(group)
-    functions = ctx.refs.get("functions", {})
-    statements, _ = grants(ctx.plan, ctx.key_arn(), parse_uses(wf.uses))
+    reg = ctx.reg
+    reg.log_groups.add(group)
+    functions = reg.functions
+    uses = parse_uses(wf.uses)
+    statements, _ = grants(ctx.plan, ctx.key_arn(), uses)
     if wf.invokes:
         arns = [GetAtt(functions[n], "Arn") for n in wf.invokes] + [Sub(f"${{{functions[n].title}.Arn}}:*") for n in wf.invokes]
         statements.insert(0, statement(["lambda:InvokeFunction"], arns, sid="InvokeFunctions"))
@@ -52,11 +54,12 @@ def _workflow(ctx: Context, wf: Workflow) -> stepfunctions.StateMachine:
                             Policies=[iam.Policy(PolicyName="least-privilege", PolicyDocument=document(*statements))]),
                    f"What workflow '{wf.name}' may do: invoke {', '.join(wf.invokes) or 'no function'}, and its uses")
     substitutions: dict[str, object] = {_key("function", n): GetAtt(functions[n], "Arn") for n in wf.invokes}
-    for use in wf.uses:
-        name = use.split(":")[0]
-        for kind, refs_key in (("table", "tables"), ("bucket", "buckets"), ("queue", "queues"), ("topic", "topics")):
-            if name in ctx.refs.get(refs_key, {}):
-                substitutions[_key(kind, name)] = Ref(ctx.refs[refs_key][name])
+    # What a definition may refer to, by the kinds table's substitution: ${table_<name>}, ${queue_<name>}, ...
+    resources = {"table": reg.tables, "bucket": reg.buckets, "queue": reg.queues, "topic": reg.topics}
+    for use in uses:
+        kind = ctx.plan.kind_of(use.target)
+        if kind is not None and kind.substitution:
+            substitutions[kind.substitution_name(use.target)] = Ref(resources[kind.name][use.target])
     props: dict[str, object] = dict(
         StateMachineType=wf.type, RoleArn=GetAtt(role, "Arn"), Definition=wf.definition_data,
         LoggingConfiguration=stepfunctions.LoggingConfiguration(

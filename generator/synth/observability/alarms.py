@@ -6,7 +6,6 @@ means and where to look first. Thresholds come from ``observability.alarms`` in 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from troposphere import AWSObject, Equals, GetAtt, If, Ref, Sub, cloudwatch, sns
@@ -15,17 +14,11 @@ from generator.synth.context import Context
 from generator.synth.layers.api import STAGE
 from generator.synth.observability.logs import ERROR_METRIC
 from generator.synth.policy import deny_insecure_transport, document, statement
+from generator.synth.registry import RegisteredAlarm
 
 PERIOD = 60
 IN_US_EAST_1 = "InUsEast1"
 DYNAMODB_OPERATIONS = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem", "BatchWriteItem")
-
-
-@dataclass
-class Made:
-    alarm: AWSObject
-    health: bool  # part of the composite "health" alarm
-    condition: str | None = None
 
 
 def dims(**pairs: Any) -> list[cloudwatch.MetricDimension]:
@@ -48,7 +41,7 @@ class Builder:
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.cfg = ctx.spec.observability.alarms
-        self.made: list[Made] = []
+        self.made: list[RegisteredAlarm] = []
         self.topic = self._topic()
 
     def _topic(self) -> sns.Topic:
@@ -73,7 +66,7 @@ class Builder:
         if self.cfg.email:
             ctx.add(sns.SubscriptionResource("AlarmEmailSubscription", TopicArn=Ref(topic), Protocol="email", Endpoint=self.cfg.email),
                     "E-mail subscription from observability.alarms.email")
-        ctx.refs["alarm_topic"] = topic
+        ctx.reg.alarm_topic = topic
         return topic
 
     def alarm(self, lid: str, component: str, signal: str, description: str, *, threshold: float | None, op: str,
@@ -98,41 +91,41 @@ class Builder:
         if condition:
             alarm.Condition = condition
         self.ctx.add(alarm, f"Alarm: {component} {signal}")
-        self.made.append(Made(alarm, health, condition))
+        self.made.append(RegisteredAlarm(alarm, health, condition))
         return alarm
 
 
 def build(ctx: Context) -> None:
     if not ctx.spec.observability.alarms.enabled:
         return
-    b = Builder(ctx)
-    if "rest_api" in ctx.refs:
+    b, reg = Builder(ctx), ctx.reg
+    if reg.rest_api is not None:
         _api(b)
-    for name, fn in ctx.refs.get("functions", {}).items():
+    for name, fn in reg.functions.items():
         _function(b, name, fn)
-    for name, table in ctx.refs.get("tables", {}).items():
+    for name, table in reg.tables.items():
         _table(b, name, table)
-    if "container_service" in ctx.refs:
+    if reg.containers is not None:
         _containers(b)
-    if "database" in ctx.refs:
+    if reg.database is not None:
         _database(b)
-    for name, queue in ctx.refs.get("queues", {}).items():
+    for name, queue in reg.queues.items():
         _queue(b, name, queue)
-    for name, topic in ctx.refs.get("topics", {}).items():
+    for name, topic in reg.topics.items():
         _topic(b, name, topic)
-    for name, rule in ctx.refs.get("event_rules", {}).items():
+    for name, rule in reg.event_rules.items():
         _rule(b, name, rule)
-    for name, machine in ctx.refs.get("workflows", {}).items():
+    for name, machine in reg.workflows.items():
         _workflow(b, name, machine)
-    for name, dlq in ctx.refs.get("function_dead_letter_queues", {}).items():
+    for name, dlq in reg.dead_letter_queues.functions.items():
         _dead_letters(b, dlq, f"fn-{name}", f"Asynchronous invocations of function '{name}' failed after Lambda's retries and reached "
                       "its dead-letter queue. Look first at: the function's ERROR lines for those events; replay them once fixed.")
-    if ctx.refs.get("app_log_groups"):
+    if reg.log_groups.app:
         _application_errors(b)
-    if "distribution" in ctx.refs:
+    if reg.distribution is not None:
         _cloudfront(b)
     _health(b)
-    ctx.refs["alarms"] = b.made
+    reg.alarms = b.made
 
 
 def _rate(b: Builder, lid: str, signal: str, metric: str, threshold: float, periods: int, meaning: str, first: str) -> None:
@@ -242,9 +235,9 @@ def _table(b: Builder, name: str, table: AWSObject) -> None:
 
 
 def _containers(b: Builder) -> None:
-    cfg, refs = b.cfg, b.ctx.refs
-    svc = dims(ClusterName=Ref(refs["container_cluster"]), ServiceName=GetAtt(refs["container_service"], "Name"))
-    lb = dims(LoadBalancer=GetAtt(refs["load_balancer"], "LoadBalancerFullName"), TargetGroup=GetAtt(refs["target_group"], "TargetGroupFullName"))
+    cfg, c = b.cfg, b.ctx.reg.containers
+    svc = dims(ClusterName=Ref(c.cluster), ServiceName=GetAtt(c.service, "Name"))
+    lb = dims(LoadBalancer=GetAtt(c.load_balancer, "LoadBalancerFullName"), TargetGroup=GetAtt(c.target_group, "TargetGroupFullName"))
     for lid, signal, metric, threshold, what in (
         ("ServiceCpuAlarm", "cpu", "CPUUtilization", cfg.container_cpu_percent, "CPU"),
         ("ServiceMemoryAlarm", "memory", "MemoryUtilization", cfg.container_memory_percent, "memory"),
@@ -278,7 +271,7 @@ def _containers(b: Builder) -> None:
 
 def _database(b: Builder) -> None:
     db = b.ctx.spec.database
-    d = dims(DBClusterIdentifier=Ref(b.ctx.refs["database"]))
+    d = dims(DBClusterIdentifier=Ref(b.ctx.reg.database.cluster))
     b.alarm("DatabaseCpuAlarm", "database", "cpu",
             "Aurora CPU averaged above 90% for 5 minutes. Look first at: Performance Insights' top SQL, then max_capacity.",
             threshold=90, op="GreaterThanThreshold", evals=5, dp=5, missing="breaching",
@@ -303,7 +296,7 @@ def _database(b: Builder) -> None:
 
 def _queue(b: Builder, name: str, queue: AWSObject) -> None:
     spec = next(q for q in b.ctx.spec.messaging.queues if q.name == name)
-    dlq = b.ctx.refs["dead_letter_queues"][name]
+    dlq = b.ctx.reg.dead_letter_queues.queues[name]
     comp = f"queue-{name}"
     b.alarm(f"{queue.title}AgeAlarm", comp, "oldest-message-age",
             f"The oldest message in '{name}' has waited more than {spec.max_age_s} s for 5 minutes: "
@@ -331,7 +324,7 @@ def _topic(b: Builder, name: str, topic: AWSObject) -> None:
             threshold=0, op="GreaterThanThreshold", evals=5, dp=5, missing="notBreaching",
             Namespace="AWS/SNS", MetricName="NumberOfNotificationsFailed", Dimensions=dims(TopicName=GetAtt(topic, "TopicName")),
             Statistic="Sum")
-    dead_letters = b.ctx.refs.get("subscription_dead_letter_queues", {}).get(name, {})
+    dead_letters = b.ctx.reg.dead_letter_queues.subscriptions.get(name, {})
     for queue, dlq in dead_letters.items():
         _dead_letters(b, dlq, f"topic-{name}-to-{queue}",
                       f"SNS could not deliver messages of topic '{name}' to queue '{queue}' and kept them in the subscription's "
@@ -355,7 +348,7 @@ def _rule(b: Builder, name: str, rule: AWSObject) -> None:
             "dead-letter queue). Look first at: the target queues' policies and the service key's policy for EventBridge.",
             threshold=0, op="GreaterThanThreshold", evals=5, dp=5, missing="notBreaching",
             Namespace="AWS/Events", MetricName="FailedInvocations", Dimensions=d, Statistic="Sum")
-    _dead_letters(b, b.ctx.refs["event_dead_letter_queues"][name], comp,
+    _dead_letters(b, b.ctx.reg.dead_letter_queues.rules[name], comp,
                   f"Events of rule '{name}' could not be delivered and reached its dead-letter queue. "
                   "Look first at: the messages' error attributes; send them again once the target accepts them.")
 
@@ -389,7 +382,7 @@ def _cloudfront(b: Builder) -> None:
             "Exists only in us-east-1 stacks, where CloudFront metrics live.",
             threshold=cfg.cloudfront_5xx_rate_percent, op="GreaterThanThreshold", evals=5, dp=5, missing="notBreaching",
             condition=IN_US_EAST_1,
-            Namespace="AWS/CloudFront", MetricName="5xxErrorRate", Dimensions=dims(DistributionId=Ref(ctx.refs["distribution"]), Region="Global"),
+            Namespace="AWS/CloudFront", MetricName="5xxErrorRate", Dimensions=dims(DistributionId=Ref(ctx.reg.distribution), Region="Global"),
             Statistic="Average")
 
 

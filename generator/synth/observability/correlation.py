@@ -13,9 +13,9 @@ QUERY = """fields @timestamp, @log, service, level, correlation_id, apigw_reques
 
 
 def build(ctx: Context) -> None:
-    if "rest_api" in ctx.refs:
+    if ctx.reg.rest_api is not None:
         _gateway_responses(ctx)
-    groups = ctx.refs.get("log_groups", [])
+    groups = ctx.reg.log_groups.all
     if groups:
         ctx.add(
             logs.QueryDefinition(
@@ -37,7 +37,7 @@ def _gateway_responses(ctx: Context) -> None:
         ctx.add(
             apigateway.GatewayResponse(
                 lid,
-                RestApiId=Ref(ctx.refs["rest_api"]),
+                RestApiId=Ref(ctx.reg.rest_api),
                 ResponseType=kind,
                 ResponseParameters={f"gatewayresponse.header.{header}": f"method.request.header.{header}"},
             ),

@@ -41,7 +41,7 @@ class Layout:
 
 
 def body(ctx: Context) -> dict:
-    spec, refs = ctx.spec, ctx.refs
+    spec, reg = ctx.spec, ctx.reg
     lay = Layout()
     header = (f"# {spec.service} (${{Environment}})\n"
               f"Team **{sub_literal(spec.team)}**. {sub_literal(spec.description)}\n\n"
@@ -49,7 +49,7 @@ def body(ctx: Context) -> dict:
               f"alarms are named *msgen-{spec.service}-${{Environment}}-...*")
     lay.add({"type": "text", "x": 0, "y": 0, "width": 24, "height": 3, "properties": {"markdown": header}})
     lay.new_row()
-    if "rest_api" in refs:
+    if reg.rest_api is not None:
         api = ["ApiName", f"{spec.service}-${{Environment}}", "Stage", STAGE]
         band = spec.observability.alarms.request_rate_band_width
         lay.add(_metric_widget("Requests per minute (with expected band)", [
@@ -68,11 +68,11 @@ def body(ctx: Context) -> dict:
             ["AWS/ApiGateway", "Latency", *api, {"stat": "p99", "label": "p99"}],
             ["AWS/ApiGateway", "IntegrationLatency", *api, {"stat": "p90", "label": "integration p90"}],
         ], 0, 0))
-    if "container_service" in refs:
+    if (c := reg.containers) is not None:
         lay.new_row()
-        svc = ["ClusterName", f"${{{refs['container_cluster'].title}}}", "ServiceName", f"${{{refs['container_service'].title}.Name}}"]
-        tg = ["LoadBalancer", f"${{{refs['load_balancer'].title}.LoadBalancerFullName}}",
-              "TargetGroup", f"${{{refs['target_group'].title}.TargetGroupFullName}}"]
+        svc = ["ClusterName", f"${{{c.cluster.title}}}", "ServiceName", f"${{{c.service.title}.Name}}"]
+        tg = ["LoadBalancer", f"${{{c.load_balancer.title}.LoadBalancerFullName}}",
+              "TargetGroup", f"${{{c.target_group.title}.TargetGroupFullName}}"]
         lay.add(_metric_widget("Containers: CPU and memory %", [
             ["AWS/ECS", "CPUUtilization", *svc, {"stat": "Average"}], ["AWS/ECS", "MemoryUtilization", *svc, {"stat": "Average"}]], 0, 0))
         lay.add(_metric_widget("Containers: running tasks", [["ECS/ContainerInsights", "RunningTaskCount", *svc, {"stat": "Average"}]], 0, 0))
@@ -80,15 +80,15 @@ def body(ctx: Context) -> dict:
             ["AWS/ApplicationELB", "RequestCount", *tg, {"stat": "Sum"}],
             ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", *tg, {"stat": "Sum"}],
             ["AWS/ApplicationELB", "TargetResponseTime", *tg, {"stat": "p90", "yAxis": "right"}]], 0, 0))
-    if "database" in refs:
+    if reg.database is not None:
         lay.new_row()
-        dbd = ["DBClusterIdentifier", f"${{{refs['database'].title}}}"]
+        dbd = ["DBClusterIdentifier", f"${{{reg.database.cluster.title}}}"]
         lay.add(_metric_widget("Database: CPU % and capacity (ACU)", [
             ["AWS/RDS", "CPUUtilization", *dbd, {"stat": "Average"}],
             ["AWS/RDS", "ServerlessDatabaseCapacity", *dbd, {"stat": "Maximum", "yAxis": "right"}]], 0, 0))
         lay.add(_metric_widget("Database: connections", [["AWS/RDS", "DatabaseConnections", *dbd, {"stat": "Average"}]], 0, 0))
         lay.add(_metric_widget("Database: freeable memory", [["AWS/RDS", "FreeableMemory", *dbd, {"stat": "Average"}]], 0, 0))
-    for name, fn in refs.get("functions", {}).items():
+    for name, fn in reg.functions.items():
         lay.new_row()
         d = ["FunctionName", f"${{{fn.title}}}"]
         lay.add(_metric_widget(f"Function {name}: invocations and errors", [
@@ -97,7 +97,7 @@ def body(ctx: Context) -> dict:
             ["AWS/Lambda", "Duration", *d, {"stat": "p90", "label": "p90"}], ["AWS/Lambda", "Duration", *d, {"stat": "p99", "label": "p99"}]], 0, 0))
         lay.add(_metric_widget(f"Function {name}: concurrency and throttles", [
             ["AWS/Lambda", "ConcurrentExecutions", *d, {"stat": "Maximum"}], ["AWS/Lambda", "Throttles", *d, {"stat": "Sum"}]], 0, 0))
-    for name, table in refs.get("tables", {}).items():
+    for name, table in reg.tables.items():
         lay.new_row()
         lay.add(_metric_widget(f"Table {name}: latency (ms)", [
             ["AWS/DynamoDB", "SuccessfulRequestLatency", "TableName", f"${{{table.title}}}", "Operation", op, {"stat": "Average", "label": op}]
@@ -105,10 +105,10 @@ def body(ctx: Context) -> dict:
         lay.add(_metric_widget(f"Table {name}: throttles and system errors", [
             ["AWS/DynamoDB", "ReadThrottleEvents", "TableName", f"${{{table.title}}}", {"stat": "Sum"}],
             ["AWS/DynamoDB", "WriteThrottleEvents", "TableName", f"${{{table.title}}}", {"stat": "Sum"}]], 0, 0, w=12))
-    for name, queue in refs.get("queues", {}).items():
+    for name, queue in reg.queues.items():
         lay.new_row()
         q = ["QueueName", f"${{{queue.title}.QueueName}}"]
-        dlq = ["QueueName", f"${{{refs['dead_letter_queues'][name].title}.QueueName}}"]
+        dlq = ["QueueName", f"${{{reg.dead_letter_queues.queues[name].title}.QueueName}}"]
         lay.add(_metric_widget(f"Queue {name}: messages", [
             ["AWS/SQS", "NumberOfMessagesSent", *q, {"stat": "Sum"}], ["AWS/SQS", "NumberOfMessagesDeleted", *q, {"stat": "Sum"}],
             ["AWS/SQS", "ApproximateNumberOfMessagesVisible", *q, {"stat": "Maximum"}]], 0, 0))
@@ -116,13 +116,13 @@ def body(ctx: Context) -> dict:
             ["AWS/SQS", "ApproximateAgeOfOldestMessage", *q, {"stat": "Maximum"}]], 0, 0))
         lay.add(_metric_widget(f"Queue {name}: dead letters", [
             ["AWS/SQS", "ApproximateNumberOfMessagesVisible", *dlq, {"stat": "Maximum"}]], 0, 0))
-    for name, topic in refs.get("topics", {}).items():
+    for name, topic in reg.topics.items():
         td = ["TopicName", f"${{{topic.title}.TopicName}}"]
         redrive = (("NumberOfNotificationsRedrivenToDlq", "NumberOfNotificationsFailedToRedriveToDlq")
-                   if refs.get("subscription_dead_letter_queues", {}).get(name) else ())
+                   if reg.dead_letter_queues.subscriptions.get(name) else ())
         lay.add(_metric_widget(f"Topic {name}", [
             ["AWS/SNS", metric, *td, {"stat": "Sum"}] for metric in ("NumberOfMessagesPublished", "NumberOfNotificationsFailed", *redrive)], 0, 0))
-    for name, machine in refs.get("workflows", {}).items():
+    for name, machine in reg.workflows.items():
         sm = ["StateMachineArn", f"${{{machine.title}}}"]
         lay.add(_metric_widget(f"Workflow {name}", [
             ["AWS/States", m, *sm, {"stat": "Sum"}] for m in ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut")],
@@ -136,16 +136,16 @@ def body(ctx: Context) -> dict:
             ["AWS/Events", "TriggeredRules", *rd, {"stat": "Sum"}], ["AWS/Events", "Invocations", *rd, {"stat": "Sum"}],
             ["AWS/Events", "FailedInvocations", *rd, {"stat": "Sum"}]], 0, 0))
     lay.new_row()
-    if "distribution" in refs:
-        cf = ["DistributionId", f"${{{refs['distribution'].title}}}", "Region", "Global"]
+    if reg.distribution is not None:
+        cf = ["DistributionId", f"${{{reg.distribution.title}}}", "Region", "Global"]
         lay.add(_metric_widget("CloudFront (us-east-1 metrics)", [
             ["AWS/CloudFront", "Requests", *cf, {"stat": "Sum"}],
             ["AWS/CloudFront", "5xxErrorRate", *cf, {"stat": "Average", "yAxis": "right"}]], 0, 0, w=12, region="us-east-1"))
-    alarms = [m.alarm for m in refs.get("alarms", []) if not m.condition]
+    alarms = [m.alarm for m in reg.alarms if not m.condition]
     if alarms:
         lay.add({"type": "alarm", "x": 0, "y": 0, "width": 12, "height": 6, "properties": {
             "title": "Alarms", "alarms": [f"${{{a.title}.Arn}}" for a in alarms[:100]], "sortBy": "stateUpdatedTimestamp"}})
-    groups = refs.get("app_log_groups", {})
+    groups = reg.log_groups.app
     if groups:
         lay.new_row()
         sources = " | ".join(f"SOURCE '${{{g.title}}}'" for g in groups.values())

@@ -12,9 +12,9 @@ ERROR_PATTERN = '{ $.level = "ERROR" }'
 
 
 def build(ctx: Context) -> None:
-    if "rest_api" in ctx.refs:
+    if ctx.reg.rest_api is not None:
         _execution_log_group(ctx)
-    for name, log_group in ctx.refs.get("app_log_groups", {}).items():
+    for name, log_group in ctx.reg.log_groups.app.items():
         ctx.add(
             logs.MetricFilter(
                 f"{log_group.title}ErrorFilter",
@@ -34,12 +34,14 @@ def _execution_log_group(ctx: Context) -> None:
     group = ctx.add(
         logs.LogGroup(
             "ApiExecutionLogGroup",
-            LogGroupName=Sub(f"API-Gateway-Execution-Logs_${{RestApi}}/{STAGE}"),
+            LogGroupName=Sub(f"API-Gateway-Execution-Logs_${{{ctx.reg.rest_api.title}}}/{STAGE}"),
             RetentionInDays=ctx.spec.observability.log_retention_days,
             KmsKeyId=ctx.key_arn(),
         ),
         "API Gateway execution logs (ERROR level); the name is fixed by API Gateway",
         retain=True,
     )
-    ctx.refs["stage"].DependsOn = [*getattr(ctx.refs["stage"], "DependsOn", []), group.title]
-    ctx.refs.setdefault("log_groups", []).append(group)
+    # The stage must not start logging before its execution log group exists (else API Gateway creates it, unencrypted).
+    stage = ctx.reg.api_stage
+    stage.DependsOn = [*getattr(stage, "DependsOn", []), group.title]
+    ctx.reg.log_groups.add(group)
