@@ -77,3 +77,25 @@ def test_every_yaml_problem_is_located(text, where, message):
 
 def test_a_plain_equals_sign_is_text():
     assert parse_located("a: =\n=: b\n", "f.yaml").data == {"a": "=", "=": "b"}
+
+
+@pytest.mark.parametrize("raw,message", [
+    ("service: x\n".encode("utf-16"), "file is UTF-16 text (it starts with a UTF-16 byte order mark); save it as UTF-8"),
+    ("service: x\n".encode("utf-16-be"), "file looks like UTF-16 text"),
+    ("service: x\n".encode("utf-16-le"), "file looks like UTF-16 text"),
+    ("service: x\n".encode("utf-32"), "file is UTF-32 text"),
+    ("service: café\n".encode("latin-1"), "file is not UTF-8 text (byte 0xe9)"),
+    (b"service: x\x00\n", "file is binary (contains a NUL byte)"),
+], ids=["utf-16", "utf-16-be-no-bom", "utf-16-le-no-bom", "utf-32", "latin-1", "nul"])
+def test_other_encodings_are_named(raw, message):
+    from generator.spec.loader import decode_spec
+
+    with pytest.raises(SpecError) as err:
+        decode_spec(raw, "f.yaml")
+    assert message in str(err.value) and str(err.value).startswith("f.yaml:1:")
+
+
+def test_utf8_with_a_byte_order_mark_is_read():
+    from generator.spec.loader import decode_spec
+
+    assert decode_spec("service: x\n".encode("utf-8-sig"), "f.yaml") == "service: x\n"

@@ -8,6 +8,7 @@ be reported as ``FILE:LINE:COL: path: message``.
 
 from __future__ import annotations
 
+import codecs
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ MAX_SPEC_BYTES = 1024 * 1024  # a spec is a page of YAML; anything near this is 
 MAX_NODES = 50_000  # bounds alias expansion ("billion laughs") and absurd documents
 MAX_DEPTH = 64  # a spec nests about six levels; the builder recurses once per level
 
+# Byte order marks of the encodings a spec is not written in (UTF-32's first: its little-endian mark starts like UTF-16's).
+BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"), (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"))
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when PyYAML was built with it
 
 Path_ = tuple[str | int, ...]
@@ -85,7 +88,13 @@ def decode_spec(raw: bytes, name: str) -> str:
     """Spec bytes as text: binary junk and non-UTF-8 bytes are located errors."""
     if len(raw) > MAX_SPEC_BYTES:
         raise SpecError([Issue(name, 1, 1, "", f"file is {len(raw)} bytes; a spec may be at most {MAX_SPEC_BYTES} bytes")])
+    for bom, encoding in BOMS:
+        if raw.startswith(bom):
+            raise SpecError([Issue(name, 1, 1, "", f"file is {encoding} text (it starts with a {encoding} byte order mark); save it as UTF-8")])
     if b"\x00" in raw:
+        head = raw[:64]
+        if len(head) >= 4 and (not any(head[0::2]) or not any(head[1::2])) and any(head):
+            raise SpecError([Issue(name, 1, 1, "", "file looks like UTF-16 text (every other byte is NUL); save it as UTF-8")])
         line, col = _line_col(raw, raw.index(b"\x00"))
         raise SpecError([Issue(name, line, col, "", "file is binary (contains a NUL byte), not YAML text")])
     try:
