@@ -35,10 +35,13 @@ SKIP_REASONS = {
 
 
 class _Template(Template):
-    """troposphere refuses the 501st resource; msgen counts them all and then names the quota with the real count."""
+    """troposphere refuses the 501st resource and the 201st output; msgen counts them all and then names the quota with the real count."""
 
     def add_resource(self, resource):
         return self._update(self.resources, resource)
+
+    def add_output(self, output):
+        return self._update(self.outputs, output)
 
 
 @dataclass

@@ -1,4 +1,12 @@
-"""The fixed order in which a spec becomes a template, and its deterministic serialisation."""
+"""How a spec becomes a template: the steps in the order their declarations give, and its deterministic serialisation.
+
+Every step declares which registry fields it provides and needs (generator.synth.registry.layer); ``STEPS`` is
+:func:`~generator.synth.registry.order` of the listed steps, computed when this module is imported, so a
+declaration that admits no order fails at once. The list's own order breaks ties, and is the order of the
+resources in the template: layers first (each adds its part of the spec), then the passes that run over what
+the layers registered (logs, correlation, alarms, dashboard, then the resource policies, which need every
+statement, and the outputs).
+"""
 
 from __future__ import annotations
 
@@ -25,12 +33,8 @@ from generator.synth.layers import (
     workflows,
 )
 from generator.synth.observability import alarms, correlation, dashboard, logs
+from generator.synth.registry import Step, layer, order
 
-LAYERS = (security.build, persistence.build, messaging.build, network.build, database.build, application.build, workflows.build,
-          containers.build, messaging.wire,
-          api.build, content_delivery.build)
-# Standards run over what the layers registered; bucket policies last, once every statement is known.
-PASSES = (logs.build, correlation.build, alarms.build, dashboard.build, persistence.bucket_policies, messaging.policies)
 MAX_RESOURCES = 500
 MAX_TEMPLATE_BYTES_S3 = 1_000_000
 
@@ -43,11 +47,10 @@ def build_template(spec: ServiceSpec) -> dict[str, Any]:
         desc += f". {spec.description}"
     ctx.template.set_description(_clip_bytes(desc, 1024))
     try:
-        for step in (*LAYERS, *PASSES):
+        for step in STEPS:
             step(ctx)
-    except ValueError as exc:  # troposphere refuses past its limits (e.g. 500 resources)
+    except ValueError as exc:  # troposphere refuses values it cannot represent
         raise SynthError(f"{spec.service}: cannot build the template: {exc}") from None
-    _outputs(ctx)
     ctx.template.set_version("2010-09-09")
     raw = ctx.template.to_dict()
     data = {k: raw[k] for k in TOP_LEVEL_ORDER if k in raw}
@@ -72,7 +75,8 @@ def _check_quotas(spec: ServiceSpec, data: dict[str, Any]) -> None:
             )
 
 
-def _outputs(ctx: Context) -> None:
+@layer(needs={"key", "rest_api", "distribution", "site_bucket", "functions", "tables", "buckets"}, name="pipeline.outputs")
+def outputs(ctx: Context) -> None:
     t, reg = ctx.template, ctx.reg
     t.add_output(Output("ApiUrl", Description="Invoke URL of the API stage",
                         Value=Sub(f"https://${{{reg.rest_api.title}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{api.STAGE}")))
@@ -89,6 +93,16 @@ def _outputs(ctx: Context) -> None:
     for name, bucket in reg.buckets.items():
         t.add_output(Output(f"{bucket.title}Name", Description=f"Name of bucket '{name}'", Value=Ref(bucket)))
     t.add_output(Output("ServiceKeyArn", Description="KMS key that encrypts the service's data", Value=GetAtt(reg.key, "Arn")))
+
+
+LAYERS: tuple[Step, ...] = (
+    security.build, persistence.build, messaging.build, network.build, database.build, application.build, workflows.build,
+    containers.build, messaging.wire, api.build, content_delivery.build,
+)
+PASSES: tuple[Step, ...] = (
+    logs.build, correlation.build, alarms.build, dashboard.build, persistence.bucket_policies, messaging.policies, outputs,
+)
+STEPS = order((*LAYERS, *PASSES))
 
 
 TOP_LEVEL_ORDER = ("AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Rules", "Mappings", "Conditions", "Transform", "Resources", "Outputs")

@@ -133,8 +133,8 @@ class Registry:
 FIELDS = frozenset(f.name for f in fields(Registry))
 
 
-class Context(Protocol):
-    """What a step runs on (generator.synth.context.Context): here only its registry matters."""
+class HasRegistry(Protocol):
+    """What a step runs on (generator.synth.context.Context, which this module does not import): here only its registry matters."""
 
     reg: Registry
 
@@ -152,7 +152,7 @@ class Step:
     """One step of the pipeline and what it declares; calling it runs it against a guarded view of the registry."""
 
     name: str
-    run: Callable[[Context], None]
+    run: Callable[[Any], None]
     provides: frozenset[str]
     needs: frozenset[str]
 
@@ -161,7 +161,7 @@ class Step:
         if unknown:
             raise LayerOrderError(f"step {self.name} declares unknown registry fields: {', '.join(sorted(unknown))}")
 
-    def __call__(self, ctx: Context) -> None:
+    def __call__(self, ctx: HasRegistry) -> None:
         full = ctx.reg
         ctx.reg = _Guard(full, self)  # type: ignore[assignment]
         try:
@@ -170,13 +170,13 @@ class Step:
             ctx.reg = full
 
 
-def layer(provides: Iterable[str] = (), needs: Iterable[str] = (), name: str | None = None) -> Callable[[Callable[[Context], None]], Step]:
+def layer(provides: Iterable[str] = (), needs: Iterable[str] = (), name: str | None = None) -> Callable[[Callable[[Any], None]], Step]:
     """Declare a pipeline step: ``@layer(provides={"tables"}, needs={"key"})`` over ``def build(ctx)``.
 
     A step that amends what another one provides (the API stage's DependsOn, for one) both needs and provides it.
     """
 
-    def wrap(run: Callable[[Context], None]) -> Step:
+    def wrap(run: Callable[[Any], None]) -> Step:
         return Step(name or f"{run.__module__.rpartition('.')[2]}.{run.__name__}", run, frozenset(provides), frozenset(needs))
 
     return wrap

@@ -11,6 +11,7 @@ from generator import naming
 from generator.spec.models import Route
 from generator.synth.context import Context
 from generator.synth.policy import assume_role, document, statement
+from generator.synth.registry import layer
 
 STAGE = "api"  # the stage name is also the path prefix CloudFront forwards (/api/*)
 
@@ -47,6 +48,7 @@ def access_log_format(service: str) -> str:
 AUTH_TYPES = {"iam": "AWS_IAM", "cognito": "COGNITO_USER_POOLS", "none": "NONE"}
 
 
+@layer(provides={"rest_api", "api_stage", "log_groups"}, needs={"key", "functions", "containers"})
 def build(ctx: Context) -> None:
     spec = ctx.spec
     api = ctx.add(

@@ -10,9 +10,10 @@ from generator.synth.context import Context
 from generator.synth.dead_letters import dead_letter_queue
 from generator.synth.grants import grants
 from generator.synth.policy import assume_role, document, statement
-from generator.synth.registry import Artifact
+from generator.synth.registry import Artifact, layer
 
 
+@layer(provides={"artifact", "functions", "log_groups", "dead_letter_queues", "queue_policies"}, needs={"key", "network"})
 def build(ctx: Context) -> None:
     t = ctx.template
     ctx.reg.artifact = Artifact(

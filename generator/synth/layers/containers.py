@@ -13,7 +13,7 @@ from generator.synth.context import Context
 from generator.synth.grants import grants
 from generator.synth.layers.database import allow_from
 from generator.synth.policy import assume_role, document, statement
-from generator.synth.registry import Containers
+from generator.synth.registry import Containers, layer
 
 CONTAINER = "app"
 IMAGE_IN_OWN_REGISTRY = "ImageInOwnRegistry"
@@ -22,6 +22,7 @@ IMAGE_PATTERN = (r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)
                  r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$")
 
 
+@layer(provides={"containers", "log_groups"}, needs={"key", "network", "database"})
 def build(ctx: Context) -> None:
     spec = ctx.spec
     if spec.pattern != "hybrid" or spec.container is None:

@@ -8,6 +8,7 @@ from generator.synth.context import Context
 from generator.synth.layers.api import STAGE
 from generator.synth.layers.persistence import private_bucket
 from generator.synth.policy import statement
+from generator.synth.registry import layer
 
 # AWS managed CloudFront policies (IDs are global and fixed).
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
@@ -17,6 +18,7 @@ ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"]
 DISTRIBUTION = "Distribution"  # its logical ID, which the site bucket's policy names before the distribution exists
 
 
+@layer(provides={"distribution", "site_bucket", "bucket_policies"}, needs={"key", "rest_api", "access_logs"})
 def build(ctx: Context) -> None:
     cd, reg = ctx.spec.content_delivery, ctx.reg
     if not cd.enabled:

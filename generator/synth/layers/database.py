@@ -11,11 +11,12 @@ from troposphere import GetAtt, Ref, Sub, ec2, iam, logs, rds
 
 from generator.synth.context import Context
 from generator.synth.policy import assume_role, document, statement
-from generator.synth.registry import Database
+from generator.synth.registry import Database, layer
 
 PORT = 5432
 
 
+@layer(provides={"database", "log_groups"}, needs={"key", "network"})
 def build(ctx: Context) -> None:
     db = ctx.spec.database
     if db is None:

@@ -14,8 +14,10 @@ from generator.spec.models import EventRule, Queue, Topic
 from generator.synth.context import Context
 from generator.synth.dead_letters import dead_letter_queue
 from generator.synth.policy import deny_insecure_transport, document, statement
+from generator.synth.registry import layer
 
 
+@layer(provides={"queues", "topics", "email_identity", "dead_letter_queues", "queue_policies"}, needs={"key"})
 def build(ctx: Context) -> None:
     m, reg = ctx.spec.messaging, ctx.reg
     for queue in m.queues:
@@ -124,6 +126,7 @@ def _allow_invoke(ctx: Context, function, lid: str, principal: str, source_arn) 
             f"Lets {principal.split('.')[0]} invoke {function.title}, from this source only")
 
 
+@layer(provides={"event_rules", "dead_letter_queues", "queue_policies"}, needs={"key", "functions", "queues", "topics"})
 def wire(ctx: Context) -> None:
     """Connect what invokes functions: queues (event source mappings), topics (subscriptions) and events rules."""
     reg = ctx.reg
@@ -149,7 +152,9 @@ def wire(ctx: Context) -> None:
         )
 
 
+@layer(needs={"queue_policies"})
 def policies(ctx: Context) -> None:
+    """Emit one QueuePolicy per queue, once every step that adds statements (``provides={"queue_policies"}``) has run."""
     for queue, statements in ctx.reg.queue_policies:
         lid = queue.title
         ctx.add(

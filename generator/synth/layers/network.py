@@ -10,11 +10,12 @@ from troposphere import Cidr, GetAtt, GetAZs, Ref, Select, Sub, ec2, iam, logs
 
 from generator.synth.context import Context
 from generator.synth.policy import assume_role, document, statement
-from generator.synth.registry import Network
+from generator.synth.registry import Network, layer
 
 INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs")
 
 
+@layer(provides={"network", "log_groups"}, needs={"key"})
 def build(ctx: Context) -> None:
     spec = ctx.spec
     if spec.pattern != "hybrid" and spec.database is None:

@@ -8,8 +8,10 @@ from generator import naming
 from generator.spec.models import KeyAttribute, Table
 from generator.synth.context import Context
 from generator.synth.policy import deny_insecure_transport, document, statement
+from generator.synth.registry import layer
 
 
+@layer(provides={"tables", "buckets", "access_logs", "bucket_policies"}, needs={"key"})
 def build(ctx: Context) -> None:
     reg = ctx.reg
     for table in ctx.spec.persistence.tables:
@@ -124,8 +126,9 @@ def _access_log_bucket(ctx: Context) -> s3.Bucket:
     return bucket
 
 
+@layer(needs={"bucket_policies"})
 def bucket_policies(ctx: Context) -> None:
-    """Emit one BucketPolicy per bucket, after every layer has added its statements."""
+    """Emit one BucketPolicy per bucket, once every step that adds statements (``provides={"bucket_policies"}``) has run."""
     for bucket, statements in ctx.reg.bucket_policies:
         lid = bucket.title
         ctx.add(

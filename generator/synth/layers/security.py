@@ -6,6 +6,7 @@ from troposphere import Sub, kms
 
 from generator.synth.context import Context
 from generator.synth.policy import document, statement
+from generator.synth.registry import layer
 
 # Every KMS action the account root may delegate through IAM, spelled out (no kms:*).
 ROOT_ACTIONS = [
@@ -32,6 +33,7 @@ def log_group_prefixes(spec) -> list[str]:
     return prefixes
 
 
+@layer(provides={"key"})
 def build(ctx: Context) -> None:
     spec = ctx.spec
     statements = [

@@ -14,6 +14,7 @@ from generator.spec.models import Workflow
 from generator.synth.context import Context
 from generator.synth.grants import grants
 from generator.synth.policy import assume_role, document, statement
+from generator.synth.registry import layer
 
 # Log delivery and X-Ray have no resource-level permissions: "*" is the only resource these actions accept.
 LOG_DELIVERY = ["logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:DescribeLogGroups", "logs:DescribeResourcePolicies",
@@ -25,6 +26,7 @@ def state_machine_id(name: str) -> str:
     return naming.logical_id(name, "StateMachine")
 
 
+@layer(provides={"workflows", "log_groups"}, needs={"key", "functions", "tables", "buckets", "queues", "topics"})
 def build(ctx: Context) -> None:
     for workflow in ctx.spec.workflows:
         ctx.reg.workflows[workflow.name] = _workflow(ctx, workflow)

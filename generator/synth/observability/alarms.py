@@ -14,7 +14,7 @@ from generator.synth.context import Context
 from generator.synth.layers.api import STAGE
 from generator.synth.observability.logs import ERROR_METRIC
 from generator.synth.policy import deny_insecure_transport, document, statement
-from generator.synth.registry import RegisteredAlarm
+from generator.synth.registry import RegisteredAlarm, layer
 
 PERIOD = 60
 IN_US_EAST_1 = "InUsEast1"
@@ -95,6 +95,8 @@ class Builder:
         return alarm
 
 
+@layer(provides={"alarm_topic", "alarms"}, needs={"key", "rest_api", "functions", "tables", "containers", "database", "queues", "topics",
+                                                  "event_rules", "workflows", "dead_letter_queues", "log_groups", "distribution"})
 def build(ctx: Context) -> None:
     if not ctx.spec.observability.alarms.enabled:
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 from troposphere import Ref, Sub, apigateway, logs
 
 from generator.synth.context import Context
+from generator.synth.registry import layer
 
 QUERY = """fields @timestamp, @log, service, level, correlation_id, apigw_request_id, status, message
 | filter correlation_id = '{{correlation_id}}' or apigw_request_id = '{{correlation_id}}'
@@ -12,6 +13,7 @@ QUERY = """fields @timestamp, @log, service, level, correlation_id, apigw_reques
 | limit 1000"""
 
 
+@layer(needs={"rest_api", "log_groups"})
 def build(ctx: Context) -> None:
     if ctx.reg.rest_api is not None:
         _gateway_responses(ctx)

@@ -9,6 +9,7 @@ from troposphere import Sub, cloudwatch
 
 from generator.synth.context import Context, sub_literal
 from generator.synth.layers.api import STAGE
+from generator.synth.registry import layer
 
 REGION = "${AWS::Region}"
 
@@ -157,6 +158,8 @@ def body(ctx: Context) -> dict:
     return {"start": "-PT3H", "periodOverride": "inherit", "widgets": lay.widgets}
 
 
+@layer(needs={"rest_api", "containers", "database", "functions", "tables", "queues", "dead_letter_queues", "topics", "workflows",
+              "distribution", "alarms", "log_groups"})
 def build(ctx: Context) -> None:
     if not ctx.spec.observability.dashboard:
         return

@@ -6,11 +6,15 @@ from troposphere import Sub, logs
 
 from generator.synth.context import Context
 from generator.synth.layers.api import STAGE
+from generator.synth.registry import layer
 
 ERROR_METRIC = "ApplicationErrors"
 ERROR_PATTERN = '{ $.level = "ERROR" }'
 
 
+# Amends the API stage (its DependsOn gains the execution log group), so it both needs and provides "api_stage";
+# it reads the application log groups once every layer has registered them, and adds one of its own.
+@layer(provides={"log_groups", "api_stage"}, needs={"key", "rest_api", "api_stage", "log_groups"})
 def build(ctx: Context) -> None:
     if ctx.reg.rest_api is not None:
         _execution_log_group(ctx)
