@@ -21,16 +21,15 @@ from functools import cache
 from typing import Any
 
 from generator import naming
+from generator.kinds import NAMED_KINDS, SINGLETONS, Kind
 from generator.spec.loader import Path_
 
 PARAM_RE = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}$")
 LITERAL_RE = re.compile(r"^[A-Za-z0-9._~-]+$")
 
 Problem = tuple[Path_, str]
-SECTIONS = (("persistence", "tables"), ("persistence", "buckets"), ("messaging", "queues"), ("messaging", "topics"), ("workflows",))
-# Which access verbs fit which kind of resource in `uses:`.
-VERBS = {"tables": {"read", "write", "readwrite"}, "buckets": {"read", "write", "readwrite"}, "queues": {"send"}, "topics": {"publish"},
-         "email": {"send"}, "database": {"connect"}, "workflows": {"start"}}
+# Where `uses:` targets are declared, and which verbs fit each kind: both from the kinds table.
+SECTIONS = tuple(k.section for k in NAMED_KINDS)
 
 
 class _Invalid:
@@ -67,6 +66,15 @@ def _list(data: Any, *keys: str) -> list[Any]:
             return []
         data = data.get(k)
     return data if isinstance(data, list) else []
+
+
+def _dig(data: Any, *keys: str) -> Any:
+    """The value at ``keys``, or None where any level is missing or not a mapping."""
+    for k in keys:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(k)
+    return data
 
 
 def _dict(data: Any, key: str) -> dict[str, Any]:
@@ -130,7 +138,7 @@ def _check_names(data: dict[str, Any]) -> Iterator[Problem]:
     for keys in SECTIONS:
         for i, name in _names(_list(data, *keys)):
             key = naming.pascal(name)
-            if name in ("email", "database"):
+            if name in SINGLETONS:
                 yield ((*keys, i, "name"), f"'{name}' is reserved for `uses: [{name}:...]`; choose another name")
             if key in seen:
                 other_section, other = seen[key]
@@ -293,35 +301,34 @@ def _uses_lists(data: dict[str, Any]) -> Iterator[tuple[Path_, list[Any]]]:
                 yield ("messaging", section, i, "handler", "uses"), handler["uses"]
 
 
+SINGLETON_NEEDS = {"email": "'email:send' needs messaging.email (the domain to send from)",
+                   "database": "'database:connect' needs a `database:` section"}
+
+
 def _check_uses(data: dict[str, Any]) -> Iterator[Problem]:
-    kinds: dict[str, str] = {}
-    for keys in SECTIONS:
-        for _, name in _names(_list(data, *keys)):
-            kinds.setdefault(name, keys[-1])
-    messaging = data.get("messaging") if isinstance(data.get("messaging"), dict) else {}
-    if messaging.get("email"):
-        kinds["email"] = "email"
-    if data.get("database"):
-        kinds["database"] = "database"
+    kinds: dict[str, Kind] = {}
+    for kind in NAMED_KINDS:
+        for _, name in _names(_list(data, *kind.section)):
+            kinds.setdefault(name, kind)
+    for name, kind in SINGLETONS.items():
+        if _dig(data, *kind.section):
+            kinds[name] = kind
     for path, uses in _uses_lists(data):
         for u, use in enumerate(uses):
             if not isinstance(use, str) or ":" not in use:
                 continue
-            target, verb = use.split(":", 1)
+            target, _, verb = use.partition(":")
             kind = kinds.get(target)
             if kind is None:
-                if target == "email":
-                    yield (path + (u,), "'email:send' needs messaging.email (the domain to send from)")
-                    continue
-                if target == "database":
-                    yield (path + (u,), "'database:connect' needs a `database:` section")
+                if target in SINGLETON_NEEDS:
+                    yield (path + (u,), SINGLETON_NEEDS[target])
                     continue
                 known = sorted(k for k in kinds if k != "email")
                 hint = f"; declared are: {', '.join(known)}" if known else "; declare it under persistence, messaging or workflows"
                 yield (path + (u,), f"'{target}' is not a table, bucket, queue, topic or workflow of this service{hint}")
-            elif verb not in VERBS[kind]:
-                yield (path + (u,), f"'{target}' is a {kind.rstrip('s')}: use {' or '.join(sorted(f'{target}:{v}' for v in VERBS[kind]))}")
-            elif kind == "workflows" and path[0] == "workflows":
+            elif verb not in kind.verbs:
+                yield (path + (u,), f"'{target}' is a {kind.name}: use {' or '.join(sorted(f'{target}:{v}' for v in kind.verbs))}")
+            elif kind.name == "workflow" and path[0] == "workflows":
                 yield (path + (u,), "a workflow cannot start workflows here; call them from its definition")
 
 

@@ -12,11 +12,14 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator
 from pydantic.json_schema import JsonDict
 
+from generator.kinds import ALL_VERBS, uses_help
+
 SERVICE_NAME_RE = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
 RESOURCE_NAME_RE = r"^[a-z][a-z0-9_-]{0,46}[a-z0-9]$|^[a-z]$"
 HANDLER_RE = r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)+$"
 ROUTE_PATH_RE = r"^/([^/]+(/[^/]+)*)?$"
-USES_RE = r"^[a-z][a-z0-9_-]*:(read|write|readwrite|send|publish|connect|start)$"
+# `uses:` entries: <name>:<verb>, with the verbs of the kinds table (generator/kinds.py).
+USES_RE = r"^[a-z][a-z0-9_-]*:(" + "|".join(ALL_VERBS) + r")$"
 ENV_VAR_RE = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 TAG_KEY_RE = r"^[A-Za-z0-9_.:/=+@ -]+$"
 RESERVED_TAG_KEYS = ("service", "team", "environment", "managed-by")
@@ -164,8 +167,7 @@ class Route(Model):
     )
     uses: list[Annotated[str, StringConstraints(pattern=USES_RE)]] = Field(
         default_factory=list,
-        description="What the handler touches: '<table-or-bucket>:read|write|readwrite', '<queue>:send', '<topic>:publish', "
-        "'email:send', 'database:connect'",
+        description=uses_help(),
     )
     auth: Literal["iam", "cognito", "none"] | None = Field(None, description="Overrides api.auth for this route")
     target: Literal["function", "container"] | None = Field(

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from generator.errors import Issue, SpecError
+from generator.kinds import uses_help
 from generator.spec import checks, models
 from generator.spec.loader import Located, dotted, load_located, parse_located
 from generator.spec.models import ServiceSpec
@@ -20,7 +21,7 @@ PATTERN_HELP = {
     models.RESOURCE_NAME_RE: "use lower-case letters, digits, '-' and '_', starting with a letter, at most 48 characters",
     models.HANDLER_RE: "write it as module.function in lower-case Python names (e.g. payments.create)",
     models.ROUTE_PATH_RE: "a path starts with '/', has no empty segments and no trailing '/' (e.g. /payments/{id})",
-    models.USES_RE: "write it as <table-or-bucket>:read, :write or :readwrite (e.g. payments:read)",
+    models.USES_RE: "write it as <name>:<verb> (e.g. payments:read). " + uses_help(),
     models.ENV_VAR_RE: "environment variable names are letters, digits and '_', not starting with a digit",
     models.TAG_KEY_RE: "tag keys may use letters, digits, spaces and _ . : / = + - @",
     models.TAG_VALUE_RE: "tag values may use letters, digits, spaces and _ . : / = + - @",
