@@ -6,6 +6,7 @@ import difflib
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ from generator.resources import blueprint
 
 if TYPE_CHECKING:
     from generator.spec import ServiceSpec
+    from generator.spec.loader import Located
 
 TEMPLATE_MARKER = re.compile(r"^Description: ['\"]?msgen |\"Description\": \"msgen ", re.M)
 
@@ -28,11 +30,35 @@ def resolve_spec_path(spec: str) -> tuple[Path, str]:
     return bp.path, f"blueprint:{bp.name}"
 
 
-def load(spec: str) -> ServiceSpec:
-    from generator.spec import load_spec
+@dataclass(frozen=True)
+class LoadedSpec:
+    """A validated spec with where it came from: every command reads specs through :func:`load_spec`."""
 
-    path, display = resolve_spec_path(spec)
-    return load_spec(path, display)
+    spec: ServiceSpec
+    located: Located  # the parsed document, with the line and column of every value
+    text: str  # the decoded file, comments and layout included
+    path: Path
+    display: str  # how messages name it: the path given, or blueprint:<name>
+    definitions: dict[str, str]  # workflow definition files read: {path: sha256}
+
+
+def load_spec(spec: str | Path, raw: bytes | None = None) -> LoadedSpec:
+    """The one way in: resolve SPEC (a file, or a blueprint's name), read, parse and validate it once, and read
+    the workflow definitions it names. Raises SpecError (every problem, located) or InputError."""
+    from generator.spec import attach_workflows, validate_located
+    from generator.spec.loader import decode_spec, parse_located, read_spec_bytes
+
+    path, display = resolve_spec_path(str(spec))
+    raw = read_spec_bytes(path, display) if raw is None else raw
+    text = decode_spec(raw, display)
+    loc = parse_located(text, display)
+    model = validate_located(loc)
+    definitions = attach_workflows(model, loc, path.parent) if model.workflows else {}
+    return LoadedSpec(model, loc, text, path, display, definitions)
+
+
+def load(spec: str) -> ServiceSpec:
+    return load_spec(spec).spec
 
 
 def synth(spec: ServiceSpec, fmt: str = "yaml") -> str:
@@ -54,16 +80,38 @@ def synth_file(spec: str, fmt: str = "yaml", use_cache: bool = True) -> str:
     k = cache.key(raw, fmt) if use_cache else ""
     text = cache.get(k) if use_cache else None
     if text is None:
-        from generator.spec import attach_workflows, validate_located
-        from generator.spec.loader import decode_spec, parse_located
-
-        loc = parse_located(decode_spec(raw, display), display)
-        model = validate_located(loc)
-        deps = attach_workflows(model, loc, path.parent) if model.workflows else {}
-        text = synth(model, fmt)
+        loaded = load_spec(spec, raw)
+        text = synth(loaded.spec, fmt)
         if use_cache:
-            cache.put(k, text, deps)
+            cache.put(k, text, loaded.definitions)
     return text
+
+
+def new_repo(name: str, parent: Path, blueprint_name: str | None = None, spec_file: str | None = None, force: bool = False) -> tuple[Path, str]:
+    """`msgen new`: the repository PARENT/NAME from a blueprint (default serverless-api) or a spec file.
+
+    The spec is validated once, against its own lines; the repository's copy gets NAME as its service (the
+    line is rewritten in place, so comments and layout survive). PARENT is created when missing and removed
+    again if rendering fails. Returns the repository's path and where its spec came from.
+    """
+    from generator import scaffold
+    from generator.resources import DEFAULT_BLUEPRINT
+
+    scaffold.check_name(name)
+    if spec_file:
+        loaded, source = load_spec(Path(spec_file)), f"spec:{Path(spec_file).name}"
+    else:
+        bp = blueprint(blueprint_name or DEFAULT_BLUEPRINT)
+        loaded, source = load_spec(bp.path), f"blueprint:{bp.name}"
+    spec = loaded.spec.model_copy(update={"service": name})  # NAME passed check_name: the spec's own rule
+    text = scaffold.with_service_name(loaded.located, loaded.text, name)
+    made = make_dirs(parent)  # like synth -o dir/sub/t.yaml; removed again if rendering fails
+    try:
+        created = scaffold.render(spec, text, source, parent / name, force=force)
+    except BaseException:
+        remove_empty_dirs(made)
+        raise
+    return created, source
 
 
 def looks_like_template(text: str) -> bool:

@@ -207,10 +207,7 @@ def new(name: str | None, blueprint_name: str | None, spec_file: str | None, par
       msgen new order-svc --blueprint serverless-cognito-api -o ~/src
       msgen new billing-svc --spec billing.yaml --no-input
     """
-    from generator import api, scaffold
-    from generator.resources import DEFAULT_BLUEPRINT, blueprint
-    from generator.spec import attach_workflows, validate_located
-    from generator.spec.loader import decode_spec, parse_located, read_spec_bytes
+    from generator import api
 
     if blueprint_name and spec_file:
         raise click.UsageError("give --blueprint or --spec, not both")
@@ -225,26 +222,7 @@ def new(name: str | None, blueprint_name: str | None, spec_file: str | None, par
             click.echo(err=True)  # end the prompt's line
             raise click.UsageError("NAME is required when standard input is not a terminal (it ended before a name was read); "
                                    "give it as an argument: msgen new NAME") from None
-    scaffold.check_name(name)
-    if spec_file:
-        path, display, source = Path(spec_file), spec_file, f"spec:{Path(spec_file).name}"
-    else:
-        bp = blueprint(blueprint_name or DEFAULT_BLUEPRINT)
-        path, display, source = bp.path, f"blueprint:{bp.name}", f"blueprint:{bp.name}"
-    text = decode_spec(read_spec_bytes(path, display), display)
-    loc = parse_located(text, display)
-    validate_located(loc)  # report the spec's own problems against its own lines first
-    text = scaffold.with_service_name(loc, text, name)
-    renamed = parse_located(text, display)
-    spec = validate_located(renamed)
-    if spec.workflows:
-        attach_workflows(spec, renamed, path.parent)
-    made = api.make_dirs(Path(parent))  # like synth -o dir/sub/t.yaml; removed again if rendering fails
-    try:
-        created = scaffold.render(spec, text, source, Path(parent) / name, force=force)
-    except BaseException:
-        api.remove_empty_dirs(made)
-        raise
+    created, source = api.new_repo(name, Path(parent), blueprint_name, spec_file, force=force)
     click.echo(str(created))
     click.echo(f"created {created} from {source}; next: cd {created} && make install && make test", err=True)
 
