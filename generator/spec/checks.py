@@ -22,6 +22,7 @@ from typing import Any
 
 from generator import naming
 from generator.kinds import NAMED_KINDS, SINGLETONS, Kind
+from generator.spec import models
 from generator.spec.loader import Path_
 
 PARAM_RE = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}$")
@@ -95,6 +96,11 @@ def _adapter(kind: type) -> Any:
     from pydantic import TypeAdapter
 
     return TypeAdapter(kind)
+
+
+def _default(model: type, field: str) -> Any:
+    """The model's own default for ``field``: the checks never repeat a default."""
+    return model.model_fields[field].default
 
 
 def _number(data: Any, key: str, default: float | None, kind: type = int) -> Any:
@@ -245,7 +251,7 @@ FARGATE_MEMORY = {256: range(512, 2049, 512), 512: range(1024, 4097, 1024), 1024
 
 
 def _check_hybrid(data: dict[str, Any]) -> Iterator[Problem]:
-    pattern = _str(data, "pattern", "serverless")
+    pattern = _str(data, "pattern", _default(models.ServiceSpec, "pattern"))
     container = data.get("container")
     if pattern is not None and _known(container):
         if pattern == "hybrid" and not isinstance(container, dict):
@@ -257,15 +263,15 @@ def _check_hybrid(data: dict[str, Any]) -> Iterator[Problem]:
             if isinstance(route, dict) and route.get("target") == "container":
                 yield (("api", "routes", i, "target"), "routes can target a container only in the hybrid pattern")
     if isinstance(container, dict):
-        cpu, memory = _number(container, "cpu", 256), _number(container, "memory_mb", 512)
+        cpu, memory = _number(container, "cpu", _default(models.Container, "cpu")), _number(container, "memory_mb", _default(models.Container, "memory_mb"))
         if cpu in FARGATE_MEMORY and memory is not None and memory not in FARGATE_MEMORY[cpu]:
             allowed = FARGATE_MEMORY[cpu]
             yield (("container", "memory_mb"), f"Fargate with cpu {cpu} takes {allowed.start}-{allowed.stop - 1} MiB in steps of {allowed.step}")
-        lo, hi = _number(container, "min_tasks", 2), _number(container, "max_tasks", 6)
+        lo, hi = _number(container, "min_tasks", _default(models.Container, "min_tasks")), _number(container, "max_tasks", _default(models.Container, "max_tasks"))
         if lo is not None and hi is not None and lo > hi:
             yield (("container", "max_tasks"), f"max_tasks ({hi}) is below min_tasks ({lo})")
     network, database, app = _dict(data, "network"), _dict(data, "database"), _dict(data, "application")
-    lo, hi = _number(database, "min_capacity", 0.5, float), _number(database, "max_capacity", 4, float)
+    lo, hi = _number(database, "min_capacity", _default(models.Database, "min_capacity"), float), _number(database, "max_capacity", _default(models.Database, "max_capacity"), float)
     if lo is not None and hi is not None and lo > hi:
         yield (("database", "max_capacity"), f"max_capacity ({hi:g}) is below min_capacity ({lo:g})")
     if database and _known(app.get("subnet_ids")) and app.get("subnet_ids"):
@@ -334,11 +340,11 @@ def _check_uses(data: dict[str, Any]) -> Iterator[Problem]:
 
 def _check_messaging(data: dict[str, Any]) -> Iterator[Problem]:
     queues = {name for _, name in _names(_list(data, "messaging", "queues"))}
-    timeout = _number(_dict(data, "application"), "timeout_s", 10)
+    timeout = _number(_dict(data, "application"), "timeout_s", _default(models.Application, "timeout_s"))
     for q, queue in enumerate(_list(data, "messaging", "queues")):
         if not isinstance(queue, dict) or not isinstance(queue.get("consumer"), dict):
             continue
-        visibility = _number(queue, "visibility_timeout_s", 60)
+        visibility = _number(queue, "visibility_timeout_s", _default(models.Queue, "visibility_timeout_s"))
         if visibility is not None and timeout is not None and visibility < timeout:
             yield (("messaging", "queues", q, "visibility_timeout_s"),
                    f"{visibility} s is shorter than the consumer's timeout ({timeout} s, application.timeout_s); SQS would redeliver "
@@ -373,7 +379,7 @@ def _check_messaging(data: dict[str, Any]) -> Iterator[Problem]:
 
 def _check_auth(data: dict[str, Any]) -> Iterator[Problem]:
     api = _dict(data, "api")
-    default = api.get("auth", "iam")
+    default = api.get("auth", _default(models.Api, "auth"))
     uses_cognito = default == "cognito" or any(isinstance(r, dict) and r.get("auth") == "cognito" for r in _list(data, "api", "routes"))
     if uses_cognito and not api.get("cognito_user_pool_arn"):
         yield (("api",), "cognito auth needs api.cognito_user_pool_arn (the user pool that issues the tokens)")
