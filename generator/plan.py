@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from types import MappingProxyType
 
+from generator import sources
 from generator.kinds import KINDS, NAMED_KINDS, SINGLETONS, Kind, Use
 from generator.spec.models import Route, ServiceSpec
 
@@ -38,6 +39,7 @@ class FunctionPlan:
     routes: tuple[Route, ...] = ()
     consumes: str | None = None  # the queue this function consumes, for queue consumers
     source: str | None = None  # what invokes a worker function: sqs:<queue>, sns:<topic> or events:<rule>
+    element: str = "api"  # the spec element it serves (generator.sources): Metadata.msgen.source of its resources
 
     @property
     def asynchronous(self) -> bool:
@@ -133,7 +135,7 @@ def build_plan(spec: ServiceSpec) -> ServicePlan:
     functions: list[FunctionPlan] = []
     if spec.pattern == "micro":
         functions = [FunctionPlan(function_name(r), ENTRY_POINT, f"{spec.service}: {r.method} {r.path} ({r.handler})",
-                                  parse_uses(r.uses), (r,)) for r in routes]
+                                  parse_uses(r.uses), (r,), element=sources.route(r.method, r.path)) for r in routes]
     elif routes:
         what = "serves every API route" if spec.pattern == "serverless" else "serves the API's function routes"
         functions = [FunctionPlan("api", ENTRY_POINT, f"{spec.service}: {what}", parse_uses([u for r in routes for u in r.uses]),
@@ -143,14 +145,15 @@ def build_plan(spec: ServiceSpec) -> ServicePlan:
             functions.append(FunctionPlan(
                 consumer_name(queue.name), WORKER_ENTRY_POINT, f"{spec.service}: consumes queue {queue.name} ({queue.consumer.handler})",
                 parse_uses([*queue.consumer.uses, f"{queue.name}:consume"]), consumes=queue.name, source=f"sqs:{queue.name}",
+                element=sources.named("messaging.queues", queue.name) + ".consumer",
             ))
-    for kind, items in (("sns", spec.messaging.topics), ("events", spec.messaging.events)):
+    for kind, items, section in (("sns", spec.messaging.topics, "messaging.topics"), ("events", spec.messaging.events, "messaging.events")):
         for item in items:
             if item.handler:
                 functions.append(FunctionPlan(
                     handler_name(item.name), WORKER_ENTRY_POINT,
                     f"{spec.service}: handles {'topic' if kind == 'sns' else 'events rule'} {item.name} ({item.handler.handler})",
-                    parse_uses(item.handler.uses), source=f"{kind}:{item.name}",
+                    parse_uses(item.handler.uses), source=f"{kind}:{item.name}", element=sources.named(section, item.name) + ".handler",
                 ))
     return ServicePlan(spec, tuple(functions), MappingProxyType(_targets(spec)))
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from troposphere import AWSObject, GetAtt, Parameter, Ref, Sub, Tags, Template
 
 from generator.plan import ServicePlan, build_plan
+from generator.sources import SERVICE
 from generator.spec.models import ServiceSpec
 from generator.synth.registry import Registry
 
@@ -53,6 +56,7 @@ class Context:
     reg: Registry = field(default_factory=Registry)
 
     def __post_init__(self) -> None:
+        self.source = SERVICE
         self.plan: ServicePlan = build_plan(self.spec)
         self.env = self.template.add_parameter(
             Parameter(
@@ -86,9 +90,19 @@ class Context:
         return Sub(f"msgen-{self.service}-${{Environment}}-{component}-{signal}")
 
     # --- resources ---------------------------------------------------------------------
-    def add(self, resource: AWSObject, description: str, skips: tuple[str, ...] = (), retain: bool = False) -> AWSObject:
-        """Add a resource with a human description, tags and, where declared, checkov skips."""
-        metadata: dict[str, Any] = {"msgen": {"description": description}}
+    @contextmanager
+    def sourced(self, source: str) -> Iterator[None]:
+        """Resources added inside come from spec element ``source`` (generator.sources), unless ``add`` names another."""
+        outer, self.source = self.source, source
+        try:
+            yield
+        finally:
+            self.source = outer
+
+    def add(self, resource: AWSObject, description: str, skips: tuple[str, ...] = (), retain: bool = False,
+            source: str | None = None) -> AWSObject:
+        """Add a resource with a human description, the spec element it comes from, tags and, where declared, checkov skips."""
+        metadata: dict[str, Any] = {"msgen": {"description": description, "source": source or self.source}}
         if skips:
             metadata["checkov"] = {"skip": [{"id": key.partition(":")[0], "comment": SKIP_REASONS[key]} for key in skips]}
         resource.Metadata = metadata
@@ -114,6 +128,11 @@ class Context:
 
     def key_arn(self) -> GetAtt:
         return GetAtt(self.reg.key, "Arn")
+
+
+def source_of(resource: AWSObject) -> str:
+    """The spec element a resource added with Context.add came from (its Metadata.msgen.source)."""
+    return resource.Metadata["msgen"]["source"]
 
 
 def sub_literal(text: str) -> str:

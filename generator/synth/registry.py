@@ -14,6 +14,7 @@ A layer refers to another layer's resources only through the registry (``reg.fun
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
@@ -138,6 +139,8 @@ class HasRegistry(Protocol):
 
     reg: Registry
 
+    def sourced(self, source: str) -> AbstractContextManager[None]: ...
+
 
 class UndeclaredAccess(RuntimeError):
     """A step touched a registry field it did not declare (a bug in msgen, not in the spec)."""
@@ -155,6 +158,7 @@ class Step:
     run: Callable[[Any], None]
     provides: frozenset[str]
     needs: frozenset[str]
+    source: str = "service"  # Metadata.msgen.source of what the step adds, unless it says otherwise (generator.sources)
 
     def __post_init__(self) -> None:
         unknown = (self.provides | self.needs) - FIELDS
@@ -165,19 +169,21 @@ class Step:
         full = ctx.reg
         ctx.reg = _Guard(full, self)  # type: ignore[assignment]
         try:
-            self.run(ctx)
+            with ctx.sourced(self.source):
+                self.run(ctx)
         finally:
             ctx.reg = full
 
 
-def layer(provides: Iterable[str] = (), needs: Iterable[str] = (), name: str | None = None) -> Callable[[Callable[[Any], None]], Step]:
+def layer(provides: Iterable[str] = (), needs: Iterable[str] = (), name: str | None = None,
+          source: str = "service") -> Callable[[Callable[[Any], None]], Step]:
     """Declare a pipeline step: ``@layer(provides={"tables"}, needs={"key"})`` over ``def build(ctx)``.
 
     A step that amends what another one provides (the API stage's DependsOn, for one) both needs and provides it.
     """
 
     def wrap(run: Callable[[Any], None]) -> Step:
-        return Step(name or f"{run.__module__.rpartition('.')[2]}.{run.__name__}", run, frozenset(provides), frozenset(needs))
+        return Step(name or f"{run.__module__.rpartition('.')[2]}.{run.__name__}", run, frozenset(provides), frozenset(needs), source)
 
     return wrap
 

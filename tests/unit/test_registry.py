@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 
 import pytest
@@ -78,6 +79,9 @@ def test_the_pipeline_order_is_the_listed_order_and_satisfies_every_declaration(
 class _Ctx:
     def __init__(self) -> None:
         self.reg = Registry()
+
+    def sourced(self, source: str) -> contextlib.nullcontext:
+        return contextlib.nullcontext()
 
 
 def test_a_step_cannot_read_or_set_a_field_it_did_not_declare():

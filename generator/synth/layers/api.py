@@ -7,7 +7,7 @@ import json
 
 from troposphere import GetAtt, Ref, Sub, apigateway, awslambda, iam, logs, wafv2
 
-from generator import naming
+from generator import naming, sources
 from generator.spec.models import Route
 from generator.synth.context import Context
 from generator.synth.policy import assume_role, document, statement
@@ -48,7 +48,7 @@ def access_log_format(service: str) -> str:
 AUTH_TYPES = {"iam": "AWS_IAM", "cognito": "COGNITO_USER_POOLS", "none": "NONE"}
 
 
-@layer(provides={"rest_api", "api_stage", "log_groups"}, needs={"key", "functions", "containers"})
+@layer(provides={"rest_api", "api_stage", "log_groups"}, needs={"key", "functions", "containers"}, source="api")
 def build(ctx: Context) -> None:
     spec = ctx.spec
     api = ctx.add(
@@ -141,6 +141,7 @@ def build(ctx: Context) -> None:
                 SourceArn=Sub(f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{{api.title}}}/{_execute_scope(spec, fn)}"),
             ),
             f"Lets stage '{STAGE}' of this API invoke function '{fn.name}', for its own routes only",
+            source=fn.element,
         )
 
 
@@ -192,6 +193,7 @@ def _method(ctx: Context, api, resources, route: Route, function, validator, aut
         apigateway.Method(naming.method_id(route.method, route.path), **props),
         f"{route.method} {route.path} -> {route.handler if function is not None else 'container service'} (auth: {auth})",
         skips=() if auth != "none" else ("CKV_AWS_59",) if route.auth else ("CKV_AWS_59:default",),
+        source=sources.route(route.method, route.path),
     )
 
 

@@ -26,7 +26,8 @@ def build(ctx: Context) -> None:
         )),
     )
     for fn in ctx.plan.functions:
-        ctx.reg.functions[fn.name] = _function(ctx, fn)
+        with ctx.sourced(fn.element):
+            ctx.reg.functions[fn.name] = _function(ctx, fn)
 
 
 def _vpc_statements(ctx: Context, subnets: list, groups: list) -> list[dict]:

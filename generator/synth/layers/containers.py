@@ -22,7 +22,7 @@ IMAGE_PATTERN = (r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)
                  r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$")
 
 
-@layer(provides={"containers", "log_groups"}, needs={"key", "network", "database"})
+@layer(provides={"containers", "log_groups"}, needs={"key", "network", "database"}, source="container")
 def build(ctx: Context) -> None:
     spec = ctx.spec
     if spec.pattern != "hybrid" or spec.container is None:

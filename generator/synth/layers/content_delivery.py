@@ -18,7 +18,7 @@ ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"]
 DISTRIBUTION = "Distribution"  # its logical ID, which the site bucket's policy names before the distribution exists
 
 
-@layer(provides={"distribution", "site_bucket", "bucket_policies"}, needs={"key", "rest_api", "access_logs"})
+@layer(provides={"distribution", "site_bucket", "bucket_policies"}, needs={"key", "rest_api", "access_logs"}, source="content_delivery")
 def build(ctx: Context) -> None:
     cd, reg = ctx.spec.content_delivery, ctx.reg
     if not cd.enabled:

@@ -16,7 +16,7 @@ from generator.synth.registry import Database, layer
 PORT = 5432
 
 
-@layer(provides={"database", "log_groups"}, needs={"key", "network"})
+@layer(provides={"database", "log_groups"}, needs={"key", "network"}, source="database")
 def build(ctx: Context) -> None:
     db = ctx.spec.database
     if db is None:

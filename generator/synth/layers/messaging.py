@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from troposphere import GetAtt, Ref, Sub, awslambda, events, ses, sns, sqs
 
-from generator import naming
+from generator import naming, sources
 from generator.plan import consumer_name, handler_name
 from generator.spec.models import EventRule, Queue, Topic
-from generator.synth.context import Context
+from generator.synth.context import Context, source_of
 from generator.synth.dead_letters import dead_letter_queue
 from generator.synth.policy import deny_insecure_transport, document, statement
 from generator.synth.registry import layer
@@ -21,13 +21,16 @@ from generator.synth.registry import layer
 def build(ctx: Context) -> None:
     m, reg = ctx.spec.messaging, ctx.reg
     for queue in m.queues:
-        reg.queues[queue.name] = _queue(ctx, queue)
+        with ctx.sourced(sources.named("messaging.queues", queue.name)):
+            reg.queues[queue.name] = _queue(ctx, queue)
     for topic in m.topics:
-        reg.topics[topic.name] = _topic(ctx, topic)
+        with ctx.sourced(sources.named("messaging.topics", topic.name)):
+            reg.topics[topic.name] = _topic(ctx, topic)
     if m.email:
         reg.email_identity = ctx.add(
             ses.EmailIdentity("EmailIdentity", EmailIdentity=m.email.domain),
             f"SES identity for {m.email.domain}; add the DKIM records SES shows to the domain's DNS to verify it",
+            source="messaging.email",
         )
 
 
@@ -131,14 +134,16 @@ def wire(ctx: Context) -> None:
     """Connect what invokes functions: queues (event source mappings), topics (subscriptions) and events rules."""
     reg = ctx.reg
     for rule in ctx.spec.messaging.events:
-        reg.event_rules[rule.name] = _rule(ctx, rule)
+        with ctx.sourced(sources.named("messaging.events", rule.name)):
+            reg.event_rules[rule.name] = _rule(ctx, rule)
     for topic in ctx.spec.messaging.topics:
         if topic.handler:
             fn, resource = reg.functions[handler_name(topic.name)], reg.topics[topic.name]
-            ctx.add(sns.SubscriptionResource(naming.logical_id(topic.name, "HandlerSubscription"), TopicArn=Ref(resource), Protocol="lambda",
-                                             Endpoint=GetAtt(fn, "Arn")),
-                    f"Every message of '{topic.name}' invokes {topic.handler.handler}")
-            _allow_invoke(ctx, fn, naming.logical_id(topic.name, "TopicPermission"), "sns.amazonaws.com", Ref(resource))
+            with ctx.sourced(source_of(fn)):
+                ctx.add(sns.SubscriptionResource(naming.logical_id(topic.name, "HandlerSubscription"), TopicArn=Ref(resource),
+                                                 Protocol="lambda", Endpoint=GetAtt(fn, "Arn")),
+                        f"Every message of '{topic.name}' invokes {topic.handler.handler}")
+                _allow_invoke(ctx, fn, naming.logical_id(topic.name, "TopicPermission"), "sns.amazonaws.com", Ref(resource))
     for queue in ctx.spec.messaging.queues:
         if not queue.consumer:
             continue
@@ -149,6 +154,7 @@ def wire(ctx: Context) -> None:
                 BatchSize=queue.consumer.batch_size, FunctionResponseTypes=["ReportBatchItemFailures"], Enabled=True,
             ),
             f"Delivers '{queue.name}' to {queue.consumer.handler}; failed messages return to the queue, then its dead-letter queue",
+            source=source_of(fn),
         )
 
 
@@ -160,4 +166,5 @@ def policies(ctx: Context) -> None:
         ctx.add(
             sqs.QueuePolicy(f"{lid}Policy", Queues=[Ref(queue)], PolicyDocument=document(*statements)),
             f"Policy of {lid}: TLS only" + (" and the topics that deliver to it" if len(statements) > 1 else ""),
+            source=source_of(queue),
         )

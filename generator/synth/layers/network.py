@@ -15,7 +15,7 @@ from generator.synth.registry import Network, layer
 INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs")
 
 
-@layer(provides={"network", "log_groups"}, needs={"key"})
+@layer(provides={"network", "log_groups"}, needs={"key"}, source="network")
 def build(ctx: Context) -> None:
     spec = ctx.spec
     if spec.pattern != "hybrid" and spec.database is None:

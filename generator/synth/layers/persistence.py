@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from troposphere import GetAtt, Sub, dynamodb, s3
 
-from generator import naming
+from generator import naming, sources
 from generator.spec.models import KeyAttribute, Table
-from generator.synth.context import Context
+from generator.synth.context import Context, source_of
 from generator.synth.policy import deny_insecure_transport, document, statement
 from generator.synth.registry import layer
 
@@ -15,13 +15,15 @@ from generator.synth.registry import layer
 def build(ctx: Context) -> None:
     reg = ctx.reg
     for table in ctx.spec.persistence.tables:
-        reg.tables[table.name] = _table(ctx, table)
+        with ctx.sourced(sources.named("persistence.tables", table.name)):
+            reg.tables[table.name] = _table(ctx, table)
     if ctx.spec.persistence.buckets or ctx.spec.content_delivery.enabled:
         reg.access_logs = _access_log_bucket(ctx)
     for bucket in ctx.spec.persistence.buckets:
-        reg.buckets[bucket.name] = private_bucket(
-            ctx, naming.bucket_id(bucket.name), f"Bucket '{bucket.name}'", bucket.noncurrent_version_expiration_days
-        )
+        with ctx.sourced(sources.named("persistence.buckets", bucket.name)):
+            reg.buckets[bucket.name] = private_bucket(
+                ctx, naming.bucket_id(bucket.name), f"Bucket '{bucket.name}'", bucket.noncurrent_version_expiration_days
+            )
 
 
 def _key_schema(pk: KeyAttribute, sk: KeyAttribute | None) -> list[dynamodb.KeySchema]:
@@ -134,4 +136,5 @@ def bucket_policies(ctx: Context) -> None:
         ctx.add(
             s3.BucketPolicy(f"{lid}Policy", Bucket=bucket.ref(), PolicyDocument=document(*statements)),
             f"Policy of {lid}: TLS only" + (" and the services that write to it" if len(statements) > 1 else ""),
+            source=source_of(bucket),
         )

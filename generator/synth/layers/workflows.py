@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from troposphere import GetAtt, Ref, Sub, iam, logs, stepfunctions
 
-from generator import naming
+from generator import naming, sources
 from generator.plan import parse_uses
 from generator.spec.models import Workflow
 from generator.synth.context import Context
@@ -29,7 +29,8 @@ def state_machine_id(name: str) -> str:
 @layer(provides={"workflows", "log_groups"}, needs={"key", "functions", "tables", "buckets", "queues", "topics"})
 def build(ctx: Context) -> None:
     for workflow in ctx.spec.workflows:
-        ctx.reg.workflows[workflow.name] = _workflow(ctx, workflow)
+        with ctx.sourced(sources.named("workflows", workflow.name)):
+            ctx.reg.workflows[workflow.name] = _workflow(ctx, workflow)
 
 
 def _key(prefix: str, name: str) -> str:

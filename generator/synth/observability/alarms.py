@@ -10,7 +10,7 @@ from typing import Any
 
 from troposphere import AWSObject, Equals, GetAtt, If, Ref, Sub, cloudwatch, sns
 
-from generator.synth.context import Context
+from generator.synth.context import Context, source_of
 from generator.synth.layers.api import STAGE
 from generator.synth.observability.logs import ERROR_METRIC
 from generator.synth.policy import deny_insecure_transport, document, statement
@@ -96,36 +96,49 @@ class Builder:
 
 
 @layer(provides={"alarm_topic", "alarms"}, needs={"key", "rest_api", "functions", "tables", "containers", "database", "queues", "topics",
-                                                  "event_rules", "workflows", "dead_letter_queues", "log_groups", "distribution"})
+                                                  "event_rules", "workflows", "dead_letter_queues", "log_groups", "distribution"},
+       source="observability")
 def build(ctx: Context) -> None:
     if not ctx.spec.observability.alarms.enabled:
         return
     b, reg = Builder(ctx), ctx.reg
+    on = ctx.sourced  # each alarm comes from the spec element whose resource it watches
     if reg.rest_api is not None:
-        _api(b)
+        with on(source_of(reg.rest_api)):
+            _api(b)
     for name, fn in reg.functions.items():
-        _function(b, name, fn)
+        with on(source_of(fn)):
+            _function(b, name, fn)
     for name, table in reg.tables.items():
-        _table(b, name, table)
+        with on(source_of(table)):
+            _table(b, name, table)
     if reg.containers is not None:
-        _containers(b)
+        with on("container"):
+            _containers(b)
     if reg.database is not None:
-        _database(b)
+        with on("database"):
+            _database(b)
     for name, queue in reg.queues.items():
-        _queue(b, name, queue)
+        with on(source_of(queue)):
+            _queue(b, name, queue)
     for name, topic in reg.topics.items():
-        _topic(b, name, topic)
+        with on(source_of(topic)):
+            _topic(b, name, topic)
     for name, rule in reg.event_rules.items():
-        _rule(b, name, rule)
+        with on(source_of(rule)):
+            _rule(b, name, rule)
     for name, machine in reg.workflows.items():
-        _workflow(b, name, machine)
+        with on(source_of(machine)):
+            _workflow(b, name, machine)
     for name, dlq in reg.dead_letter_queues.functions.items():
-        _dead_letters(b, dlq, f"fn-{name}", f"Asynchronous invocations of function '{name}' failed after Lambda's retries and reached "
-                      "its dead-letter queue. Look first at: the function's ERROR lines for those events; replay them once fixed.")
+        with on(source_of(dlq)):
+            _dead_letters(b, dlq, f"fn-{name}", f"Asynchronous invocations of function '{name}' failed after Lambda's retries and reached "
+                          "its dead-letter queue. Look first at: the function's ERROR lines for those events; replay them once fixed.")
     if reg.log_groups.app:
         _application_errors(b)
     if reg.distribution is not None:
-        _cloudfront(b)
+        with on(source_of(reg.distribution)):
+            _cloudfront(b)
     _health(b)
     reg.alarms = b.made
 

@@ -13,7 +13,7 @@ QUERY = """fields @timestamp, @log, service, level, correlation_id, apigw_reques
 | limit 1000"""
 
 
-@layer(needs={"rest_api", "log_groups"})
+@layer(needs={"rest_api", "log_groups"}, source="observability")
 def build(ctx: Context) -> None:
     if ctx.reg.rest_api is not None:
         _gateway_responses(ctx)

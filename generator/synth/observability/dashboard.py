@@ -159,7 +159,7 @@ def body(ctx: Context) -> dict:
 
 
 @layer(needs={"rest_api", "containers", "database", "functions", "tables", "queues", "dead_letter_queues", "topics", "workflows",
-              "distribution", "alarms", "log_groups"})
+              "distribution", "alarms", "log_groups"}, source="observability")
 def build(ctx: Context) -> None:
     if not ctx.spec.observability.dashboard:
         return

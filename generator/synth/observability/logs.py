@@ -14,7 +14,7 @@ ERROR_PATTERN = '{ $.level = "ERROR" }'
 
 # Amends the API stage (its DependsOn gains the execution log group), so it both needs and provides "api_stage";
 # it reads the application log groups once every layer has registered them, and adds one of its own.
-@layer(provides={"log_groups", "api_stage"}, needs={"key", "rest_api", "api_stage", "log_groups"})
+@layer(provides={"log_groups", "api_stage"}, needs={"key", "rest_api", "api_stage", "log_groups"}, source="observability")
 def build(ctx: Context) -> None:
     if ctx.reg.rest_api is not None:
         _execution_log_group(ctx)
