@@ -87,6 +87,13 @@ def synth_file(spec: str, fmt: str = "yaml", use_cache: bool = True) -> str:
     return text
 
 
+def explain(spec: str, fmt: str = "text") -> str:
+    """`msgen explain`: every spec element's resources, grants, alarms and idle monthly cost (generator.explain)."""
+    from generator import explain as explainer
+
+    return explainer.render(explainer.explain(load_spec(spec)), fmt)
+
+
 def new_repo(name: str, parent: Path, blueprint_name: str | None = None, spec_file: str | None = None, force: bool = False) -> tuple[Path, str]:
     """`msgen new`: the repository PARENT/NAME from a blueprint (default serverless-api) or a spec file.
 

@@ -70,6 +70,7 @@ def main(ctx: click.Context, debug: bool) -> None:
       msgen synth service.yaml -o infra/template.yaml
       msgen synth serverless-api                        # a blueprint, by name
       msgen lint infra/template.yaml
+      msgen explain service.yaml                        # resources, grants, alarms, idle cost
     """
     ctx.ensure_object(dict)["debug"] = debug
 
@@ -232,6 +233,31 @@ def _stdin_is_terminal() -> bool:
         return sys.stdin is not None and sys.stdin.isatty()
     except (OSError, ValueError):  # closed or missing standard input
         return False
+
+
+@main.command(epilog=EPILOG)
+@click.argument("spec")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
+              help="text for a terminal, markdown for a pull request, json for tools.")
+def explain(spec: str, fmt: str) -> None:
+    """Explain what a spec becomes, element by element, and what it costs idle.
+
+    For the service and each route, table, bucket, queue, topic, events rule,
+    workflow, container, database and network: its FILE:LINE, the resources it
+    produced (logical ID, type, why), the IAM actions each `uses:` granted and
+    on what, the alarms watching it, and an idle monthly cost estimate (zero
+    traffic; from the price table shipped with msgen, with its region and date).
+    Nothing is deployed and no AWS call is made.
+
+    \b
+    Examples:
+      msgen explain service.yaml
+      msgen explain service.yaml --format markdown > EXPLAIN.md   # for a pull request
+      msgen explain serverless-api --format json | jq .idle_monthly
+    """
+    from generator import api
+
+    click.echo(api.explain(spec, fmt), nl=False)
 
 
 @main.command()
