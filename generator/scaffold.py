@@ -122,7 +122,7 @@ def _route_data(r, params: list[str], target: str, auth: str, table: dict | None
             if "pk" in sources and not sk and not ends_with_param and last_literal and target == "function":
                 kind = "add"
                 out["child"] = {"attribute": last_literal, "literal": _literal(last_literal), "name": _variable(last_literal, params)}
-            elif "sk" not in sources:
+            else:
                 kind = "create"
         elif method == "GET" and "read" in levels:
             kind = "get" if params else "list"
@@ -140,7 +140,7 @@ def _route_data(r, params: list[str], target: str, auth: str, table: dict | None
                 pass  # list scans; the container has no query string here
             else:
                 sources["pk"] = ("query", "")
-        if kind == "create" and sk:
+        if kind == "create" and sk and "sk" not in sources:
             sources["sk"] = ("new", "")
         if kind == "create" and table["created_at"] and "created_at" not in (pk["name"], sk and sk["name"]):
             out["created_at"] = "int(time.time())" if table["created_at"] == "N" else "utc_now()"
@@ -306,9 +306,19 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
             kind = "start"
         if kind == "static":
             table = None
-        key_params = {k["param"] for k in data["key"] if k["source"] == "path"}
-        values = {p: (f"4{i}" if table and p in key_params and table["partition_key"]["type"] == "N" else f"v-{i}")
-                  for i, p in enumerate(params, 1)}
+        # What the route is granted besides its main action: it sends, publishes, starts or e-mails what it handled.
+        also = {"also_queues": [], "also_topics": [], "also_workflows": [], "email": False}
+        if target == "function":
+            also["also_queues"] = [queues[n] for n, lv in sorted(access.items()) if n in queues and "send" in lv
+                                   and not (kind == "enqueue" and n == queue_name)]
+            also["also_topics"] = [topics[n] for n, lv in sorted(access.items()) if n in topics and "publish" in lv]
+            also["also_workflows"] = [{"name": n} for n, lv in sorted(access.items()) if "start" in lv and not (kind == "start" and n == workflow_name)]
+            also["email"] = "email" in access
+            written = next((n for n, lv in sorted(access.items()) if n in buckets and "write" in lv), None)
+            if kind in ("enqueue", "start", "static") and written:
+                data["receipt"] = buckets[written]
+        numbers = {k["param"] for k in data["key"] if k["source"] == "path" and k["type"] == "N"} if table else set()
+        values = {p: f"4{i}" if p in numbers else f"v-{i}" for i, p in enumerate(params, 1)}
         slug = re.sub(r"[^a-z0-9]+", "_", r.path.lower()).strip("_") or "root"
         request_path = "/".join(values[s.strip("{}+")] if s.startswith("{") else s for s in r.path.split("/"))
         for k in data["key"]:  # what the generated tests send for each key attribute, and expect back
@@ -318,6 +328,7 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
             k["test_literal"] = f'Decimal("{k["test_value"]}")' if number else json.dumps(k["test_value"])
         routes.append({
             **data,
+            **also,
             "kind": kind,
             "target": target,
             "test_name": f"test_{function}_{r.method.lower()}_{slug}",
@@ -337,7 +348,7 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
             "queue": queues.get(queue_name) if queue_name else None,
             "workflow": {"name": workflow_name, "env": f"WORKFLOW_{workflow_name.upper().replace('-', '_')}"} if workflow_name else None,
             "uses_storage": kind != "static",
-            "uses_correlation": kind in ("enqueue", "start"),
+            "uses_correlation": kind in ("enqueue", "start") or bool(also["also_queues"] or also["also_topics"] or also["also_workflows"]),
             "status": STATUS.get(kind, 200),
             "metric": "".join(p.capitalize() for p in re.split(r"[._]", r.handler)),
         })

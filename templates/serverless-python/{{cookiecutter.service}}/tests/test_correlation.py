@@ -11,7 +11,19 @@ from correlation import HEADER
 
 ROUTES = [
 {%- for r in cookiecutter._msgen.function_routes %}
-    ("{{ r.method if r.method != 'ANY' else 'GET' }}", "{{ r.path }}", {{ '{' }}{% for p in r.params %}"{{ p }}": "p-{{ loop.index }}"{% if not loop.last %}, {% endif %}{% endfor %}{{ '}' }}),
+{%- set method = '"' ~ (r.method if r.method != "ANY" else "GET") ~ '"' %}
+{%- set params = [] %}
+{%- for p in r.params %}{% set _ = params.append('"' ~ p ~ '": "p-' ~ loop.index ~ '"') %}{% endfor %}
+{%- set line = "    (" ~ method ~ ', "' ~ r.path ~ '", {' ~ (params | join(", ")) ~ "})," %}
+{%- if line | length <= 120 %}
+{{ line }}
+{%- else %}
+    (
+        {{ method }},
+        "{{ r.path }}",
+        {{ '{' }}{{ params | join(", ") }}},
+    ),
+{%- endif %}
 {%- endfor %}
 ]
 

@@ -66,13 +66,20 @@ def test_a_missing_correlation_id_is_created(server):
 {%- set path = r.request_path %}
 
 
-def test_{{ r.module }}_{{ r.function }}_over_http(server):
+def test_{{ r.module }}_{{ r.function }}_over_http(server{% if r.kind == "create" %}, log_lines{% endif %}):
 {%- if r.call_method in ["POST", "PUT", "PATCH"] %}
     # JSON numbers with a fraction must reach DynamoDB as Decimal.
     payload = {"note": "over http", "amount": 12.5}
-    status, _, body = request(server + "{{ path }}", method="{{ r.call_method }}", body=payload)
+    url, headers = server + "{{ path }}", {HEADER: "web-1"}
+    status, _, body = request(url, method="{{ r.call_method }}", body=payload, headers=headers)
 {%- else %}
-    status, _, body = request(server + "{{ path }}", method="{{ r.call_method }}")
+    url, headers = server + "{{ path }}", {HEADER: "web-1"}
+    status, _, body = request(url, method="{{ r.call_method }}", headers=headers)
 {%- endif %}
     assert status == {{ 404 if r.kind == "get" and r.full_key else r.status }}, body
+{%- if r.kind == "create" %}
+    # The handler runs in FastAPI's thread pool and still logs with the request's correlation id.
+    (created,) = [line for line in log_lines() if line["message"].startswith("created ")]
+    assert created["correlation_id"] == "web-1"
+{%- endif %}
 {%- endfor %}

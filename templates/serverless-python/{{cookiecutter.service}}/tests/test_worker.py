@@ -40,7 +40,8 @@ def test_a_bad_message_is_reported_alone(monkeypatch, lambda_context, sqs_event,
 def test_a_notification_is_handled_with_its_correlation_id(monkeypatch, log_lines, lambda_context, source):
     monkeypatch.setenv("EVENT_SOURCE", source)
     attributes = {"correlation_id": {"Type": "String", "Value": "corr-sns"}}
-    record = {"EventSource": "aws:sns", "Sns": {"MessageId": "sns-1", "Message": json.dumps(MESSAGE), "MessageAttributes": attributes}}
+    notification = {"MessageId": "sns-1", "Message": json.dumps(MESSAGE), "MessageAttributes": attributes}
+    record = {"EventSource": "aws:sns", "Sns": notification}
     assert worker.lambda_handler({"Records": [record]}, lambda_context) is None
     assert {line["correlation_id"] for line in log_lines()} == {"corr-sns"}
 {%- endif %}
