@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -44,7 +45,7 @@ CASES = [
     ("path-param-conflict", _swap('path: "/payments/{id}/refunds"', 'path: "/payments/{pid}/refunds"'), "conflicts with", 16),
     ("path-param-twice", _swap('path: "/payments/{id}/refunds"', 'path: "/payments/{id}/{id}"'), "appears twice", 16),
     ("path-no-slash", _swap("path: /payments,", "path: payments,"), "api.routes[0].path", 14),
-    ("unknown-table-reference", _swap('uses: ["payments:read"]', 'uses: ["ledger:read"]'), "'ledger' is not a table, bucket, queue, topic or workflow", 15),
+    ("unknown-table-reference", _swap('uses: ["payments:read"]', 'uses: ["ledger:read"]'), "'ledger' is not a table, bucket, queue, topic, workflow or collection", 15),
     ("bad-uses-form", _swap('uses: ["payments:read"]', 'uses: ["payments:delete"]'), "api.routes[1].uses[0]", 15),
     ("bad-handler", _swap("handler: payments.get", "handler: Payments-Get"), "api.routes[1].handler", 15),
     ("no-routes", _swap("  auth: iam\n", "  auth: iam\n  routes: []\n").replace("  routes:\n    - {method: POST", "  x_routes:\n    - {method: POST", 1),
@@ -196,3 +197,23 @@ def test_cross_field_checks_read_numbers_as_the_model_does(cli, tmp_path):
     spec.write_text(_edit("hybrid-api", "memory_mb: 1024", 'memory_mb: "8192"'))
     result = cli("validate", str(spec))
     assert result.exit_code == 2 and "container.memory_mb: Fargate with cpu 512 takes 1024-4096 MiB" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("make,expected", [
+    (lambda p: p.symlink_to(p.name), "cannot read flow.json: a symbolic link loop"),
+    (lambda p: p.mkdir(), "cannot read flow.json: not a regular file"),
+    (lambda p: os.mkfifo(p), "cannot read flow.json: not a regular file"),
+    (lambda p: p.write_text("[" * 100_000 + "]" * 100_000), "flow.json is not valid JSON: nested too deeply"),
+    (lambda p: p.write_text('{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "Result": ' + "[" * 900 + "]" * 900 + "}}}"),
+     "flow.json nests values more than 64 levels deep"),
+    (lambda p: p.write_text('{"StartAt": "A", "States": {}, "Comment": "' + "x" * 1024 * 1024 + '"}'), "larger than Step Functions' limit"),
+], ids=["symlink-loop", "directory", "fifo", "json-too-deep-to-parse", "json-too-deep-to-write", "too-large"])
+def test_unusable_workflow_definition_files_are_located_errors(cli, tmp_path, make, expected):
+    make(tmp_path / "flow.json")
+    spec = tmp_path / "service.yaml"
+    spec.write_text(GOOD + "workflows:\n  - name: flow\n    definition: flow.json\n")
+    line = len(GOOD.splitlines()) + 3
+    for command in ("validate", "synth"):
+        result = cli(command, str(spec), *(["--no-cache"] if command == "synth" else []))
+        assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+        assert f"{spec}:{line}:17: workflows[0].definition: " in result.stderr and expected in result.stderr, result.stderr

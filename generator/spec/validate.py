@@ -28,6 +28,9 @@ PATTERN_HELP = {
     models.ARN_RE: "expected an ARN (arn:aws:...)",
 }
 
+MAX_DEFINITION_BYTES = 1024 * 1024  # Step Functions refuses larger state machine definitions
+MAX_DEFINITION_DEPTH = 64  # far beyond any real definition; the template writers recurse once per level
+
 __all__ = ["ServiceSpec", "load_spec", "parse_spec", "validate_located", "attach_workflows"]
 
 
@@ -71,6 +74,19 @@ def validate_located(loc: Located) -> ServiceSpec:
     return spec
 
 
+def _depth(data: Any) -> int:
+    """How deeply lists and objects nest in JSON data (without recursion)."""
+    deepest, stack = 0, [(data, 0)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(node, dict):
+            stack.extend((v, level + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, level + 1) for v in node)
+    return deepest
+
+
 def attach_workflows(spec: ServiceSpec, loc: Located, base_dir: Path) -> dict[str, str]:
     """Read each workflow's definition file (relative to the spec) into the spec; returns {path: sha256} of what was read.
 
@@ -81,11 +97,21 @@ def attach_workflows(spec: ServiceSpec, loc: Located, base_dir: Path) -> dict[st
     root = base_dir.resolve()
     for i, workflow in enumerate(spec.workflows):
         where = ("workflows", i, "definition")
-        path = (base_dir / workflow.definition).resolve()
+        try:
+            path = (base_dir / workflow.definition).resolve()
+        except (OSError, RuntimeError):  # a symbolic link loop
+            issues.append(loc.issue(where, f"cannot read {workflow.definition}: a symbolic link loop"))
+            continue
         if root not in path.parents:
             issues.append(loc.issue(where, "the definition must be inside the spec's folder"))
             continue
         try:
+            if path.exists() and not path.is_file():
+                issues.append(loc.issue(where, f"cannot read {workflow.definition}: not a regular file"))
+                continue
+            if path.exists() and path.stat().st_size > MAX_DEFINITION_BYTES:
+                issues.append(loc.issue(where, f"{workflow.definition} is larger than Step Functions' limit of {MAX_DEFINITION_BYTES} bytes"))
+                continue
             raw = path.read_bytes()
         except OSError as exc:
             issues.append(loc.issue(where, f"cannot read {workflow.definition}: {exc.strerror or exc}"))
@@ -93,8 +119,12 @@ def attach_workflows(spec: ServiceSpec, loc: Located, base_dir: Path) -> dict[st
         read[str(path)] = hashlib.sha256(raw).hexdigest()
         try:
             data = json.loads(raw)
-        except ValueError as exc:
-            issues.append(loc.issue(where, f"{workflow.definition} is not valid JSON: {exc}"))
+        except (ValueError, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            issues.append(loc.issue(where, f"{workflow.definition} is not valid JSON: {reason}"))
+            continue
+        if _depth(data) > MAX_DEFINITION_DEPTH:
+            issues.append(loc.issue(where, f"{workflow.definition} nests values more than {MAX_DEFINITION_DEPTH} levels deep"))
             continue
         if not isinstance(data, dict) or "StartAt" not in data or not isinstance(data.get("States"), dict):
             issues.append(loc.issue(where, f"{workflow.definition} is not an Amazon States Language definition (needs StartAt and States)"))
