@@ -6,7 +6,8 @@ Two generators, derandomized so that CI runs the same examples every time:
   merge keys, tags, keys from the spec's own vocabulary, written in odd encodings (UTF-16 and UTF-32 with a byte
   order mark, latin-1, stray NUL bytes, truncation);
 * mutants of the shipped blueprints: a value changed to another type or to a value found elsewhere in a blueprint,
-  a key or list entry dropped or duplicated, a subtree copied elsewhere, a line of the YAML text duplicated.
+  a key or list entry dropped or duplicated, a subtree copied elsewhere, a part of another blueprint added at its
+  place (a queue, a database, a container), a line of the YAML text duplicated.
 
 Everything runs in-process through click's CliRunner. For a long local run that looks for new crashes:
 ``MSGEN_FUZZ_SCALE=10 .venv/bin/python -m pytest tests/test_fuzz.py -q``.
@@ -217,14 +218,25 @@ def replacements(value: Any):
 @st.composite
 def mutants(draw) -> str:
     data = copy.deepcopy(BLUEPRINT_DATA[draw(st.sampled_from(sorted(BLUEPRINT_DATA)))])
-    duplicate_line = draw(st.integers(0, 9)) == 0
-    for _ in range(draw(st.sampled_from([1, 1, 2, 2, 3, 4, 6]))):  # few changes reach synth; many reach every check
+    duplicate_line = draw(st.integers(0, 19)) == 0
+    for _ in range(draw(st.sampled_from([1, 1, 1, 1, 2, 2, 3, 5]))):  # few changes reach synth; many reach every check
         paths = [path for path, _ in _walk(data)]
         if not paths:
             break
+        op = draw(st.sampled_from(["retype", "retype", "retype", "drop", "drop", "duplicate", "graft", "transplant", "transplant", "transplant"]))
+        if op == "transplant":  # a part of another blueprint, at the same place in this one (a queue, a database, ...)
+            source, where = draw(subtrees)
+            try:
+                parent = _at(data, where[:-1])
+            except (KeyError, IndexError, TypeError):
+                continue
+            if isinstance(parent, dict) and isinstance(where[-1], str):
+                parent[where[-1]] = copy.deepcopy(_at(BLUEPRINT_DATA[source], where))
+            elif isinstance(parent, list):
+                parent.append(copy.deepcopy(_at(BLUEPRINT_DATA[source], where)))
+            continue
         path = draw(st.sampled_from(paths))
         parent, key = _at(data, path[:-1]), path[-1]
-        op = draw(st.sampled_from(["retype", "retype", "retype", "drop", "duplicate", "graft"]))
         if op == "retype":
             parent[key] = draw(replacements(parent[key]))
         elif op == "drop":
