@@ -57,7 +57,8 @@ class Kind:
     verbs: tuple[str, ...] = ()  # what `uses: [<name>:<verb>]` may say
     grants: tuple[Grant, ...] = ()
     kms: Mapping[str, str] = field(default_factory=dict)  # access level -> key level
-    env: str | None = None  # environment variable prefix: <ENV>_<NAME> = Ref of the resource
+    env: str | None = None  # environment variable prefix: <ENV>_<NAME>, whose value is env_value
+    env_value: str = "Ref"  # a value pattern (as for Grant resources)
     env_vars: Mapping[str, str] = field(default_factory=dict)  # singletons: variable -> value pattern (as for Grant resources)
     fixed_id: str | None = None  # singletons: their one logical ID
     substitution: str | None = None  # workflow definitions refer to it as ${<substitution>_<name>}
@@ -121,6 +122,13 @@ KINDS: Mapping[str, Kind] = MappingProxyType({k.name: k for k in (
         "workflow", "Step Functions state machine", section=("workflows",), id_suffix="StateMachine", verbs=("start",),
         grants=(Grant("{id}", {"start": ("states:StartExecution",)}, ("Ref",)),),
         kms={"start": "read"}, env="WORKFLOW", endpoint="states", helper="correlation.start_execution",
+    ),
+    Kind(
+        "collection", "OpenSearch Serverless collection", section=("search", "collections"), id_suffix="Collection", verbs=_RW,
+        # IAM lets the caller reach the collection's API; what it may do there (read or write documents) is the
+        # collection's data access policy, which the search layer writes from the same uses.
+        grants=(Grant("{id}", {"read": ("aoss:APIAccessAll",), "write": ("aoss:APIAccessAll",)}, ("Arn",)),),
+        kms={"read": "read", "write": "read"}, env="SEARCH", env_value="GetAtt:CollectionEndpoint", helper="search.client",
     ),
     Kind(
         "email", "SES e-mail identity", section=("messaging", "email"), verbs=("send",), singleton=True, fixed_id="EmailIdentity",

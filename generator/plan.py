@@ -109,12 +109,11 @@ class ServicePlan:
 
 def _targets(spec: ServiceSpec) -> dict[str, Kind]:
     names: dict[str, Kind] = {}
-    sections = {
-        "table": spec.persistence.tables, "bucket": spec.persistence.buckets, "queue": spec.messaging.queues,
-        "topic": spec.messaging.topics, "workflow": spec.workflows,
-    }
     for kind in NAMED_KINDS:
-        for item in sections[kind.name]:
+        items: object = spec
+        for key in kind.section or ():
+            items = getattr(items, key)
+        for item in items:  # type: ignore[attr-defined]
             names[item.name] = kind
     declared = {"email": spec.messaging.email is not None, "database": spec.database is not None}
     names.update({name: kind for name, kind in SINGLETONS.items() if declared[name]})

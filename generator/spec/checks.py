@@ -33,6 +33,15 @@ Problem = tuple[Path_, str]
 SECTIONS = tuple(k.section for k in NAMED_KINDS)
 
 
+def _either(words: list[str]) -> str:
+    return ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0]
+
+
+NAMED_WHAT = _either([k.name for k in NAMED_KINDS])  # "table, bucket, ... or collection"
+NAMED_PLURAL = _either([f"{k.name}s" for k in NAMED_KINDS]).replace(" or ", " and ")
+NAMED_WHERE = _either(list(dict.fromkeys(k.section[0] for k in NAMED_KINDS)))
+
+
 class _Invalid:
     """Stands in for a value the model rejected (see ``mask``)."""
 
@@ -149,8 +158,7 @@ def _check_names(data: dict[str, Any]) -> Iterator[Problem]:
             if key in seen:
                 other_section, other = seen[key]
                 what = "duplicate name" if other == name else f"'{name}' and '{other}' would get the same resource IDs"
-                yield ((*keys, i, "name"), f"{what}: '{other}' is already used in {other_section}; names must be unique "
-                       "across tables, buckets, queues, topics and workflows")
+                yield ((*keys, i, "name"), f"{what}: '{other}' is already used in {other_section}; names must be unique across {NAMED_PLURAL}")
             else:
                 seen[key] = (".".join(keys), name)
     for t, table in enumerate(_list(data, "persistence", "tables")):
@@ -330,8 +338,8 @@ def _check_uses(data: dict[str, Any]) -> Iterator[Problem]:
                     yield (path + (u,), SINGLETON_NEEDS[target])
                     continue
                 known = sorted(k for k in kinds if k != "email")
-                hint = f"; declared are: {', '.join(known)}" if known else "; declare it under persistence, messaging or workflows"
-                yield (path + (u,), f"'{target}' is not a table, bucket, queue, topic or workflow of this service{hint}")
+                hint = f"; declared are: {', '.join(known)}" if known else f"; declare it under {NAMED_WHERE}"
+                yield (path + (u,), f"'{target}' is not a {NAMED_WHAT} of this service{hint}")
             elif verb not in kind.verbs:
                 yield (path + (u,), f"'{target}' is a {kind.name}: use {' or '.join(sorted(f'{target}:{v}' for v in kind.verbs))}")
             elif kind.name == "workflow" and path[0] == "workflows":

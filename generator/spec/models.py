@@ -299,6 +299,25 @@ class Database(Model):
     max_connections_alarm: int = Field(500, ge=1, description="Alarm above this many connections")
 
 
+class Collection(Model):
+    """An OpenSearch Serverless collection: the managed search engine (the seed's CloudSearch, today's successor).
+
+    Encrypted with the service's key; reachable only with IAM (SigV4) by the functions and containers that
+    declare `uses: [<name>:read|write|readwrite]`, through the service's VPC when all of them run in it.
+    It bills OCUs even when idle: see the README (at least 2 OCU with standby replicas, 1 without).
+    """
+
+    name: ResourceName
+    type: Literal["search", "timeseries", "vectorsearch"] = Field("search", description="What the collection is tuned for")
+    standby_replicas: bool = Field(
+        True, description="Replicas in a second availability zone (production); false halves the idle cost (dev and test only)"
+    )
+
+
+class Search(Model):
+    collections: list[Collection] = Field(default_factory=list, max_length=10)
+
+
 class Network(Model):
     """Where containers (and later databases) run: a new VPC, or an existing one."""
 
@@ -383,6 +402,8 @@ class Alarms(Model):
     container_memory_percent: int = Field(80, ge=1, le=100, description="Container service average memory, 5 minutes running")
     target_5xx_count: int = Field(5, ge=0, description="5XX responses from the containers per minute, 5 minutes running")
     target_response_time_p90_ms: int = Field(2000, ge=1, description="p90 response time of the containers, 5 minutes running")
+    search_errors: int = Field(0, ge=0, description="Failed search or ingestion requests per minute on a collection, 5 minutes running")
+    search_latency_p90_ms: int = Field(1000, ge=1, description="p90 search latency of a collection in ms, 5 minutes running")
 
 
 class Observability(Model):
@@ -439,6 +460,7 @@ class ServiceSpec(Model):
     container: Container | None = Field(None, description="Required by the hybrid pattern")
     database: Database | None = Field(None, description="A relational database (Aurora Serverless v2 PostgreSQL); `uses: [database:connect]`")
     workflows: list[Workflow] = Field(default_factory=list, max_length=20, description="Step Functions state machines")
+    search: Search = Field(default_factory=Search, description="OpenSearch Serverless collections; `uses: [<collection>:read|write|readwrite]`")
     network: Network = Field(default_factory=Network)
     observability: Observability = Field(default_factory=Observability)
 

@@ -52,7 +52,7 @@ def grants(plan: ServicePlan, key_arn: Any, uses: tuple[Use, ...]) -> tuple[list
                 if grant.condition else {}
             statements.append(statement(actions, resources if len(resources) > 1 else resources[0], sid=grant.sid.format(**fields), **extra))
         if kind.env:
-            env[kind.env_name(name)] = Ref(kind.logical_id(name))
+            env[kind.env_name(name)] = value(kind.env_value, fields)
         env.update({var: value(pattern, fields) for var, pattern in kind.env_vars.items()})
     actions = sorted({a for level in kms_levels for a in KMS_ACTIONS[level]})
     statements.append(statement(actions, key_arn, sid="ServiceKey"))

@@ -29,6 +29,7 @@ from generator.synth.layers import (
     messaging,
     network,
     persistence,
+    search,
     security,
     workflows,
 )
@@ -97,7 +98,7 @@ def outputs(ctx: Context) -> None:
 
 LAYERS: tuple[Step, ...] = (
     security.build, persistence.build, messaging.build, network.build, database.build, application.build, workflows.build,
-    containers.build, messaging.wire, api.build, content_delivery.build,
+    containers.build, search.build, messaging.wire, api.build, content_delivery.build,
 )
 PASSES: tuple[Step, ...] = (
     logs.build, correlation.build, alarms.build, dashboard.build, persistence.bucket_policies, messaging.policies, outputs,

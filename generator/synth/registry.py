@@ -95,6 +95,14 @@ class Containers:
 
 
 @dataclass(frozen=True)
+class Principal:
+    """The role a function or the container service acts with, and whether that code runs in the stack's VPC."""
+
+    role: AWSObject
+    in_vpc: bool
+
+
+@dataclass(frozen=True)
 class RegisteredAlarm:
     alarm: AWSObject
     health: bool  # part of the composite "health" alarm
@@ -116,6 +124,8 @@ class Registry:
     workflows: dict[str, AWSObject] = field(default_factory=dict)
     event_rules: dict[str, AWSObject] = field(default_factory=dict)
     functions: dict[str, AWSObject] = field(default_factory=dict)
+    principals: dict[str, Principal] = field(default_factory=dict)  # "function:<name>" or "container" -> its role
+    collections: dict[str, AWSObject] = field(default_factory=dict)  # OpenSearch Serverless collections by name
     log_groups: LogGroups = field(default_factory=LogGroups)
     dead_letter_queues: DeadLetterQueues = field(default_factory=DeadLetterQueues)
     queue_policies: ResourcePolicies = field(default_factory=ResourcePolicies)

@@ -35,7 +35,7 @@ def test_a_valid_spec_has_no_problems():
     ("orders:send", "'orders' is a table: use orders:read or orders:readwrite or orders:write"),
     ("jobs:read", "'jobs' is a queue: use jobs:send"),
     ("news:send", "'news' is a topic: use news:publish"),
-    ("nothing:read", "'nothing' is not a table, bucket, queue, topic or workflow of this service; declared are: files, jobs, news, orders"),
+    ("nothing:read", "'nothing' is not a table, bucket, queue, topic, workflow or collection of this service; declared are: files, jobs, news, orders"),
     ("email:send", "'email:send' needs messaging.email (the domain to send from)"),
     ("database:connect", "'database:connect' needs a `database:` section"),
 ])

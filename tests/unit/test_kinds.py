@@ -43,7 +43,7 @@ def test_the_spec_accepts_exactly_the_verbs_of_the_table():
 
 
 def test_named_kinds_and_singletons_partition_the_use_targets():
-    assert {k.name for k in NAMED_KINDS} == {"table", "bucket", "queue", "topic", "workflow"}
+    assert {k.name for k in NAMED_KINDS} == {"table", "bucket", "queue", "topic", "workflow", "collection"}
     assert set(SINGLETONS) == {"email", "database"}
     assert all(k.section for k in (*NAMED_KINDS, *SINGLETONS.values()))
 

@@ -10,10 +10,10 @@ from generator.synth.context import Context
 from generator.synth.dead_letters import dead_letter_queue
 from generator.synth.grants import grants
 from generator.synth.policy import assume_role, document, statement
-from generator.synth.registry import Artifact, layer
+from generator.synth.registry import Artifact, Principal, layer
 
 
-@layer(provides={"artifact", "functions", "log_groups", "dead_letter_queues", "queue_policies"}, needs={"key", "network"})
+@layer(provides={"artifact", "functions", "principals", "log_groups", "dead_letter_queues", "queue_policies"}, needs={"key", "network"})
 def build(ctx: Context) -> None:
     t = ctx.template
     ctx.reg.artifact = Artifact(
@@ -88,6 +88,7 @@ def _function(ctx: Context, fn: FunctionPlan) -> awslambda.Function:
         ),
         f"Execution role of function '{fn.name}': its log group, tracing and what it uses",
     )
+    ctx.reg.principals[f"function:{fn.name}"] = Principal(role, in_vpc=vpc is not None)
     variables: dict[str, object] = {
         "POWERTOOLS_SERVICE_NAME": ctx.service,
         "POWERTOOLS_METRICS_NAMESPACE": ctx.metric_namespace(),

@@ -13,7 +13,7 @@ from generator.synth.context import Context
 from generator.synth.grants import grants
 from generator.synth.layers.database import allow_from
 from generator.synth.policy import assume_role, document, statement
-from generator.synth.registry import Containers, layer
+from generator.synth.registry import Containers, Principal, layer
 
 CONTAINER = "app"
 IMAGE_IN_OWN_REGISTRY = "ImageInOwnRegistry"
@@ -22,7 +22,7 @@ IMAGE_PATTERN = (r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)
                  r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$")
 
 
-@layer(provides={"containers", "log_groups"}, needs={"key", "network", "database"}, source="container")
+@layer(provides={"containers", "principals", "log_groups"}, needs={"key", "network", "database"}, source="container")
 def build(ctx: Context) -> None:
     spec = ctx.spec
     if spec.pattern != "hybrid" or spec.container is None:
@@ -107,6 +107,7 @@ def build(ctx: Context) -> None:
         "TaskRole", AssumeRolePolicyDocument=assume_role("ecs-tasks.amazonaws.com"),
         Policies=[iam.Policy(PolicyName="least-privilege", PolicyDocument=document(*task_statements))],
     ), "What the application itself may do: exactly container.uses")
+    ctx.reg.principals["container"] = Principal(task_role, in_vpc=True)
     variables = {"POWERTOOLS_SERVICE_NAME": spec.service, "POWERTOOLS_METRICS_NAMESPACE": ctx.metric_namespace(),
                  "ENVIRONMENT": Ref(ctx.env), "CORRELATION_HEADER": spec.observability.correlation_header, "PORT": str(c.port), **env}
     task = ctx.add(ecs.TaskDefinition(

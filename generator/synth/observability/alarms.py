@@ -96,7 +96,7 @@ class Builder:
 
 
 @layer(provides={"alarm_topic", "alarms"}, needs={"key", "rest_api", "functions", "tables", "containers", "database", "queues", "topics",
-                                                  "event_rules", "workflows", "dead_letter_queues", "log_groups", "distribution"},
+                                                  "event_rules", "workflows", "dead_letter_queues", "log_groups", "distribution", "collections"},
        source="observability")
 def build(ctx: Context) -> None:
     if not ctx.spec.observability.alarms.enabled:
@@ -121,6 +121,9 @@ def build(ctx: Context) -> None:
     for name, queue in reg.queues.items():
         with on(source_of(queue)):
             _queue(b, name, queue)
+    for name, collection in reg.collections.items():
+        with on(source_of(collection)):
+            _collection(b, name, collection)
     for name, topic in reg.topics.items():
         with on(source_of(topic)):
             _topic(b, name, topic)
@@ -247,6 +250,26 @@ def _table(b: Builder, name: str, table: AWSObject) -> None:
             threshold=cfg.dynamodb_system_errors, op="GreaterThanThreshold", evals=5, dp=5, missing="notBreaching",
             Metrics=[*queries, cloudwatch.MetricDataQuery(
                 Id="errors", Expression=" + ".join(f"FILL(op{i}, 0)" for i in range(len(queries))), Label="System errors", ReturnData=True)])
+
+
+def _collection(b: Builder, name: str, collection: AWSObject) -> None:
+    """OpenSearch Serverless publishes per collection (AWS lists no recommended alarms for it: these are msgen's)."""
+    cfg = b.cfg
+    d = dims(ClientId=Ref("AWS::AccountId"), CollectionId=Ref(collection), CollectionName=collection.Name)  # its physical name, a Sub
+    comp = f"search-{name}"
+    b.alarm(f"{collection.title}ErrorsAlarm", comp, "errors",
+            f"Collection '{name}' failed more than {cfg.search_errors} search or ingestion requests a minute for 5 minutes. "
+            "Look first at: the calling function's ERROR lines (4xx: a mapping or query error; 5xx or throttling: OCU limits).",
+            threshold=cfg.search_errors, op="GreaterThanThreshold", evals=5, dp=5, missing="notBreaching",
+            Metrics=[stat("search", "AWS/AOSS", "SearchRequestErrors", d, "Sum"),
+                     stat("ingest", "AWS/AOSS", "IngestionRequestErrors", d, "Sum"),
+                     cloudwatch.MetricDataQuery(Id="errors", Expression="FILL(search, 0) + FILL(ingest, 0)", Label="Failed requests",
+                                                ReturnData=True)])
+    b.alarm(f"{collection.title}LatencyAlarm", comp, "latency-p90",
+            f"p90 search latency of collection '{name}' was above {cfg.search_latency_p90_ms} ms for 5 minutes. "
+            "Look first at: expensive queries in the calling function's logs, and the collection's OCU usage (the account's OCU limit).",
+            threshold=cfg.search_latency_p90_ms, op="GreaterThanThreshold", evals=5, dp=5, missing="notBreaching",
+            Namespace="AWS/AOSS", MetricName="SearchRequestLatency", Dimensions=d, ExtendedStatistic="p90")
 
 
 def _containers(b: Builder) -> None:

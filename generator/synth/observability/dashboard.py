@@ -106,6 +106,16 @@ def body(ctx: Context) -> dict:
         lay.add(_metric_widget(f"Table {name}: throttles and system errors", [
             ["AWS/DynamoDB", "ReadThrottleEvents", "TableName", f"${{{table.title}}}", {"stat": "Sum"}],
             ["AWS/DynamoDB", "WriteThrottleEvents", "TableName", f"${{{table.title}}}", {"stat": "Sum"}]], 0, 0, w=12))
+    for name, collection in reg.collections.items():
+        lay.new_row()
+        cd = ["ClientId", "${AWS::AccountId}", "CollectionId", f"${{{collection.title}}}", "CollectionName", collection.Name.data["Fn::Sub"]]
+        lay.add(_metric_widget(f"Search {name}: requests", [
+            ["AWS/AOSS", "SearchRequestRate", *cd, {"stat": "Sum"}], ["AWS/AOSS", "IngestionRequestSuccess", *cd, {"stat": "Sum"}]], 0, 0))
+        lay.add(_metric_widget(f"Search {name}: latency (ms)", [
+            ["AWS/AOSS", "SearchRequestLatency", *cd, {"stat": "p90", "label": "p90"}],
+            ["AWS/AOSS", "IngestionRequestLatency", *cd, {"stat": "p90", "label": "ingestion p90"}]], 0, 0))
+        lay.add(_metric_widget(f"Search {name}: errors", [
+            ["AWS/AOSS", "SearchRequestErrors", *cd, {"stat": "Sum"}], ["AWS/AOSS", "IngestionRequestErrors", *cd, {"stat": "Sum"}]], 0, 0))
     for name, queue in reg.queues.items():
         lay.new_row()
         q = ["QueueName", f"${{{queue.title}.QueueName}}"]
@@ -159,7 +169,7 @@ def body(ctx: Context) -> dict:
 
 
 @layer(needs={"rest_api", "containers", "database", "functions", "tables", "queues", "dead_letter_queues", "topics", "workflows",
-              "distribution", "alarms", "log_groups"}, source="observability")
+              "distribution", "alarms", "log_groups", "collections"}, source="observability")
 def build(ctx: Context) -> None:
     if not ctx.spec.observability.dashboard:
         return
