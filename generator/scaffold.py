@@ -344,6 +344,7 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
             "function": function,
             "params": params,
             "table": table,
+            "uses": list(uses),  # as granted: the route's own, or the container's
             "caller": kind != "static" and any(k["source"] == "caller" for k in data["key"]),
             "queue": queues.get(queue_name) if queue_name else None,
             "workflow": {"name": workflow_name, "env": f"WORKFLOW_{workflow_name.upper().replace('-', '_')}"} if workflow_name else None,
