@@ -18,9 +18,9 @@ SERVICE_TEMPLATE := templates/serverless-python/{{cookiecutter.service}}
 DEMO_OUT := build/payment-svc.template.yaml
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast lint golden bench dist clean help
+.PHONY: demo test test-fast lint golden costs bench dist clean help
 help:
-	@echo "make demo | test | test-fast | lint | golden | bench | dist | clean"
+	@echo "make demo | test | test-fast | lint | golden | costs | bench | dist | clean"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ lint: $(STAMP)
 
 golden: $(STAMP)
 	$(BIN)/python scripts/update_golden.py
+
+# docs/costs.md: the idle monthly cost of every blueprint (msgen explain); regenerate after changing what is emitted.
+costs: $(STAMP)
+	$(BIN)/python scripts/update_costs_doc.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/synth.py

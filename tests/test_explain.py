@@ -72,3 +72,14 @@ def test_a_bad_spec_is_a_located_error(cli, tmp_path):
     bad.write_text("service: x\n", encoding="utf-8")
     result = cli("explain", str(bad))
     assert result.exit_code == 2 and f"{bad}:1:1" in result.output
+
+
+def test_the_blueprints_idle_cost_document_is_current():
+    import importlib.util
+
+    from tests.conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("update_costs_doc", ROOT / "scripts" / "update_costs_doc.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.DOC.read_text(encoding="utf-8") == module.render(), "docs/costs.md is stale: run make costs"
