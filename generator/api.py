@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import shlex
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from generator.errors import InputError, OutputExistsError
 from generator.resources import blueprint
 
 if TYPE_CHECKING:
+    from generator.diff import TemplateDiff
     from generator.spec import ServiceSpec
     from generator.spec.loader import Located
 
@@ -119,6 +121,90 @@ def new_repo(name: str, parent: Path, blueprint_name: str | None = None, spec_fi
         remove_empty_dirs(made)
         raise
     return created, source
+
+
+def read_template(path: str | Path) -> dict:
+    """Read a CloudFormation template (YAML, short-form tags such as ``!Ref`` included, or JSON) with cfn-lint's
+    decoder. Raises InputError, located where the decoder can say, for a file that is missing or not a template."""
+    from cfnlint.decode import decode_str
+
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; give a template file")
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); a template is YAML or JSON in UTF-8") from None
+    try:
+        template, matches = decode_str(text)
+    except RecursionError:
+        raise InputError(f"{path}: nested too deeply to read as a template") from None
+    if matches:
+        m = matches[0]
+        message = " ".join(str(m.message).split("\n")[0].split())
+        raise InputError(f"{path}:{m.linenumber}:{m.columnnumber}: cannot read as YAML or JSON: {message}")
+    if isinstance(template, dict) and "service" in template and "Resources" not in template:
+        raise InputError(f"{path}: is a msgen spec, not a template; give the template it deploys "
+                         f"(e.g. msgen synth {shlex.quote(str(path))} -o template.yaml)")
+    resources = template.get("Resources") if isinstance(template, dict) else None
+    if not isinstance(resources, dict):
+        raise InputError(f"{path}: not a CloudFormation template (no Resources mapping at the top)")
+    for lid, body in resources.items():
+        where = _where(path, lid)
+        if not isinstance(body, dict):
+            raise InputError(f"{where}: Resources.{lid}: a resource is a mapping with a Type")
+        if not isinstance(body.get("Type"), str):
+            raise InputError(f"{where}: Resources.{lid}: has no Type (a string such as AWS::S3::Bucket)")
+    return template
+
+
+def _where(path: Path, node: object) -> str:
+    mark = getattr(node, "start_mark", None)
+    line, column = getattr(mark, "line", None), getattr(mark, "column", None)
+    return f"{path}:{line + 1}:{column + 1}" if isinstance(line, int) and isinstance(column, int) else str(path)
+
+
+@dataclass(frozen=True)
+class SpecDiff:
+    """`msgen diff`'s result: what deploying SPEC's template over the one in AGAINST would do (generator.diff)."""
+
+    diff: TemplateDiff
+    against: str  # the deployed or committed template, as given
+    spec: str  # the spec, as messages name it
+
+    def render(self, fmt: str = "text", allowed: tuple[str, ...] = ()) -> str:
+        from generator import diff as differ
+
+        new_name = f"{self.spec} (synthesized)"
+        if fmt == "json":
+            return differ.render_json(self.diff, self.against, new_name, allowed)
+        return differ.render_text(self.diff, self.against, new_name, allowed)
+
+
+def diff_template(spec: str, against: str | Path, env: str | None = None) -> SpecDiff:
+    """`msgen diff`: compare the template in AGAINST (what is deployed) with the one SPEC gives, offline.
+
+    AGAINST is read first, so a wrong path is reported before anything is synthesized. ENV must be one of the
+    spec's environments.
+    """
+    from cfnlint.decode import decode_str
+
+    from generator import diff as differ
+
+    old = read_template(against)
+    loaded = load_spec(spec)
+    if env is not None and env not in loaded.spec.environments:
+        raise InputError(f"--env {env}: not an environment of {loaded.display}; its environments are: {', '.join(loaded.spec.environments)}")
+    # TODO(environments): once a spec can override settings per environment, synthesize ENV's own template here
+    # (and every environment's when ENV is None and AGAINST is a directory). Today every environment's template is the same.
+    new, _ = decode_str(synth(loaded.spec, "yaml"))
+    return SpecDiff(differ.compare(old, new), str(against), loaded.display)
 
 
 def looks_like_template(text: str) -> bool:

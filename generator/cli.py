@@ -20,7 +20,7 @@ from generator.errors import EXIT_FINDINGS, EXIT_INTERNAL, InputError, MsgenErro
 EPILOG = """\b
 Exit codes:
   0  success
-  1  findings: lint problems, or a stale template with synth --check
+  1  findings: lint problems, a stale template with synth --check, data loss with diff
   2  bad input or usage: invalid spec, missing file, refused overwrite
   3  internal error (a bug in msgen; --debug shows the traceback)
 """
@@ -71,6 +71,7 @@ def main(ctx: click.Context, debug: bool) -> None:
       msgen synth serverless-api                        # a blueprint, by name
       msgen lint infra/template.yaml
       msgen explain service.yaml                        # resources, grants, alarms, idle cost
+      msgen diff service.yaml --against infra/template.yaml   # what a deploy changes; data loss
     """
     ctx.ensure_object(dict)["debug"] = debug
 
@@ -258,6 +259,57 @@ def explain(spec: str, fmt: str) -> None:
     from generator import api
 
     click.echo(api.explain(spec, fmt), nl=False)
+
+
+DIFF_EPILOG = """\b
+Exit codes:
+  0  no data loss (or every data loss named by --allow-data-loss); changes may still be listed
+  1  data loss: a change deletes or replaces a resource that holds data, not allowed by --allow-data-loss
+  2  bad input or usage: invalid spec, missing file, FILE is not a template
+  3  internal error (a bug in msgen; --debug shows the traceback)
+"""
+
+
+@main.command(epilog=DIFF_EPILOG)
+@click.argument("spec")
+@click.option("--against", "against", required=True, metavar="FILE",
+              help="The deployed or committed template (YAML, short tags like !Ref included, or JSON) to compare with.")
+@click.option("--env", "env", metavar="NAME", help="One of the spec's environments (today every environment has the same template).")
+@click.option("--allow-data-loss", "allowed", multiple=True, metavar="LOGICAL_ID",
+              help="Accept the data loss of this resource; repeat for each one.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for a person, json for tools.")
+def diff(spec: str, against: str, env: str | None, allowed: tuple[str, ...], fmt: str) -> None:
+    """Show what deploying SPEC would change in the stack whose template is FILE.
+
+    Lists resources added, removed, modified in place and replaced (with the
+    create-only property that forces each replacement, from the resource
+    schemas cfn-lint ships), changes only in Metadata, and changed parameters,
+    outputs and conditions. A change that deletes or replaces a resource that
+    holds data (table, bucket, database, key, log group, queue, topic, secret,
+    collection) is data loss unless its policy retains it. Offline: no AWS call.
+
+    \b
+    Examples:
+      msgen diff service.yaml --against infra/template.yaml
+      git show main:infra/template.yaml > /tmp/main.yaml && msgen diff service.yaml --against /tmp/main.yaml
+      msgen diff service.yaml --against infra/template.yaml --allow-data-loss OrdersTable
+      msgen diff serverless-api --against deployed.json --format json | jq .unallowed
+    """
+    from generator import api
+
+    result = api.diff_template(spec, against, env)
+    click.echo(result.render(fmt, allowed), nl=False)
+    lost = {r.logical_id for r in result.diff.data_loss}
+    for name in dict.fromkeys(allowed):
+        if name not in lost:
+            click.echo(f"msgen: --allow-data-loss {name}: no data loss on {name} in this diff; ignored", err=True)
+    unallowed = [r.logical_id for r in result.diff.unallowed(allowed)]
+    if unallowed:
+        flags = " ".join(f"--allow-data-loss {lid}" for lid in unallowed)
+        click.echo(f"msgen: data loss in {', '.join(unallowed)}; if that is intended, run again with {flags}", err=True)
+        sys.exit(EXIT_FINDINGS)
+    click.echo(f"{against}: {'no changes' if result.diff.empty else 'no unallowed data loss'}", err=True)
 
 
 @main.command()
