@@ -26,24 +26,31 @@ would be deployed) and classifies every resource:
 ``Parameters``, ``Outputs``, ``Conditions``, ``Mappings``, ``Rules`` and the template's scalar sections
 (``Description``, ``Transform``, ...) are listed separately, key by key.
 
-**Data loss.** A removal or replacement of a resource whose (old) type is in :data:`DATA_HOLDING` loses data:
-CloudFormation deletes the old physical resource and what it holds with it, unless a policy keeps it:
+**Data loss.** What counts is whether the *stack* still has the data after the update, not only whether some
+copy survives in the account. A removal or replacement of a resource whose old type is in :data:`DATA_HOLDING`
+is judged like this:
 
-* removed: the policy that applies is the old template's ``DeletionPolicy`` (the new template no longer has the
-  resource). ``Retain`` or ``RetainExceptOnCreate`` (the resource exists, so its create succeeded) keep it.
-* replaced: ``UpdateReplacePolicy`` must be ``Retain`` (or ``RetainExceptOnCreate``) in **both** templates.
-  AWS's documentation does not say which template's policy governs an update that changes the policy and
-  forces a replacement at once; requiring both is right either way, and a change that replaces a resource
-  and drops its ``Retain`` in the same update is exactly the one to catch.
+* **removed, not retained**: data loss. The policy that applies is the old template's ``DeletionPolicy`` (the new
+  template no longer has the resource); without ``Retain`` CloudFormation deletes the resource and its data.
+* **removed, retained** (``DeletionPolicy`` ``Retain``, or ``RetainExceptOnCreate``: the resource exists, so its
+  create succeeded): "retained, detached from the stack", a warning and not data loss: the spec stopped
+  declaring it and its data survives. Except when the same update adds a resource of the same type (a
+  logical-ID rename looks exactly like that): the newcomer starts empty while the data stays behind in the
+  detached one, so that is data loss, with the old copy noted as retained.
+* **replaced**: always data loss. The stack carries on with a new, empty resource, whatever happens to the old
+  one. With ``UpdateReplacePolicy`` ``Retain`` the old one is kept with its data, detached, and the report says
+  so (the data can be copied back; nothing does it automatically). This is why a guard is needed at all: msgen
+  retains every data-holding resource, so "retained" alone would let a changed table key or a renamed log group
+  through silently. ``Retain`` counts as retaining only when **both** templates say it: AWS's documentation does
+  not say which template's policy governs an update that changes the policy and forces a replacement at once.
 * A policy that is not a plain string (an intrinsic function) is not trusted to retain anything.
-* ``Snapshot`` (the default of RDS clusters and of instances outside a cluster) is still data loss: the live
-  database is deleted, writes stop, and getting the data back means restoring a new one from the snapshot.
+* ``Snapshot`` (the default of RDS clusters and of instances outside a cluster) is not retention: the live
+  database is deleted, and getting the data back means restoring a new one from the snapshot.
 
-A kept resource is reported as "retained, detached from the stack": a warning, not data loss. It keeps costing
-money, no stack manages it any longer, and if it has a fixed name (the schema's primary identifier, e.g.
-``TableName``, ``LogGroupName``) a new resource with the same name cannot be created next to it. That last case,
-and a replacement that keeps a fixed name (CloudFormation cannot replace a custom-named resource: the update
-fails), are reported as notes.
+Every data loss must be allowed by name (``--allow-data-loss LOGICAL_ID``). A retained resource keeps costing money
+and no stack manages it any longer; if it has a fixed name (the schema's primary identifier, e.g. ``TableName``,
+``LogGroupName``), a new resource with the same name cannot be created next to it. That case, and a replacement
+that keeps a fixed name (CloudFormation cannot replace a custom-named resource: the update fails), are noted.
 
 Nothing here calls AWS; the schemas are files inside cfn-lint.
 """
@@ -438,7 +445,9 @@ def _cascade(old_res: dict[str, Any], new_res: dict[str, Any], changes: dict[str
                 rc.action = "modified"
 
 
-def _data_loss(rc: ResourceChange, old: dict[str, Any], new: dict[str, Any] | None, schemas: Schemas) -> None:
+def _data_loss(rc: ResourceChange, old: dict[str, Any], new: dict[str, Any] | None, successors: list[str]) -> None:
+    """Decide data loss for one removed or replaced resource (the rule is in the module docstring).
+    ``successors``: resources of the same type that this update adds (one of them may be taking its place)."""
     old_type = old.get("Type")
     reason = DATA_HOLDING.get(old_type) if isinstance(old_type, str) else None
     if not reason or not rc.destroys:
@@ -448,15 +457,21 @@ def _data_loss(rc: ResourceChange, old: dict[str, Any], new: dict[str, Any] | No
         policy = _policy(old, "DeletionPolicy", old_type)
         rc.policy = f"DeletionPolicy {_policy_text(policy)}"
         rc.retained = _retains(policy)
+        rc.data_loss = not rc.retained or bool(successors)
+        if rc.retained and successors:
+            rc.notes.append(f"{', '.join(successors)} of the same type is added: if it takes this one's place, it starts empty "
+                            "while the data stays behind in the retained one")
     else:
         assert new is not None
         before, after = _policy(old, "UpdateReplacePolicy", old_type), _policy(new, "UpdateReplacePolicy", new.get("Type"))
         rc.policy = f"UpdateReplacePolicy {_policy_text(before)}" + (f" -> {_policy_text(after)}" if after != before else "")
         rc.retained = _retains(before) and _retains(after)
+        rc.data_loss = True
         if _retains(before) != _retains(after):
             rc.notes.append("UpdateReplacePolicy changes in the same update: the old resource is kept only when both templates retain it")
-    rc.data_loss = not rc.retained
-    if rc.data_loss and "Snapshot" in rc.policy:
+        if rc.retained:
+            rc.notes.append("the old resource is kept with its data, detached from the stack; the stack continues with a new, empty one")
+    if rc.data_loss and not rc.retained and "Snapshot" in rc.policy:
         rc.notes.append("a final snapshot is taken, but the live resource is deleted: restoring means a new resource")
 
 
@@ -494,9 +509,11 @@ def compare(old: Mapping[str, Any], new: Mapping[str, Any], region: str = DEFAUL
             if rc:
                 changes[lid] = rc
     _cascade(old_res, new_res, changes, schemas)
+    added = [rc for rc in changes.values() if rc.action == "added"]
     for lid, rc in changes.items():
         if lid in old_res:
-            _data_loss(rc, old_res[lid], new_res.get(lid), schemas)
+            successors = [a.logical_id for a in added if a.type == old_res[lid].get("Type")] if rc.action == "removed" else []
+            _data_loss(rc, old_res[lid], new_res.get(lid), successors)
     _notes(changes, old_res, new_res, schemas)
     order = {a: i for i, a in enumerate(ACTIONS)}
     resources = sorted(changes.values(), key=lambda r: (order[r.action], r.logical_id))
@@ -611,6 +628,18 @@ def _change_text(c: Change) -> str:
     return f"{c.path}: {pair(c.old, c.new)}"
 
 
+def loss_text(rc: ResourceChange) -> str:
+    """One line: what the update does to a data-holding resource and where its data ends up."""
+    if rc.action == "removed" and not rc.retained:
+        return f"the update deletes it ({rc.policy}): {rc.holds_data}"
+    if rc.action == "removed":
+        return (f"the update removes it ({rc.policy}: kept with its data, detached) and adds a resource of the same type, "
+                "which starts empty")
+    if not rc.retained:
+        return f"the update replaces it with a new, empty one ({rc.policy}): {rc.holds_data}"
+    return f"the update replaces it with a new, empty one ({rc.policy}: the old one is kept with its data, detached)"
+
+
 def render_text(d: TemplateDiff, old_name: str, new_name: str, allowed: Iterable[str] = (), max_changes: int = 8) -> str:
     """A summary a person reads before deploying: every change, what forces each replacement, and the data it risks."""
     allow = set(allowed)
@@ -630,7 +659,8 @@ def render_text(d: TemplateDiff, old_name: str, new_name: str, allowed: Iterable
         lines += ["", f"{heads[action]}:"]
         for rc in group:
             type_text = f"{rc.old_type} -> {rc.type}" if rc.old_type else rc.type
-            flag = " DATA LOSS" if rc.data_loss else " retained, detached from the stack" if rc.retained else ""
+            flag = (" DATA LOSS" + (" (the old one is retained, detached)" if rc.retained else "")) if rc.data_loss else (
+                " retained, detached from the stack" if rc.retained else "")
             if rc.data_loss and rc.logical_id in allow:
                 flag += " (allowed)"
             lines.append(f"  {marks[action]} {rc.logical_id}  {type_text}{flag}")
@@ -653,9 +683,8 @@ def render_text(d: TemplateDiff, old_name: str, new_name: str, allowed: Iterable
     if d.data_loss:
         lines += ["", "Data loss:"]
         for rc in d.data_loss:
-            verb = "deletes" if rc.action == "removed" else "replaces"
             allowed_text = "allowed by --allow-data-loss" if rc.logical_id in allow else f"allow it with --allow-data-loss {rc.logical_id}"
-            lines.append(f"  {rc.logical_id} ({rc.type}): the update {verb} it with {rc.policy}; {rc.holds_data}; {allowed_text}")
+            lines.append(f"  {rc.logical_id} ({rc.old_type or rc.type}): {loss_text(rc)}; {allowed_text}")
     if d.retained:
         lines += ["", "Retained, detached from the stack (it stays in the account, costs money, and no stack manages it):"]
         for rc in d.retained:
