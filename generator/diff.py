@@ -445,6 +445,9 @@ def _cascade(old_res: dict[str, Any], new_res: dict[str, Any], changes: dict[str
                 rc.action = "modified"
 
 
+_SUCCESSOR = ": if it takes this one's place, it starts empty while the data stays behind in the retained one"
+
+
 def _data_loss(rc: ResourceChange, old: dict[str, Any], new: dict[str, Any] | None, successors: list[str]) -> None:
     """Decide data loss for one removed or replaced resource (the rule is in the module docstring).
     ``successors``: resources of the same type that this update adds (one of them may be taking its place)."""
@@ -459,8 +462,7 @@ def _data_loss(rc: ResourceChange, old: dict[str, Any], new: dict[str, Any] | No
         rc.retained = _retains(policy)
         rc.data_loss = not rc.retained or bool(successors)
         if rc.retained and successors:
-            rc.notes.append(f"{', '.join(successors)} of the same type is added: if it takes this one's place, it starts empty "
-                            "while the data stays behind in the retained one")
+            rc.notes.append(f"{', '.join(successors)} of the same type is added{_SUCCESSOR}")
     else:
         assert new is not None
         before, after = _policy(old, "UpdateReplacePolicy", old_type), _policy(new, "UpdateReplacePolicy", new.get("Type"))
@@ -528,8 +530,10 @@ def _notes(changes: dict[str, ResourceChange], old_res: dict[str, Any], new_res:
         twins = [a.logical_id for a in added if new_res[a.logical_id].get("Type") == old.get("Type")
                  and new_res[a.logical_id].get("Properties") == old.get("Properties")]
         if twins:
-            rc.notes.append(f"looks like a rename to {', '.join(twins)}: CloudFormation deletes {rc.logical_id} and creates "
-                            f"{'them' if len(twins) > 1 else twins[0]} empty")
+            rc.notes = [n for n in rc.notes if not n.endswith(_SUCCESSOR)]  # said more precisely here
+            kept = f", while the data stays in {rc.logical_id}, retained and detached" if rc.retained else ""
+            rc.notes.append(f"looks like a rename to {', '.join(twins)}: CloudFormation does not move data; "
+                            f"{'they start' if len(twins) > 1 else twins[0] + ' starts'} empty{kept}")
         if rc.retained:
             name = _named(old, schemas)
             for a in added:

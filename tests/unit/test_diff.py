@@ -267,3 +267,9 @@ def test_long_values_show_where_they_differ():
     a, b = "x" * 200 + "payment" + "y" * 50, "x" * 200 + "ledger" + "y" * 50
     text = pair(a, b)
     assert "payment" in text and "ledger" in text and len(text) < 160
+
+
+def test_a_retained_removal_next_to_a_new_resource_of_its_type_is_data_loss():
+    rc = only(compare(template(Orders=table("id", retain=True)), template(Invoices=table("invoice_id", retain=True))), "Orders")
+    assert rc.retained and rc.data_loss and any(n.startswith("Invoices of the same type is added") for n in rc.notes)
+    assert not any("rename" in n for n in rc.notes)  # different properties: not called a rename
