@@ -182,9 +182,11 @@ class SpecDiff:
         from generator import diff as differ
 
         new_name = f"{self.spec} (synthesized)"
-        if fmt == "json":
-            return differ.render_json(self.diff, self.against, new_name, allowed)
-        return differ.render_text(self.diff, self.against, new_name, allowed)
+        render = differ.render_json if fmt == "json" else differ.render_text
+        try:
+            return render(self.diff, self.against, new_name, allowed)
+        except RecursionError:
+            raise InputError(f"{self.against}: nested too deeply to compare") from None
 
 
 def diff_template(spec: str, against: str | Path, env: str | None = None) -> SpecDiff:
@@ -204,7 +206,10 @@ def diff_template(spec: str, against: str | Path, env: str | None = None) -> Spe
     # TODO(environments): once a spec can override settings per environment, synthesize ENV's own template here
     # (and every environment's when ENV is None and AGAINST is a directory). Today every environment's template is the same.
     new, _ = decode_str(synth(loaded.spec, "yaml"))
-    return SpecDiff(differ.compare(old, new), str(against), loaded.display)
+    try:
+        return SpecDiff(differ.compare(old, new), str(against), loaded.display)
+    except RecursionError:
+        raise InputError(f"{against}: nested too deeply to compare") from None
 
 
 def looks_like_template(text: str) -> bool:

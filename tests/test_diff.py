@@ -36,7 +36,9 @@ def test_every_blueprint_against_its_golden_template(cli, name):
     result = cli("diff", name, "--against", str(golden), "--format", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["data_loss"] == [] and data["counts"]["removed"] == data["counts"]["replaced"] == 0
+    # Work in progress may change a template before its golden is regenerated; it must never lose data.
+    assert data["data_loss"] == [] and data["unallowed"] == []
+    assert not any(r["holds_data"] for r in data["resources"])
     if api.synth(api.load(name)) == golden.read_text(encoding="utf-8"):  # the golden is current: nothing at all changes
         assert data["resources"] == [] and data["sections"] == []
         text = cli("diff", name, "--against", str(golden))
