@@ -103,6 +103,12 @@ class _Missing:
     def __hash__(self) -> int:
         return 0
 
+    def __copy__(self) -> _Missing:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> _Missing:  # dataclasses.asdict deep-copies: keep the one sentinel
+        return self
+
 
 MISSING: Any = _Missing()
 
@@ -585,8 +591,8 @@ def _sections(old: Mapping[str, Any], new: Mapping[str, Any]) -> Iterator[Sectio
 
 
 def _plain(value: Any) -> Any:
-    """JSON-ready: MISSING -> None, tuples -> lists, dates and other scalars -> str."""
-    if value is MISSING:
+    """JSON-ready: MISSING -> None (the key is absent from that template), tuples -> lists, dates and other scalars -> str."""
+    if isinstance(value, _Missing):
         return None
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}

@@ -273,3 +273,9 @@ def test_a_retained_removal_next_to_a_new_resource_of_its_type_is_data_loss():
     rc = only(compare(template(Orders=table("id", retain=True)), template(Invoices=table("invoice_id", retain=True))), "Orders")
     assert rc.retained and rc.data_loss and any(n.startswith("Invoices of the same type is added") for n in rc.notes)
     assert not any("rename" in n for n in rc.notes)  # different properties: not called a rename
+
+
+def test_json_says_null_for_a_value_absent_from_one_template():
+    d = compare(template(Fn=function()), template(Fn=function(Timeout=10)))
+    (change,) = d.to_dict()["resources"][0]["changes"]
+    assert change == {"path": "Properties.Timeout", "old": None, "new": 10, "note": ""}
