@@ -430,7 +430,8 @@ def _cascade(old_res: dict[str, Any], new_res: dict[str, Any], changes: dict[str
             create_only_tops: set[str] = set()
             for pointer, _ in schemas.create_only(type_name) if schemas.known(type_name) else []:
                 parts = pointer_parts(pointer)
-                create_only_tops.add(parts[0])
+                if len(parts) == 1:  # the whole property is create-only: reported as forcing the replacement, not as modified
+                    create_only_tops.add(parts[0])
                 hit = sorted(references(project(props, parts)) & replaced)
                 if hit:
                     forced.append(Replacement(pointer_label(pointer), f"refers to {', '.join(hit)}, which is replaced"))
