@@ -63,14 +63,21 @@ def load(spec: str) -> ServiceSpec:
     return load_spec(spec).spec
 
 
-def synth(spec: ServiceSpec, fmt: str = "yaml") -> str:
+def synth(spec: ServiceSpec, fmt: str = "yaml", env: str | None = None) -> str:
+    """The template of SPEC; with ENV, that environment's own (its overrides merged in, only that environment)."""
     from generator.synth.pipeline import synthesize
 
-    return synthesize(spec, fmt)
+    return synthesize(spec.for_environment(env) if env else spec, fmt)
 
 
-def synth_file(spec: str, fmt: str = "yaml", use_cache: bool = True) -> str:
-    """Read SPEC once, and synthesize it unless the cache already holds its template.
+def check_env(loaded: LoadedSpec, env: str | None) -> None:
+    if env is not None and env not in loaded.spec.environment_names:
+        raise InputError(f"--env {env}: not an environment of {loaded.display}; its environments are: "
+                         f"{', '.join(loaded.spec.environment_names)}")
+
+
+def synth_file(spec: str, fmt: str = "yaml", use_cache: bool = True, env: str | None = None) -> str:
+    """Read SPEC once, and synthesize it (for ENV) unless the cache already holds its template.
 
     pydantic and troposphere are imported only on a cache miss: they are most of msgen's start-up time.
     """
@@ -79,14 +86,28 @@ def synth_file(spec: str, fmt: str = "yaml", use_cache: bool = True) -> str:
     path, display = resolve_spec_path(spec)
     raw = read_spec_bytes(path, display)
     use_cache = use_cache and cache.enabled()
-    k = cache.key(raw, fmt) if use_cache else ""
+    k = cache.key(raw, fmt if env is None else f"{fmt}@{env}") if use_cache else ""
     text = cache.get(k) if use_cache else None
     if text is None:
         loaded = load_spec(spec, raw)
-        text = synth(loaded.spec, fmt)
+        check_env(loaded, env)
+        text = synth(loaded.spec, fmt, env)
         if use_cache:
             cache.put(k, text, loaded.definitions)
     return text
+
+
+def synth_environments(spec: str, fmt: str = "yaml", use_cache: bool = True) -> dict[str, str]:
+    """Every environment's template: {env: text}, in the spec's order (msgen synth SPEC -o DIR)."""
+    from generator.spec.environments import names
+    from generator.spec.loader import decode_spec, parse_located, read_spec_bytes
+
+    path, display = resolve_spec_path(spec)
+    data = parse_located(decode_spec(read_spec_bytes(path, display), display), display).data
+    envs = names(data.get("environments") or []) if isinstance(data, dict) else []
+    if not envs:  # invalid or defaulted: let the loader say what is wrong, or give the defaults
+        envs = load_spec(spec).spec.environment_names
+    return {env: synth_file(spec, fmt, use_cache, env) for env in envs}
 
 
 def explain(spec: str, fmt: str = "text") -> str:
@@ -201,11 +222,8 @@ def diff_template(spec: str, against: str | Path, env: str | None = None) -> Spe
 
     old = read_template(against)
     loaded = load_spec(spec)
-    if env is not None and env not in loaded.spec.environments:
-        raise InputError(f"--env {env}: not an environment of {loaded.display}; its environments are: {', '.join(loaded.spec.environments)}")
-    # TODO(environments): once a spec can override settings per environment, synthesize ENV's own template here
-    # (and every environment's when ENV is None and AGAINST is a directory). Today every environment's template is the same.
-    new, _ = decode_str(synth(loaded.spec, "yaml"))
+    check_env(loaded, env)
+    new, _ = decode_str(synth(loaded.spec, "yaml", env))
     try:
         return SpecDiff(differ.compare(old, new), str(against), loaded.display)
     except RecursionError:
@@ -216,12 +234,8 @@ def looks_like_template(text: str) -> bool:
     return bool(re.search(r"^(AWSTemplateFormatVersion|Resources)\s*:|^\s*\{\s*\"(AWSTemplateFormatVersion|Resources|Description)\"", text, re.M))
 
 
-def write_atomic(path: Path, text: str, force: bool = False) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a file.
-
-    An existing file is replaced only when msgen wrote it (its Description starts
-    with "msgen ") or with ``force``; anything else is left untouched.
-    """
+def may_write(path: Path, force: bool = False) -> None:
+    """Refuse to write PATH when it is a directory, or an existing file msgen did not write (unless ``force``)."""
     if path.is_dir():
         raise InputError(f"{path}: is a directory; give a file name for the template")
     if path.exists() and not force:
@@ -231,6 +245,15 @@ def write_atomic(path: Path, text: str, force: bool = False) -> None:
             raise InputError(f"{path}: cannot read the existing file: {exc.strerror}") from None
         if not TEMPLATE_MARKER.search(head):
             raise OutputExistsError(f"{path}: exists and was not written by msgen; use --force to overwrite it")
+
+
+def write_atomic(path: Path, text: str, force: bool = False) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a file.
+
+    An existing file is replaced only when msgen wrote it (its Description starts
+    with "msgen ") or with ``force``; anything else is left untouched.
+    """
+    may_write(path, force)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -271,6 +294,14 @@ def remove_empty_dirs(dirs: list[Path]) -> None:
             d.rmdir()
         except OSError:
             return
+
+
+def write_all(files: dict[Path, str], force: bool = False) -> None:
+    """Write several templates: every refusal is found before the first write; each file is written atomically."""
+    for path in files:
+        may_write(path, force)
+    for path, text in files.items():
+        write_atomic(path, text, force=force)
 
 
 def diff(old: str, new: str, old_name: str, new_name: str) -> str:

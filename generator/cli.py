@@ -97,15 +97,18 @@ def validate(spec: str) -> None:
 
 @main.command(epilog=EPILOG)
 @click.argument("spec")
-@click.option("-o", "--output", "output", default="-", show_default=True, metavar="FILE",
-              help="Write the template to FILE (atomically; missing folders are created), or '-' for stdout.")
+@click.option("-o", "--output", "output", default="-", show_default=True, metavar="FILE|DIR",
+              help="Write the template to FILE (atomically; missing folders are created), or '-' for stdout. Without --env, "
+              "a DIR (an existing folder, or a path ending in '/' or without .yaml/.yml/.json) gets every environment's "
+              "template as DIR/<env>/template.yaml.")
+@click.option("--env", "env", metavar="NAME", help="Synthesize this environment's template (its overrides merged in).")
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True, help="Template format.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a unified diff when FILE differs from what SPEC gives "
               "(or with one line when FILE does not exist).")
 @click.option("--force", is_flag=True, help="Overwrite FILE even if msgen did not write it.")
 @click.option("--no-cache", is_flag=True, help="Synthesize afresh even if the cache holds this spec's template (or set MSGEN_NO_CACHE=1).")
-def synth(spec: str, output: str, fmt: str, check: bool, force: bool, no_cache: bool) -> None:
-    """Synthesize the CloudFormation template of a spec.
+def synth(spec: str, output: str, env: str | None, fmt: str, check: bool, force: bool, no_cache: bool) -> None:
+    """Synthesize the CloudFormation template of a spec, or of each of its environments.
 
     The same spec always gives byte-identical output. A file msgen wrote before
     is replaced; any other existing file needs --force.
@@ -113,12 +116,16 @@ def synth(spec: str, output: str, fmt: str, check: bool, force: bool, no_cache: 
     \b
     Examples:
       msgen synth service.yaml > template.yaml
-      msgen synth service.yaml -o infra/template.yaml
-      msgen synth service.yaml -o infra/template.yaml --check   # in CI
+      msgen synth service.yaml --env prod -o infra/prod/template.yaml
+      msgen synth service.yaml -o infra/              # infra/<env>/template.yaml for every environment
+      msgen synth service.yaml -o infra/ --check      # in CI: every environment's template is current
     """
     from generator import api
 
-    text = api.synth_file(spec, fmt, use_cache=not no_cache)
+    if env is None and output != "-" and _is_directory_output(output):
+        _synth_environments(api, spec, Path(output), fmt, check, force, no_cache)
+        return
+    text = api.synth_file(spec, fmt, use_cache=not no_cache, env=env)
     if check:
         if output == "-":
             raise click.UsageError("--check needs -o FILE, the committed template to compare with")
@@ -143,6 +150,36 @@ def synth(spec: str, output: str, fmt: str, check: bool, force: bool, no_cache: 
         return
     api.write_atomic(Path(output), text, force=force)
     click.echo(f"wrote {output}", err=True)
+
+
+def _is_directory_output(output: str) -> bool:
+    return output.endswith(("/", os.sep)) or Path(output).is_dir() or Path(output).suffix.lower() not in (".yaml", ".yml", ".json", ".template")
+
+
+def _synth_environments(api, spec: str, folder: Path, fmt: str, check: bool, force: bool, no_cache: bool) -> None:
+    """msgen synth SPEC -o DIR: DIR/<env>/template.<fmt> for every environment, all written or none (or checked)."""
+    texts = api.synth_environments(spec, fmt, use_cache=not no_cache)
+    name = "template.json" if fmt == "json" else "template.yaml"
+    files = {folder / env / name: text for env, text in texts.items()}
+    if check:
+        stale = 0
+        for path, text in files.items():
+            current = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
+            if current is None:
+                click.echo(f"msgen: {path} does not exist; create it with: msgen synth {shlex.quote(spec)} -o {shlex.quote(str(folder))}/", err=True)
+                stale += 1
+            elif current != text:
+                click.echo(api.diff(current, text, f"{path} (committed)", f"{path} (from {spec})"), nl=False)
+                click.echo(f"msgen: {path} is stale; run: msgen synth {shlex.quote(spec)} -o {shlex.quote(str(folder))}/", err=True)
+                stale += 1
+            else:
+                click.echo(f"{path}: up to date", err=True)
+        if stale:
+            sys.exit(EXIT_FINDINGS)
+        return
+    api.write_all(files, force=force)
+    for path in files:
+        click.echo(f"wrote {path}", err=True)
 
 
 @main.command(epilog=EPILOG)

@@ -28,6 +28,7 @@ ARN_RE = r"^arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]*:.+$"
 KEY_NAME_RE = r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$"
 
 ServiceName = Annotated[str, StringConstraints(pattern=SERVICE_NAME_RE)]
+EnvName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]{0,15}$")]
 ResourceName = Annotated[str, StringConstraints(pattern=RESOURCE_NAME_RE)]
 Arn = Annotated[str, StringConstraints(pattern=ARN_RE, max_length=2048)]
 FreeText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
@@ -444,9 +445,10 @@ class ServiceSpec(Model):
         description="API shape: serverless (API Gateway + one Lambda + DynamoDB), hybrid (API Gateway in front of containers "
         "on ECS Fargate, optionally with some routes on Lambda) or micro (one Lambda per route, each with only its route's permissions)",
     )
-    environments: list[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]{0,15}$")]] = Field(
-        default_factory=lambda: ["dev", "staging", "prod"], min_length=1, max_length=10,
-        description="Allowed values of the template's Environment parameter",
+    environments: list[EnvName] | Annotated[dict[EnvName, dict[str, Any] | None], Field(min_length=1, max_length=10)] = Field(
+        default_factory=lambda: ["dev", "staging", "prod"],
+        description="The environments the service is deployed to: a list of names, or a mapping from name to overrides of any "
+        "setting of this spec for that environment (mappings merge deeply, lists replace; see docs/environments.md)",
     )
     tags: dict[Annotated[str, StringConstraints(pattern=TAG_KEY_RE, max_length=128)], Annotated[str, StringConstraints(pattern=TAG_VALUE_RE, max_length=256)]] = Field(
         default_factory=dict, description="Extra tags for every resource, e.g. cost-centre: cc-1234", max_length=40,
@@ -463,6 +465,31 @@ class ServiceSpec(Model):
     search: Search = Field(default_factory=Search, description="OpenSearch Serverless collections; `uses: [<collection>:read|write|readwrite]`")
     network: Network = Field(default_factory=Network)
     observability: Observability = Field(default_factory=Observability)
+
+    @field_validator("environments")
+    @classmethod
+    def _some_environments(cls, v: list[str] | dict[str, Any]) -> list[str] | dict[str, Any]:
+        if isinstance(v, list) and not 1 <= len(v) <= 10:
+            raise ValueError(f"list 1 to 10 environments ({len(v)} given)")
+        if isinstance(v, list) and len(set(v)) != len(v):
+            raise ValueError("an environment is listed twice")
+        return v
+
+    @property
+    def environment_names(self) -> list[str]:
+        return list(self.environments)
+
+    def for_environment(self, env: str) -> "ServiceSpec":
+        """This spec as deployed to ``env``: its overrides merged in (generator.spec.environments), only that environment."""
+        from generator.spec.environments import environment_data
+
+        data = self.model_dump(mode="json", exclude_defaults=False)
+        data["environments"] = self.environments if isinstance(self.environments, dict) else {}
+        spec = ServiceSpec.model_validate(environment_data(data, env))
+        for mine, theirs in zip(self.workflows, spec.workflows, strict=False):
+            if mine.name == theirs.name:
+                theirs._definition = mine._definition  # definitions are read once, with the spec
+        return spec
 
     @field_validator("tags")
     @classmethod

@@ -49,29 +49,68 @@ def _message(err: dict[str, Any]) -> str:
     return msg
 
 
-def validate_located(loc: Located) -> ServiceSpec:
-    issues: list[Issue] = []
+def _problems(data: Any) -> tuple[ServiceSpec | None, list[tuple[tuple, str, str]]]:
+    """The model and the cross-field checks over ``data``: (spec or None, [(path, message, how)]), how is key, missing or value."""
+    found: list[tuple[tuple, str, str]] = []
     spec: ServiceSpec | None = None
     rejected: set[tuple[str | int, ...]] = set()  # values the model refused: the cross-field checks leave them alone
     try:
-        spec = ServiceSpec.model_validate(loc.data)
+        spec = ServiceSpec.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors(include_url=False):
-            path = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            path = tuple(p for p in err["loc"] if not (isinstance(p, str) and (p.startswith("function-") or p in UNION_TAGS)))
             rejected.add(tuple(p for p in path if p != "[key]"))
-            key = err["type"] == "extra_forbidden"
-            if err["type"] == "missing":
-                # Point at the mapping that lacks the key, but name the key in the path.
-                line, col = loc.position(path[:-1])
-                issues.append(Issue(loc.file, line, col, dotted(path), _message(err)))
-            else:
-                issues.append(loc.issue(path, _message(err), key=key))
-    for path, message in checks.check(loc.data, rejected):
-        issues.append(loc.issue(path, message))
+            how = "key" if err["type"] == "extra_forbidden" else "missing" if err["type"] == "missing" else "value"
+            found.append((path, _message(err), how))
+    found += [(path, message, "value") for path, message in checks.check(data, rejected)]
+    return spec, found
+
+
+# pydantic names the member of a union it tried in an error's location; the spec's path has no such step.
+UNION_TAGS = ("list[constrained-str]", "dict[constrained-str,nullable[dict[str,any]]]")
+
+
+def _issue(loc: Located, path: tuple, message: str, how: str) -> Issue:
+    if how == "missing":  # point at the mapping that lacks the key, but name the key in the path
+        line, col = loc.position(path[:-1])
+        return Issue(loc.file, line, col, dotted(path), message)
+    return loc.issue(path, message, key=how == "key")
+
+
+def validate_located(loc: Located) -> ServiceSpec:
+    spec, found = _problems(loc.data)
+    issues = [_issue(loc, path, message, how) for path, message, how in found]
+    if spec is not None and not issues:
+        issues += _environment_issues(loc)
     if issues:
         raise SpecError(issues)
     assert spec is not None
     return spec
+
+
+def _environment_issues(loc: Located) -> list[Issue]:
+    """Validate each environment's overrides like the spec itself; every problem points at the override's own line."""
+    from generator.spec import environments
+
+    issues: list[Issue] = []
+    for env, override in environments.overrides(loc.data).items():
+        where = ("environments", env)
+        fixed = [k for k in override if k in environments.FIXED]
+        for key in fixed:
+            issues.append(loc.issue((*where, key), f"cannot be overridden per environment: {environments.FIXED[key]}", key=True))
+        if fixed:
+            continue
+        merged = environments.environment_data(loc.data, env)
+        _, found = _problems(merged)
+        for path, message, how in found:
+            if path and path[0] in override:  # the override set it: point there
+                issues.append(_issue(loc, (*where, *path), message, how))
+            else:  # only the combination is wrong: point at the environment, name the setting
+                line, col = loc.position(where, key=True)
+                issues.append(Issue(loc.file, line, col, dotted(where), f"with this environment's overrides, {dotted(path)}: {message}"))
+        for section, reason in environments.changed_identity(loc.data, merged):
+            issues.append(loc.issue((*where, *section), f"cannot be overridden per environment: {reason}", key=True))
+    return issues
 
 
 def _depth(data: Any) -> int:

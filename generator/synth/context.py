@@ -62,8 +62,8 @@ class Context:
             Parameter(
                 "Environment",
                 Type="String",
-                AllowedValues=list(self.spec.environments),
-                Default=self.spec.environments[0],
+                AllowedValues=self.spec.environment_names,
+                Default=self.spec.environment_names[0],
                 Description="Deployment environment; part of every physical name and tag",
             )
         )
