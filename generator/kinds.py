@@ -9,7 +9,10 @@ distribution, the container service, the load balancer). For each kind, where it
   (``grants``), and how much of the service key it needs (``kms``);
 * the environment variable that tells the code where it is (``env``), the substitution a workflow
   definition refers to it by (``substitution``), the VPC interface endpoint code inside the VPC needs to
-  reach it (``endpoint``), and the helper the generated code gets (``helper``).
+  reach it (``endpoint``), and the helper the generated code gets (``helper``);
+* the alarms msgen puts on every resource of the kind (``alarms``: rows of ``generator.alarm_table``, with their
+  reference to AWS's recommended alarms and the reasons where msgen differs), the recommendations it deliberately
+  leaves out (``not_emitted``), and the component part of their names (``alarm_component``).
 
 Adding a kind is a row here plus its layer module (SAM's connector profiles are the model). Nothing in
 this module imports troposphere or pydantic: the spec checks, the plan and the scaffold read it cheaply.
@@ -20,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+
+from generator import alarm_table
 
 # Verbs that stand for more than one access level.
 COMPOUND_VERBS: Mapping[str, tuple[str, ...]] = MappingProxyType({"readwrite": ("read", "write")})
@@ -65,6 +70,17 @@ class Kind:
     endpoint: str | None = None  # interface VPC endpoint (com.amazonaws.<region>.<endpoint>) code in a VPC needs
     helper: str | None = None  # the generated code's helper for it
     singleton: bool = False  # declared once, referred to by the kind's own name (`email:send`, `database:connect`)
+    alarm_component: str | None = None  # alarm names: msgen-<service>-<environment>-<alarm_component>-<signal>
+
+    @property
+    def alarms(self) -> tuple[alarm_table.Alarm, ...]:
+        """The alarms every resource of this kind gets (generator.alarm_table)."""
+        return alarm_table.ALARMS.get(self.name, ())
+
+    @property
+    def not_emitted(self) -> tuple[alarm_table.NotEmitted, ...]:
+        """AWS's recommendations for this kind that msgen leaves out, with the reasons."""
+        return alarm_table.NOT_EMITTED.get(self.name, ())
 
     def levels(self, verb: str) -> tuple[str, ...]:
         """The access levels a verb stands for: ``readwrite`` is ``read`` and ``write``."""
@@ -95,6 +111,7 @@ KINDS: Mapping[str, Kind] = MappingProxyType({k.name: k for k in (
                       "dynamodb:PutItem", "dynamodb:UpdateItem"),
         }, ("Arn", "${{{id}.Arn}}/index/*")),),
         kms={"read": "read", "write": "write"}, env="TABLE", substitution="table", helper="storage.table",
+        alarm_component="table-<name>",
     ),
     Kind(
         "bucket", "S3 bucket", section=("persistence", "buckets"), id_suffix="Bucket", verbs=_RW,
@@ -112,16 +129,19 @@ KINDS: Mapping[str, Kind] = MappingProxyType({k.name: k for k in (
                                "consume": ("sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
                                            "sqs:ReceiveMessage")}, ("Arn",)),),
         kms={"send": "write", "consume": "read"}, env="QUEUE", substitution="queue", endpoint="sqs", helper="correlation.send_message",
+        alarm_component="queue-<name>",
     ),
     Kind(
         "topic", "SNS topic", section=("messaging", "topics"), id_suffix="Topic", verbs=("publish",),
         grants=(Grant("{id}", {"publish": ("sns:Publish",)}, ("Ref",)),),
         kms={"publish": "write"}, env="TOPIC", substitution="topic", endpoint="sns", helper="correlation.publish",
+        alarm_component="topic-<name>",
     ),
     Kind(
         "workflow", "Step Functions state machine", section=("workflows",), id_suffix="StateMachine", verbs=("start",),
         grants=(Grant("{id}", {"start": ("states:StartExecution",)}, ("Ref",)),),
         kms={"start": "read"}, env="WORKFLOW", endpoint="states", helper="correlation.start_execution",
+        alarm_component="workflow-<name>",
     ),
     Kind(
         "collection", "OpenSearch Serverless collection", section=("search", "collections"), id_suffix="Collection", verbs=_RW,
@@ -129,6 +149,7 @@ KINDS: Mapping[str, Kind] = MappingProxyType({k.name: k for k in (
         # collection's data access policy, which the search layer writes from the same uses.
         grants=(Grant("{id}", {"read": ("aoss:APIAccessAll",), "write": ("aoss:APIAccessAll",)}, ("Arn",)),),
         kms={"read": "read", "write": "read"}, env="SEARCH", env_value="GetAtt:CollectionEndpoint", helper="search.client",
+        alarm_component="search-<name>",
     ),
     Kind(
         "email", "SES e-mail identity", section=("messaging", "email"), verbs=("send",), singleton=True, fixed_id="EmailIdentity",
@@ -143,14 +164,19 @@ KINDS: Mapping[str, Kind] = MappingProxyType({k.name: k for k in (
         grants=(Grant("DatabaseConnect", {"connect": ("rds-db:connect",)},
                       ("arn:${{AWS::Partition}}:rds-db:${{AWS::Region}}:${{AWS::AccountId}}:dbuser:${{{id}.DBClusterResourceId}}/{app_user}",)),),
         env_vars={"DB_HOST": "GetAtt:Endpoint.Address", "DB_PORT": "5432", "DB_NAME": "{name}", "DB_USER": "{app_user}"},
-        kms={"connect": "read"}, helper="storage.database",
+        kms={"connect": "read"}, helper="storage.database", alarm_component="database",
     ),
     # Components every service (or pattern) gets; no spec names them in `uses:`.
-    Kind("function", "Lambda function", id_suffix="Function"),
-    Kind("api", "API Gateway REST API"),
-    Kind("distribution", "CloudFront distribution"),
-    Kind("container_service", "ECS Fargate service"),
-    Kind("load_balancer", "Application load balancer"),
+    Kind("function", "Lambda function", id_suffix="Function", alarm_component="fn-<name>"),
+    Kind("api", "API Gateway REST API (its stage)", alarm_component="api"),
+    Kind("distribution", "CloudFront distribution", alarm_component="cdn"),
+    Kind("container_service", "ECS Fargate service", alarm_component="containers"),
+    Kind("load_balancer", "Application load balancer (the container service's target group)", alarm_component="containers"),
+    Kind("dead_letter_queue", "SQS dead-letter queue (of a queue, a topic's queue subscription, an events rule or an asynchronous "
+                              "function)", alarm_component="<owner>: queue-<name>, topic-<name>-to-<queue>, events-<name>, fn-<name>"),
+    Kind("events_rule", "EventBridge rule", alarm_component="events-<name>"),
+    Kind("alarm_topic", "SNS topic of the service's alarms", alarm_component="alarms"),
+    Kind("application_logs", "Application log groups (ERROR lines, metric filter)", alarm_component="app"),
 )})
 
 # Where a `uses:` target may be declared, in the order names are checked for uniqueness across them.

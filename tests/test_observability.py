@@ -12,6 +12,7 @@ import re
 import pytest
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
+from generator import alarm_table
 from generator.spec import load_spec
 from tests.conftest import BLUEPRINTS, ROOT
 from tests.test_templates import resources, template
@@ -66,12 +67,15 @@ def test_each_component_has_its_alarms(name):
             metric = "ApproximateNumberOfMessagesVisible" if "DeadLetter" in lid else "ApproximateAgeOfOldestMessage"
             expected.add(("AWS/SQS", metric, lid))
         elif kind == "AWS::RDS::DBCluster":
-            expected |= {("AWS/RDS", m, lid) for m in ("CPUUtilization", "DatabaseConnections", "FreeableMemory", "ServerlessDatabaseCapacity")}
+            expected |= {("AWS/RDS", m, lid) for m in ("ServerlessDatabaseCapacity", "EngineUptime", "StorageNetworkThroughput")}
+        elif kind == "AWS::RDS::DBInstance":
+            expected |= {("AWS/RDS", m, lid) for m in ("CPUUtilization", "DatabaseConnections", "FreeableMemory", "MaximumUsedTransactionIDs",
+                                                       "ReadLatency", "WriteLatency", "BufferCacheHitRatio")}
         elif kind == "AWS::StepFunctions::StateMachine":
             expected |= {("AWS/States", "ExecutionsFailed", lid), ("AWS/States", "ExecutionsTimedOut", lid)}
         elif kind == "AWS::Events::Rule":
             expected.add(("AWS/Events", "FailedInvocations", ""))
-        elif kind == "AWS::SNS::Topic" and lid != "AlarmTopic":
+        elif kind == "AWS::SNS::Topic":  # the alarm topic too: if alarm notifications fail, someone must know
             expected.add(("AWS/SNS", "NumberOfNotificationsFailed", lid))
         elif kind == "AWS::SNS::Subscription" and "RedrivePolicy" in res["Properties"]:
             expected.add(("AWS/SNS", "NumberOfNotificationsFailedToRedriveToDlq", res["Properties"]["TopicArn"]["Ref"]))
@@ -94,12 +98,22 @@ def test_alarms_notify_the_encrypted_topic_and_follow_the_naming_convention(name
         assert "Look first at" in props["AlarmDescription"], lid
 
 
+# Alarms that are signals (about callers, traffic, capacity trends or the alarm channel itself), not "the service is
+# unhealthy": the alarm table's rows with health=False. Their signals are unique in the table (tests/unit/test_alarm_table.py).
+SIGNALS = tuple(f"-{row.signal}" for _, row in alarm_table.rows() if not row.health)
+
+
+def test_the_signals_are_the_expected_ones():
+    assert {"-4xx-rate", "-request-rate", "-notifications-failed", "-buffer-cache-hit-ratio", "-storage-throughput",
+            "-producers-stopped", "-published-none", "-delivered-none"} == set(SIGNALS)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_the_health_composite_covers_every_health_alarm(name):
     (health,) = resources(name, "AWS::CloudWatch::CompositeAlarm").values()
     rule = json.dumps(health["Properties"]["AlarmRule"])
     for lid, alarm in alarms(name).items():
-        is_signal = alarm["Properties"]["AlarmName"]["Fn::Sub"].endswith(("-4xx-rate", "-request-rate"))
+        is_signal = alarm["Properties"]["AlarmName"]["Fn::Sub"].endswith(SIGNALS)
         assert (f"${{{lid}.Arn}}" in rule) != is_signal, lid
 
 

@@ -205,8 +205,10 @@ def test_a_large_service_splits_its_health_rule_within_the_length_limit():
     assert set(parts) <= set(members("ServiceHealthAlarm"))
     in_parts = [m for p in parts for m in members(p)]
     assert len(in_parts) == len(set(in_parts))
+    from tests.test_observability import SIGNALS
+
     health = {k for k, v in res.items() if v["Type"] == "AWS::CloudWatch::Alarm"
-              and not v["Properties"]["AlarmName"]["Fn::Sub"].endswith(("-4xx-rate", "-request-rate")) and "Condition" not in v}
+              and not v["Properties"]["AlarmName"]["Fn::Sub"].endswith(SIGNALS) and "Condition" not in v}
     assert set(in_parts) == health
     for lid in parts:
         worst = sum(len('ALARM("")') + 60 + len(res[m]["Properties"]["AlarmName"]["Fn::Sub"]) + 16 + 4 for m in members(lid))

@@ -199,7 +199,12 @@ class Queue(Model):
     visibility_timeout_s: int = Field(60, ge=1, le=43200, description="At least the consumer's timeout (AWS advises six times it)")
     retention_days: int = Field(4, ge=1, le=14, description="How long unprocessed messages are kept")
     max_receive_count: int = Field(5, ge=1, le=1000, description="Deliveries before a message moves to the dead-letter queue")
-    max_age_s: int = Field(300, ge=60, description="Alarm when the oldest message is older than this")
+    max_age_s: int = Field(300, ge=60, description="Alarm when the oldest message has waited this long for 15 minutes")
+    max_backlog: int | None = Field(None, ge=1, description="Alarm when this many messages wait for 15 minutes "
+                                                            "(default: observability.alarms.queue_backlog_messages)")
+    max_quiet_minutes: int | None = Field(
+        None, ge=1, le=1440, description="Alarm when no message was sent for this many minutes (producers stopped; AWS uses 15). "
+                                         "Only for queues with steady traffic; unset, there is no such alarm")
     consumer: Consumer | None = None
 
 
@@ -216,6 +221,9 @@ class Topic(Model):
     name: ResourceName
     subscribers: list[ResourceName] = Field(default_factory=list, description="Names of this service's queues that receive every message")
     handler: Handler | None = Field(None, description="A function of this service that receives every message")
+    max_quiet_minutes: int | None = Field(
+        None, ge=1, le=1440, description="Alarm when nothing was published (or delivered) for this many minutes (AWS uses 5). "
+                                         "Only for topics with steady traffic; unset, there are no such alarms")
 
 
 class Email(Model):
@@ -297,7 +305,9 @@ class Database(Model):
     app_user: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")] = Field(
         "app", description="Database user the service connects as with IAM authentication (create it once: GRANT rds_iam TO app)"
     )
-    max_connections_alarm: int = Field(500, ge=1, description="Alarm above this many connections")
+    max_connections_alarm: int | None = Field(
+        None, ge=1, description="Alarm above this many connections (default: observability.alarms.database_connections_percent "
+                                "of the max_connections Aurora derives from max_capacity)")
 
 
 class Collection(Model):
@@ -396,15 +406,28 @@ class Alarms(Model):
     lambda_concurrency_percent: int = Field(90, ge=1, le=100, description="% of reserved (or account) concurrency")
     account_concurrency_limit: int = Field(1000, ge=10, description="The account's Lambda concurrency quota, for functions without reserved concurrency")
     dynamodb_throttles: int = Field(0, ge=0, description="Read plus write throttle events per minute, 5 minutes running")
-    dynamodb_system_errors: int = Field(0, ge=0, description="DynamoDB system errors per minute, 5 minutes running")
+    dynamodb_system_errors: int = Field(0, ge=0, description="DynamoDB system errors per minute, 15 minutes running")
+    dynamodb_latency_ms: int = Field(25, ge=1, description="Average latency of a table's GetItem, PutItem, UpdateItem or DeleteItem "
+                                                           "in ms, 10 minutes running (DynamoDB serves them in single-digit ms)")
     cloudfront_5xx_rate_percent: float = Field(5, gt=0, le=100, description="CloudFront 5xx error rate in %, 5 minutes running")
     application_errors: int = Field(0, ge=0, description="ERROR log lines per minute above which to alarm, 3 minutes running")
     container_cpu_percent: int = Field(80, ge=1, le=100, description="Container service average CPU, 5 minutes running")
     container_memory_percent: int = Field(80, ge=1, le=100, description="Container service average memory, 5 minutes running")
-    target_5xx_count: int = Field(5, ge=0, description="5XX responses from the containers per minute, 5 minutes running")
+    container_ephemeral_storage_percent: int = Field(90, ge=1, le=100, description="Ephemeral storage used by the tasks, 5 minutes running")
+    target_5xx_rate_percent: float = Field(5, gt=0, le=100, description="5XX responses of the containers as % of their requests, "
+                                                                         "5 minutes running")
     target_response_time_p90_ms: int = Field(2000, ge=1, description="p90 response time of the containers, 5 minutes running")
     search_errors: int = Field(0, ge=0, description="Failed search or ingestion requests per minute on a collection, 5 minutes running")
     search_latency_p90_ms: int = Field(1000, ge=1, description="p90 search latency of a collection in ms, 5 minutes running")
+    queue_backlog_messages: int = Field(1000, ge=1, description="Messages waiting in a queue (average), 15 minutes running; "
+                                                                "messaging.queues[].max_backlog overrides it per queue")
+    database_connections_percent: int = Field(90, ge=1, le=100, description="Connections as % of the database's max_connections "
+                                                                            "(AWS: 90-95), 5 minutes running")
+    database_latency_p90_ms: int = Field(20, ge=1, description="p90 read and write latency of the database in ms, 5 minutes running")
+    database_buffer_cache_hit_percent: int = Field(80, ge=1, le=100, description="Buffer cache hit ratio below which to alarm, "
+                                                                                 "10 minutes running")
+    database_throughput_band_width: float = Field(2, gt=0, le=10, description="Width in standard deviations of the database's "
+                                                                              "storage-throughput anomaly band")
 
 
 class Observability(Model):

@@ -80,6 +80,7 @@ class Network:
 class Database:
     cluster: AWSObject
     security_group: AWSObject
+    writer: AWSObject  # the writer instance (AWS's instance-level metrics name it)
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ def build(ctx: Context) -> None:
     instance.DeletionPolicy = "Delete"  # the cluster holds the data (and takes the snapshot)
     instance.UpdateReplacePolicy = "Delete"
     ctx.add(instance, "The writer instance (serverless); add readers for more availability")
-    ctx.reg.database = Database(cluster, sg)
+    ctx.reg.database = Database(cluster, sg, instance)
 
 
 def allow_from(ctx: Context, name: str, source_sg, db_sg) -> None:
