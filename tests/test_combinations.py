@@ -25,8 +25,10 @@ SPEC = {
     "database": {"name": "combo", "max_capacity": 2},
     "network": {"vpc_id": "vpc-0123456789abcdef0", "subnet_ids": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]},
     "messaging": {
-        "queues": [{"name": "jobs", "visibility_timeout_s": 120, "consumer": {"handler": "jobs.run", "uses": ["changes:publish"]}}],
-        "topics": [{"name": "changes", "handler": {"handler": "audit.record", "uses": ["reports:write"]}}],
+        # Steady traffic declared: the producer-stopped alarms AWS recommends for such queues and topics are on (AWS's periods).
+        "queues": [{"name": "jobs", "visibility_timeout_s": 120, "max_quiet_minutes": 15,
+                    "consumer": {"handler": "jobs.run", "uses": ["changes:publish"]}}],
+        "topics": [{"name": "changes", "max_quiet_minutes": 5, "handler": {"handler": "audit.record", "uses": ["reports:write"]}}],
         "events": [{"name": "partner-updates", "bus": "partners", "pattern": {"source": ["partner.feed"]},
                     "targets": ["jobs"], "handler": {"handler": "partners.sync"}}],
     },
