@@ -28,7 +28,7 @@ from generator.spec.loader import Located
 from generator.spec.models import SERVICE_NAME_RE, ServiceSpec
 
 TEMPLATE = "serverless-python"
-STATUS = {"create": 201, "delete": 204, "enqueue": 202, "start": 202}
+STATUS = {"create": 201, "delete": 204, "enqueue": 202, "start": 202, "index": 201}
 # What the generated container handlers implement; other container routes start as a status response.
 CONTAINER_KINDS = ("create", "get", "list", "static")
 
@@ -68,7 +68,8 @@ def _singular(word: str) -> str:
 
 # Names a generated handler uses: a local variable named like one of them would shadow it.
 HANDLER_NAMES = {"event", "body", "key", "item", "table", "value", "result", "old", "obj", "objects", "json", "storage", "correlation",
-                 "logger", "metrics", "tracer", "uuid", "datetime", "os", "Key", "Counter", "Response", "MetricUnit"}
+                 "logger", "metrics", "tracer", "uuid", "datetime", "os", "Key", "Counter", "Response", "MetricUnit", "document",
+                 "document_id", "hits", "text"}
 
 
 def _variable(word: str, taken: list[str]) -> str:
@@ -185,6 +186,46 @@ def _route_data(r, params: list[str], target: str, auth: str, table: dict | None
     return out
 
 
+def _doc_id(keys: list[dict], var: str) -> str:
+    """The search document id of an item (its key; ``a:b`` for a partition and sort key) as a Python expression over ``var``."""
+    if len(keys) == 1:
+        return f"str({var}[{keys[0]['literal']}])"
+    return 'f"' + ":".join("{" + var + "[" + k["literal"].replace('"', "'") + "]}" for k in keys) + '"'
+
+
+def _index_name(word: str, fallback: str) -> str:
+    """An OpenSearch index name: lower case, no commas, spaces or slashes, not starting with ``_`` or ``-``."""
+    name = re.sub(r"[^a-z0-9_-]+", "-", word.lower()).lstrip("_-")
+    return name or fallback
+
+
+def _search_uses(kind: str, target: str, access: dict[str, set[str]], collections: dict, table: dict | None,
+                 child: dict | None) -> tuple[list[dict], dict | None]:
+    """What a route (or worker: kind "worker") does with the search collections it may use.
+
+    Writes index what the route handled: a created, replaced or deleted item (index: its table's name, id: its key),
+    an added element (index: the list's name), a body (kind "index") or a message (workers; index: the collection's name).
+    Collections without ids of their own (time series, vector search) get server-made ids and are not deleted from.
+    Reads: a search route or worker, or a list route when a query string ``q`` is given (index: filled in later)."""
+    granted = {n: lv for n, lv in sorted(access.items()) if n in collections}
+    index_into = []
+    for name, levels in granted.items():
+        c = collections[name]
+        if "write" not in levels or (kind == "delete" and not c["custom_ids"]):
+            continue
+        if kind in ("create", "update", "delete") and table:
+            index_into.append({**c, "index": table["name"]})
+        elif kind == "add" and child:
+            index_into.append({**c, "index": _index_name(child["attribute"], name)})
+        elif kind in ("index", "worker"):
+            index_into.append({**c, "index": name})
+    reads = next((n for n, lv in granted.items() if "read" in lv), None)
+    search_in = None
+    if reads and (kind in ("search", "list") or (kind == "worker" and "write" not in granted[reads])):
+        search_in = {**collections[reads], "index": None}
+    return index_into, search_in
+
+
 def _powertools_path(path: str) -> str:
     """API Gateway's ``/a/{id}`` is Powertools' ``/a/<id>``."""
     return re.sub(r"\{([A-Za-z0-9_]+)\+?\}", r"<\1>", path)
@@ -215,6 +256,12 @@ def _mermaid(spec: ServiceSpec) -> str:
         node["database"] = "db"
         lines.append(f'    db[("Aurora PostgreSQL: {spec.database.name}")]')
     lines.append("  end")
+    if spec.search.collections:
+        lines.append('  subgraph search["Search"]')
+        for c in spec.search.collections:
+            node[c.name] = f"s_{c.name.replace('-', '_')}"
+            lines.append(f'    {node[c.name]}[("OpenSearch Serverless: {c.name}")]')
+        lines.append("  end")
     if spec.workflows:
         lines.append('  subgraph workflows["Workflows"]')
         for w in spec.workflows:
@@ -283,6 +330,9 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
     queues = {q.name: {"name": q.name, "env": f"QUEUE_{q.name.upper().replace('-', '_')}"} for q in spec.messaging.queues}
     topics = {t.name: {"name": t.name, "env": f"TOPIC_{t.name.upper().replace('-', '_')}"} for t in spec.messaging.topics}
     buckets = {b.name: {"name": b.name, "env": f"BUCKET_{b.name.upper().replace('-', '_')}"} for b in spec.persistence.buckets}
+    # OpenSearch Serverless: only search collections take the documents' own ids (time series and vector search make them).
+    collections = {c.name: {"name": c.name, "env": f"SEARCH_{c.name.upper().replace('-', '_')}", "type": c.type,
+                            "custom_ids": c.type == "search"} for c in spec.search.collections}
     routes = []
     for r in spec.api.routes:
         module, function = r.handler.rsplit(".", 1)
@@ -300,12 +350,20 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
         kind = data["kind"]
         queue_name = next((n for n, levels in access.items() if "send" in levels and n in queues), None)
         workflow_name = next((n for n, levels in access.items() if "start" in levels), None)
+        searchable = {n: lv for n, lv in access.items() if n in collections}
         if kind == "static" and table is None and queue_name and target == "function":
             kind = "enqueue"
         elif kind == "static" and table is None and workflow_name and target == "function":
             kind = "start"
-        if kind == "static":
+        elif kind == "static" and searchable:
+            reads, writes = (any(level in lv for lv in searchable.values()) for level in ("read", "write"))
+            if writes and r.method in ("POST", "PUT") and target == "function":
+                kind = "index"  # the body becomes a document
+            elif reads and (r.method in ("GET", "ANY") or (r.method == "POST" and target == "function")):
+                kind = "search"  # GET: the query string's q; POST: the body's "query"
+        if kind in ("static", "search", "index"):
             table = None
+        index_into, search_in = _search_uses(kind, target, access, collections, table, data["child"])
         # What the route is granted besides its main action: it sends, publishes, starts or e-mails what it handled.
         also = {"also_queues": [], "also_topics": [], "also_workflows": [], "email": False}
         if target == "function":
@@ -315,7 +373,7 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
             also["also_workflows"] = [{"name": n} for n, lv in sorted(access.items()) if "start" in lv and not (kind == "start" and n == workflow_name)]
             also["email"] = "email" in access
             written = next((n for n, lv in sorted(access.items()) if n in buckets and "write" in lv), None)
-            if kind in ("enqueue", "start", "static") and written:
+            if kind in ("enqueue", "start", "static", "search", "index") and written:
                 data["receipt"] = buckets[written]
         numbers = {k["param"] for k in data["key"] if k["source"] == "path" and k["type"] == "N"} if table else set()
         values = {p: f"4{i}" if p in numbers else f"v-{i}" for i, p in enumerate(params, 1)}
@@ -345,10 +403,15 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
             "params": params,
             "table": table,
             "uses": list(uses),  # as granted: the route's own, or the container's
+            "index_into": index_into,  # collections the route indexes what it handled into
+            "search_in": search_in,  # the collection a search (or a list with ?q=) queries
+            # The search document id of the item a create, update or delete handles: over `item` (or `key`), and over `key`.
+            "doc_id": _doc_id(data["key"], "key" if kind == "delete" else "item") if data["key"] and kind in ("create", "update", "delete") else None,
+            "key_doc_id": _doc_id(data["key"], "key") if data["key"] and kind in ("create", "update", "delete") else None,
             "caller": kind != "static" and any(k["source"] == "caller" for k in data["key"]),
             "queue": queues.get(queue_name) if queue_name else None,
             "workflow": {"name": workflow_name, "env": f"WORKFLOW_{workflow_name.upper().replace('-', '_')}"} if workflow_name else None,
-            "uses_storage": kind != "static",
+            "uses_storage": kind != "static" or bool(index_into or search_in),
             "uses_correlation": kind in ("enqueue", "start") or bool(also["also_queues"] or also["also_topics"] or also["also_workflows"]),
             "status": STATUS.get(kind, 200),
             "metric": "".join(p.capitalize() for p in re.split(r"[._]", r.handler)),
@@ -367,6 +430,7 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
             target, level = use.split(":")
             targets.setdefault(target, set()).update({"read", "write"} if level == "readwrite" else {level})
         written = [tables[t] for t, v in targets.items() if t in tables and "write" in v]
+        index_into, search_in = _search_uses("worker", "function", targets, collections, None, None)
         return {
             "kind": kind, "source": source, "target": "queue", "queue": queue, "handler": handler,
             "module": module.replace(".", "_"), "function": function,
@@ -380,6 +444,9 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
             "buckets": [buckets[b] for b, v in targets.items() if b in buckets and "write" in v],
             "workflows": [{"name": w} for w, v in targets.items() if "start" in v],
             "email": "email" in targets,
+            "index_into": index_into,
+            "search_in": search_in,
+            "uses": list(uses),
         }
 
     consumers = [worker("consume", f"sqs:{q.name}", q.name, q.consumer.handler, q.consumer.uses, "consumes", queues[q.name])
@@ -388,8 +455,18 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
         consumers += [worker(kind, f"{prefix}:{item.name}", item.name, item.handler.handler, item.handler.uses, "handles",
                              {"name": item.name, "env": ""}) for item in items if item.handler]
     for consumer in consumers:
-        consumer["uses_storage"] = any(consumer[k] for k in ("table", "summary_table", "topics", "queues", "buckets", "workflows", "email"))
+        consumer["uses_storage"] = any(consumer[k] for k in ("table", "summary_table", "topics", "queues", "buckets", "workflows", "email",
+                                                             "index_into", "search_in"))
         consumer["uses_correlation"] = bool(consumer["topics"] or consumer["queues"] or consumer["workflows"])
+    # A search reads the indexes the service's writers fill (several: OpenSearch's comma-separated list), else the collection's name.
+    filled: dict[str, set[str]] = {}
+    for entry in routes + consumers:
+        for c in entry["index_into"]:
+            filled.setdefault(c["name"], set()).add(c["index"])
+    for entry in routes + consumers:
+        if entry["search_in"]:
+            name = entry["search_in"]["name"]
+            entry["search_in"]["index"] = ",".join(sorted(filled.get(name, ()))) or name
     modules: dict[str, list[dict]] = {}
     for entry in routes + consumers:
         modules.setdefault(entry["module"], []).append(entry)
@@ -417,6 +494,7 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
                        "content": json.dumps(w.definition_data, indent=2, ensure_ascii=False) + "\n"} for w in spec.workflows],
         "database": {"name": spec.database.name, "app_user": spec.database.app_user} if spec.database else None,
         "container": {"port": spec.container.port, "health_check_path": spec.container.health_check_path} if spec.container else None,
+        "collections": [{**c, "indexes": sorted(filled.get(c["name"], ()))} for c in collections.values()],
         "consumers": consumers,
         "queues": list(queues.values()),
         "topics": list(topics.values()),
@@ -427,7 +505,7 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
                                        allow_unicode=True, sort_keys=False, width=1_000_000).rstrip("\n"),
         "mermaid": _mermaid(spec),
         "schema_json": json_schema().rstrip("\n"),
-        "environments": list(spec.environments),
+        "environments": spec.environment_names,
         "synth_in_hook": False,
     }
 

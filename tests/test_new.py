@@ -495,10 +495,12 @@ def test_a_generated_repository_installs_from_an_index_that_holds_only_this_chec
     assert str(repo / ".venv") in where.stdout, "msgen must come from the installed wheel, not this checkout"
 
 
-# What each `uses:` level lets the code call on a table or a bucket (the role grants nothing else).
+# What each `uses:` level lets the code call on a table, a bucket or a search collection (the role grants nothing else;
+# a collection's data access policy lets `read` search and describe indexes, `write` also index, delete and create indexes).
 TABLE_METHODS = {"read": {"get_item", "query", "scan", "batch_get_item"}, "write": {"put_item", "update_item", "delete_item", "batch_writer"}}
 BUCKET_METHODS = {"read": {"load", "get", "filter", "all", "download_file", "download_fileobj", "generate_presigned_url"},
                   "write": {"put_object", "put", "upload_file", "upload_fileobj", "delete", "delete_objects"}}
+COLLECTION_METHODS = {"read": {"query"}, "write": {"index_document", "delete_document", "ensure_index"}}
 # Granted uses that no generated code exercises yet, with the reason (the lead's decision, see the report of issue 8).
 UNEXERCISED = {
     ("hybrid-api", "container", "database:connect"): "a PostgreSQL driver is not among the container's requirements",
@@ -508,8 +510,8 @@ UNEXERCISED = {
 def storage_calls(function) -> dict[str, set[str]]:
     """What a handler does through storage.py: resource name -> the attributes it uses on that resource.
 
-    Resources are storage.table/bucket/queue/topic("name"), storage.start_workflow("name", ...) (the workflow's name),
-    storage.send_email(...) ("email") and storage.database_settings() ("database"), used directly or through locals."""
+    Resources are storage.table/bucket/queue/topic/collection("name"), storage.start_workflow("name", ...) (the workflow's
+    name), storage.send_email(...) ("email") and storage.database_settings() ("database"), used directly or through locals."""
     import ast
 
     locals_: dict[str, str] = {}
@@ -519,7 +521,7 @@ def storage_calls(function) -> dict[str, set[str]]:
             if isinstance(node, ast.Call):
                 func = node.func
                 if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "storage":
-                    if func.attr in ("table", "bucket", "queue", "topic", "start_workflow"):
+                    if func.attr in ("table", "bucket", "queue", "topic", "collection", "start_workflow"):
                         return node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else None
                     return {"send_email": "email", "database_settings": "database"}.get(func.attr)
                 node = func
@@ -582,6 +584,7 @@ def use_problems(repo: Path) -> tuple[set[tuple[str, str]], list[str]]:
     spec = load_spec(repo / "service.yaml")
     tables = {t.name for t in spec.persistence.tables}
     buckets = {b.name for b in spec.persistence.buckets}
+    collections = {c.name for c in spec.search.collections}
     unexercised, beyond = set(), []
     for what, handlers, uses in code_units(spec):
         used: dict[str, set[str]] = {}
@@ -594,7 +597,7 @@ def use_problems(repo: Path) -> tuple[set[tuple[str, str]], list[str]]:
             if name not in used:
                 unexercised.add((what, use))
                 continue
-            methods = TABLE_METHODS if name in tables else BUCKET_METHODS if name in buckets else None
+            methods = TABLE_METHODS if name in tables else BUCKET_METHODS if name in buckets else COLLECTION_METHODS if name in collections else None
             if methods:
                 called = {lvl for lvl, names in methods.items() if used[name] & names}
                 if not called:
@@ -618,7 +621,8 @@ def test_the_generated_code_exercises_every_use_it_is_granted_and_only_within_it
 
 
 # Beyond the blueprints: keys from the body, the path or made by the service (strings and numbers, with sort keys),
-# a sub-collection, bucket reads, a query-string key, and routes and workers that also send, publish, start and e-mail.
+# a sub-collection, bucket reads, a query-string key, and routes and workers that also send, publish, start and e-mail;
+# search collections (one with the documents' own ids, one time series) that routes and workers index into and search.
 EVERY_KIND = {
     "service": "combo-svc",
     "team": "platform",
@@ -627,13 +631,17 @@ EVERY_KIND = {
     "api": {"routes": [
         {"method": "POST", "path": "/jobs", "handler": "jobs.create", "uses": ["jobs:send", "flow:start", "changes:publish", "archive:write"]},
         {"method": "GET", "path": "/reports/{id}", "handler": "reports.get", "uses": ["reports:read"]},
-        {"method": "POST", "path": "/reports", "handler": "reports.create", "uses": ["reports:write", "changes:publish", "email:send", "archive:write"]},
-        {"method": "PUT", "path": "/reports/{id}", "handler": "reports.replace", "uses": ["reports:write", "archive:write"]},
-        {"method": "POST", "path": "/reports/{id}/comments", "handler": "reports.comment", "uses": ["reports:write"]},
+        {"method": "POST", "path": "/reports", "handler": "reports.create",
+         "uses": ["reports:write", "changes:publish", "email:send", "archive:write", "catalog:write"]},
+        {"method": "PUT", "path": "/reports/{id}", "handler": "reports.replace", "uses": ["reports:write", "archive:write", "catalog:write"]},
+        {"method": "POST", "path": "/reports/{id}/comments", "handler": "reports.comment", "uses": ["reports:write", "catalog:write"]},
         {"method": "GET", "path": "/ledgers/{entry}", "handler": "ledgers.get", "uses": ["ledgers:read"]},
-        {"method": "DELETE", "path": "/ledgers/{entry}", "handler": "ledgers.remove", "uses": ["ledgers:write"]},
-        {"method": "POST", "path": "/ledgers", "handler": "ledgers.add", "uses": ["ledgers:write"]},
-        {"method": "GET", "path": "/ledgers", "handler": "ledgers.scan_all", "uses": ["ledgers:read"]},
+        {"method": "DELETE", "path": "/ledgers/{entry}", "handler": "ledgers.remove", "uses": ["ledgers:write", "catalog:write"]},
+        {"method": "POST", "path": "/ledgers", "handler": "ledgers.add", "uses": ["ledgers:write", "activity:write"]},
+        {"method": "GET", "path": "/ledgers", "handler": "ledgers.scan_all", "uses": ["ledgers:read", "catalog:read"]},
+        {"method": "GET", "path": "/search", "handler": "finder.find", "uses": ["catalog:read"]},
+        {"method": "POST", "path": "/searches", "handler": "finder.ask", "uses": ["activity:read"]},
+        {"method": "POST", "path": "/documents", "handler": "finder.keep", "uses": ["catalog:write", "activity:write"]},
         {"method": "POST", "path": "/tenants/{tenant}/things/{thing}", "handler": "things.put_one", "uses": ["things:write"]},
         {"method": "GET", "path": "/files/{name}", "handler": "files.fetch", "uses": ["archive:read"]},
         {"method": "POST", "path": "/notes", "handler": "notes.keep", "uses": ["archive:write"]},
@@ -648,13 +656,15 @@ EVERY_KIND = {
     },
     "messaging": {
         "queues": [{"name": "jobs", "visibility_timeout_s": 120,
-                    "consumer": {"handler": "jobs.run", "uses": ["changes:publish", "archive:write", "flow:start"]}}],
+                    "consumer": {"handler": "jobs.run", "uses": ["changes:publish", "archive:write", "flow:start", "activity:write"]}}],
         "topics": [{"name": "changes", "handler": {"handler": "audit.record", "uses": ["reports:write"]}}],
         "events": [{"name": "partner-updates", "pattern": {"source": ["partner.feed"]}, "targets": ["jobs"],
-                    "handler": {"handler": "partners.sync", "uses": ["ledgers:read"]}}],
+                    "handler": {"handler": "partners.sync", "uses": ["ledgers:read", "catalog:read"]}}],
         "email": {"domain": "mail.example.com"},
     },
     "workflows": [{"name": "flow", "definition": "flow.asl.json", "uses": ["reports:write"]}],
+    "search": {"collections": [{"name": "catalog", "type": "search", "standby_replicas": False},
+                               {"name": "activity", "type": "timeseries", "standby_replicas": False}]},
 }
 
 

@@ -236,6 +236,8 @@ RESERVED_MODULES = frozenset({"app", "correlation", "observability", "rest", "st
 def _check_handlers(data: dict[str, Any]) -> Iterator[Problem]:
     """Handlers become Python modules and functions in the generated repository: they must be usable names."""
     seen: dict[str, int] = {}
+    # With search collections the generated service has a search.py helper too.
+    reserved = RESERVED_MODULES | ({"search"} if _list(data, "search", "collections") else set())
     for i, route in enumerate(_list(data, "api", "routes")):
         handler = route.get("handler") if isinstance(route, dict) else None
         if not isinstance(handler, str) or "." not in handler:
@@ -245,7 +247,7 @@ def _check_handlers(data: dict[str, Any]) -> Iterator[Problem]:
         where = ("api", "routes", i, "handler")
         if any(keyword.iskeyword(p) for p in parts):
             yield (where, f"'{handler}' uses a Python keyword as a name")
-        elif module in sys.stdlib_module_names or module in RESERVED_MODULES:
+        elif module in sys.stdlib_module_names or module in reserved:
             kind = "Python's standard module" if module in sys.stdlib_module_names else "a module the generated service needs"
             yield (where, f"module '{module}' would shadow {kind} '{module}'; choose another module name")
         if handler in seen:

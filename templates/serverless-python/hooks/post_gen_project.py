@@ -24,9 +24,6 @@ def render_modules(project: Path, ctx: dict) -> None:
         target = project / workflow["definition"]
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(workflow["content"], encoding="utf-8")
-    for module in ctx["modules"]:
-        for template, target in (("handler_module.py.j2", f"src/{module['name']}.py"), ("test_module.py.j2", f"tests/test_{module['name']}.py")):
-            (project / target).write_text(env.get_template(template).render(module=module, **ctx), encoding="utf-8")
     unused = []
     if not ctx["consumers"]:
         unused += ["src/worker.py", "tests/test_worker.py"]
@@ -34,10 +31,16 @@ def render_modules(project: Path, ctx: dict) -> None:
         unused += ["src/web.py", "tests/test_web.py", "Dockerfile", "requirements-container.txt"]
     if not ctx["database"]:
         unused += ["tests/test_database.py"]
+    if not ctx["collections"]:
+        unused += ["src/search.py", "tests/test_search.py"]
     if not ctx["function_routes"]:
         unused += ["src/app.py", "tests/test_correlation.py"]
     for path in unused:
         (project / path).unlink()
+    # After the unused files are gone: a handler module may take a free name (src/search.py without collections).
+    for module in ctx["modules"]:
+        for template, target in (("handler_module.py.j2", f"src/{module['name']}.py"), ("test_module.py.j2", f"tests/test_{module['name']}.py")):
+            (project / target).write_text(env.get_template(template).render(module=module, **ctx), encoding="utf-8")
     shutil.rmtree(project / "_templates")
     (project / ".msgen" / "context.json").unlink()
 

@@ -1,8 +1,8 @@
 """The tables, buckets, queues and topics this service uses, by their names in service.yaml.
 
 The template passes each resource's physical name in an environment variable (TABLE_<NAME>, BUCKET_<NAME>,
-QUEUE_<NAME> holds the URL, TOPIC_<NAME> the ARN, EMAIL_SENDER the From address); clients are created
-once per container and reused across invocations.
+QUEUE_<NAME> holds the URL, TOPIC_<NAME> the ARN, EMAIL_SENDER the From address{% if cookiecutter._msgen.collections %}, SEARCH_<NAME> the
+endpoint of a search collection{% endif %}); clients are created once per container and reused across invocations.
 """
 
 from __future__ import annotations
@@ -13,6 +13,10 @@ from functools import cache
 
 import boto3
 from botocore.config import Config
+{%- if cookiecutter._msgen.collections %}
+
+import search
+{%- endif %}
 
 
 def _env(prefix: str, name: str) -> str:
@@ -47,6 +51,14 @@ def topic(name: str):
     return boto3.resource("sns").Topic(_env("TOPIC", name))
 
 
+{% if cookiecutter._msgen.collections -%}
+@cache
+def collection(name: str) -> search.Collection:
+    """OpenSearch Serverless collection ``name``: SigV4-signed requests that carry the correlation id (see search.py)."""
+    return search.Collection(_env("SEARCH", name))
+
+
+{% endif -%}
 @cache
 def _ses():
     return boto3.client("ses")
@@ -99,5 +111,5 @@ def start_workflow(name: str, payload: dict) -> str:
 
 def clear_caches() -> None:
     """Forget cached clients (tests create fresh in-memory AWS for each test)."""
-    for cached in (table, bucket, queue, topic, _ses, stepfunctions):
+    for cached in (table, bucket, queue, topic, _ses, stepfunctions{% if cookiecutter._msgen.collections %}, collection{% endif %}):
         cached.cache_clear()

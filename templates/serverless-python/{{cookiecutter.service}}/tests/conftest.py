@@ -1,14 +1,19 @@
+{%- set collections = cookiecutter._msgen.collections -%}
 """Test set-up: the function's environment, in-memory AWS resources made from infra/template.yaml, real-shaped events."""
 
 from __future__ import annotations
 
-import io
+{% if collections %}import hashlib
+{% endif %}import io
 import json
 import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+{%- if collections %}
+from urllib.parse import unquote, urlsplit
+{%- endif %}
 
 import pytest
 import yaml
@@ -32,16 +37,18 @@ os.environ.update(
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-import storage  # noqa: E402
+{% if collections %}import correlation  # noqa: E402
+import search  # noqa: E402
+{% endif %}import storage  # noqa: E402
 from observability import logger  # noqa: E402
 
 TEMPLATE = yaml.safe_load((Path(__file__).resolve().parents[1] / "infra" / "template.yaml").read_text(encoding="utf-8"))
 RESOURCES = TEMPLATE["Resources"]
 
 
-def template_references() -> dict[str, str]:
-    """Environment variables that point at the template's own resources ({"Ref": ...}): name -> logical id."""
-    found: dict[str, str] = {}
+def template_references() -> dict[str, tuple[str, str | None]]:
+    """Environment variables that point at the template's own resources: name -> (logical id, attribute; None for a Ref)."""
+    found: dict[str, tuple[str, str | None]] = {}
     for resource in RESOURCES.values():
         properties = resource.get("Properties", {})
         variables = dict((properties.get("Environment") or {}).get("Variables") or {})  # Lambda functions
@@ -49,7 +56,9 @@ def template_references() -> dict[str, str]:
             variables.update({pair["Name"]: pair["Value"] for pair in container.get("Environment", [])})
         for name, value in variables.items():
             if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in RESOURCES:
-                found[name] = value["Ref"]
+                found[name] = (value["Ref"], None)
+            elif isinstance(value, dict) and set(value) == {"Fn::GetAtt"} and value["Fn::GetAtt"][0] in RESOURCES:
+                found[name] = (value["Fn::GetAtt"][0], value["Fn::GetAtt"][1])
     return found
 
 
@@ -102,12 +111,19 @@ def create_state_machine(logical_id: str, properties: dict[str, Any]) -> str:
     )["stateMachineArn"]
 
 
+def collection_endpoint(logical_id: str, properties: dict[str, Any]) -> str:
+    """A search collection's endpoint (its CollectionEndpoint); the search_service fixture answers what is sent to it."""
+    return f"https://{logical_id.lower()}.eu-west-1.aoss.amazonaws.com"
+
+
+# What a variable holds, by the resource's type and the attribute it refers to (None: a Ref).
 CREATE = {
-    "AWS::DynamoDB::Table": create_table,
-    "AWS::S3::Bucket": create_bucket,
-    "AWS::SQS::Queue": create_queue,
-    "AWS::SNS::Topic": create_topic,
-    "AWS::StepFunctions::StateMachine": create_state_machine,
+    ("AWS::DynamoDB::Table", None): create_table,
+    ("AWS::S3::Bucket", None): create_bucket,
+    ("AWS::SQS::Queue", None): create_queue,
+    ("AWS::SNS::Topic", None): create_topic,
+    ("AWS::StepFunctions::StateMachine", None): create_state_machine,
+    ("AWS::OpenSearchServerless::Collection", "CollectionEndpoint"): collection_endpoint,
 }
 
 
@@ -115,15 +131,114 @@ CREATE = {
 def aws(monkeypatch):
     """Every test runs against in-memory AWS: each resource the code is given, as infra/template.yaml declares it."""
     with mock_aws():
-        for variable, logical_id in sorted(template_references().items()):
+        for variable, (logical_id, attribute) in sorted(template_references().items()):
             resource = RESOURCES[logical_id]
-            if resource["Type"] in CREATE:
-                monkeypatch.setenv(variable, CREATE[resource["Type"]](logical_id, resource.get("Properties", {})))
+            make = CREATE.get((resource["Type"], attribute))
+            if make:
+                monkeypatch.setenv(variable, make(logical_id, resource.get("Properties", {})))
 {%- if cookiecutter._msgen.email %}
         boto3.client("ses").verify_domain_identity(Domain="{{ cookiecutter._msgen.email.domain }}")
 {%- endif %}
         storage.clear_caches()
         yield
+{%- if collections %}
+
+
+@dataclass
+class SentRequest:
+    """A request the code sent to a search collection, as the collection received it."""
+
+    method: str
+    url: str
+    host: str
+    path: str  # decoded: /products/_doc/p-1
+    headers: dict[str, str]
+    raw: bytes
+    body: Any
+
+
+def error(kind: str, reason: str) -> dict[str, Any]:
+    """An OpenSearch error body."""
+    return {"error": {"type": kind, "reason": reason}}
+
+
+class FakeCollections:
+    """OpenSearch Serverless for the tests: each request is kept and answered from memory; nothing goes to the network.
+
+    Enough of the API for the generated code: create an index, index (PUT or POST _doc) and delete documents, and
+    _search (every word of a simple query must occur in the document)."""
+
+    def __init__(self) -> None:
+        self.requests: list[SentRequest] = []
+        self.indexes: dict[tuple[str, str], dict[str, Any]] = {}  # (endpoint host, index) -> documents by id
+
+    def send(self, request) -> tuple[int, bytes]:
+        url = urlsplit(request.url)
+        segments = [unquote(part) for part in url.path.strip("/").split("/")]
+        raw, path, headers = request.body or b"", "/" + "/".join(segments), dict(request.headers.items())
+        body = json.loads(raw) if raw else None
+        sent = SentRequest(request.method, request.url, url.hostname or "", path, headers, raw, body)
+        self.requests.append(sent)
+        status, answer = self.answer(sent, segments)
+        return status, json.dumps(answer).encode()
+
+    def answer(self, sent: SentRequest, segments: list[str]) -> tuple[int, dict[str, Any]]:
+        method, index, host = sent.method, segments[0], sent.host
+        if method == "PUT" and len(segments) == 1:
+            if (host, index) in self.indexes:
+                return 400, error("resource_already_exists_exception", f"index [{index}] already exists")
+            self.indexes[(host, index)] = {}
+            return 200, {"acknowledged": True, "index": index}
+        if segments[1:2] == ["_doc"] and method in ("PUT", "POST"):
+            documents = self.indexes.setdefault((host, index), {})  # indexing a document creates its index
+            doc_id = segments[2] if len(segments) > 2 else uuid.uuid4().hex
+            result = "updated" if doc_id in documents else "created"
+            documents[doc_id] = sent.body
+            return (200 if result == "updated" else 201), {"_index": index, "_id": doc_id, "result": result}
+        if segments[1:2] == ["_doc"] and method == "DELETE":
+            documents = self.indexes.get((host, index), {})
+            if documents.pop(segments[2], None) is None:
+                return 404, {"_index": index, "_id": segments[2], "result": "not_found"}
+            return 200, {"_index": index, "_id": segments[2], "result": "deleted"}
+        if segments[1:] == ["_search"] and method == "POST":
+            names = index.split(",")
+            if not any((host, name) in self.indexes for name in names):
+                return 404, error("index_not_found_exception", f"no such index [{index}]")
+            words = sent.body["query"].get("simple_query_string", {}).get("query", "").lower().split()
+            hits = []
+            for name in names:
+                for doc_id, document in self.indexes.get((host, name), {}).items():
+                    if all(word in json.dumps(document).lower() for word in words):
+                        hits.append({"_index": name, "_id": doc_id, "_score": 1.0, "_source": document})
+            hits = hits[: sent.body.get("size", 10)]
+            return 200, {"hits": {"total": {"value": len(hits), "relation": "eq"}, "hits": hits}}
+        return 400, error("illegal_argument_exception", f"{method} {sent.path} is not simulated here")
+
+    def sent(self, collection: str, method: str, path: str) -> list[SentRequest]:
+        """The requests sent to collection ``collection`` (as named in service.yaml) with this method and decoded path."""
+        host = urlsplit(os.environ[f"SEARCH_{collection.upper().replace('-', '_')}"]).hostname
+        return [r for r in self.requests if r.host == host and r.method == method and r.path == path]
+
+    @staticmethod
+    def assert_signed(sent: SentRequest, correlation_id: str) -> None:
+        """Signed with SigV4 for OpenSearch Serverless (service "aoss"), the payload's hash and the correlation id signed too."""
+        headers = {name.lower(): value for name, value in sent.headers.items()}
+        authorization = headers["authorization"]
+        assert authorization.startswith("AWS4-HMAC-SHA256 Credential="), authorization
+        assert "/eu-west-1/aoss/aws4_request" in authorization, authorization
+        signed = authorization.split("SignedHeaders=", 1)[1].split(",", 1)[0].split(";")
+        assert {"host", "x-amz-date", "x-amz-content-sha256", correlation.HEADER.lower()} <= set(signed), signed
+        assert headers["x-amz-content-sha256"] == hashlib.sha256(sent.raw).hexdigest()
+        assert headers[correlation.HEADER.lower()] == correlation_id
+
+
+@pytest.fixture(autouse=True)
+def search_service(monkeypatch) -> FakeCollections:
+    """The search collections, simulated: search.send (the helper's only network call) goes here in every test."""
+    fake = FakeCollections()
+    monkeypatch.setattr(search, "send", fake.send)
+    return fake
+{%- endif %}
 
 
 @dataclass
