@@ -219,17 +219,19 @@ def _matches(read: Read, namespace: str, metric: str, expected: dict[str, Any]) 
     """(is about this resource, with exactly the recommendation's dimensions)."""
     if read.namespace != namespace or read.metric != metric:
         return False, False
-    identifying = [v for v in expected.values() if v is not ANY and isinstance(v, dict)]
-    about = all(read.dims.get(n) == v for n, v in expected.items() if v is not ANY and n in read.dims) and (
-        not identifying or any(v in read.dims.values() for v in identifying))
-    exact = about and set(read.dims) == set(expected) and all(v is ANY or read.dims[n] == v for n, v in expected.items())
-    return about, exact
+    # about: every dimension of the recommendation, with this resource's value (more dimensions: a finer series of it)
+    about = all(n in read.dims and (v is ANY or read.dims[n] == v) for n, v in expected.items())
+    return about, about and set(read.dims) == set(expected)
 
 
 def substitutes(kind: str, rec: dict[str, Any]) -> set[tuple[str, str]]:
     """Metrics the alarm table reads in place of a recommendation's own (its 'metric' deviations)."""
-    return {(row.namespace, row.metric) for k, row in _rows_for(kind, rec) if "metric" in row.deviation
-            and (row.namespace, row.metric) != (rec["namespace"], rec["metric"])}
+    out = set()
+    for _, row in _rows_for(kind, rec):
+        reads_it = {(q.namespace or row.namespace, q.metric) for q in row.queries} | {(row.namespace, row.metric)}
+        if "metric" in row.deviation and (rec["namespace"], rec["metric"]) not in reads_it:
+            out.add((row.namespace, row.metric))
+    return out
 
 
 def check(template: dict[str, Any]) -> list[Finding]:

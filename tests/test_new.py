@@ -330,6 +330,19 @@ def test_handler_modules_may_not_shadow_python_or_the_service(cli, tmp_path):
     assert result.exit_code == 2 and "would shadow Python's standard module 'json'" in result.stderr
 
 
+def test_with_search_collections_a_handler_module_may_not_replace_the_search_helper(cli, tmp_path):
+    spec = tmp_path / "spec.yaml"
+    text = blueprint_text("search-api")
+    spec.write_text(text.replace("handler: search_api.find", "handler: search.find", 1))
+    result = generate(cli, tmp_path, "demo-svc", "--spec", str(spec))
+    assert result.exit_code == 2 and "module 'search' would shadow a module the generated service needs" in result.stderr
+    assert not (tmp_path / "demo-svc").exists()
+    without = tmp_path / "plain.yaml"  # without collections there is no helper: the name is free
+    without.write_text(blueprint_text().replace("handler: payments.get", "handler: search.get", 1))
+    assert generate(cli, tmp_path, "plain-svc", "--spec", str(without)).exit_code == 0
+    assert (tmp_path / "plain-svc" / "src" / "search.py").read_text().startswith('"""Handlers of module search')
+
+
 REQUIREMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,_-]+\])?==[A-Za-z0-9.+!-]+$")
 
 
