@@ -493,7 +493,10 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
         "workflows": [{"name": w.name, "env": f"WORKFLOW_{w.name.upper().replace('-', '_')}", "definition": w.definition,
                        "content": json.dumps(w.definition_data, indent=2, ensure_ascii=False) + "\n"} for w in spec.workflows],
         "database": {"name": spec.database.name, "app_user": spec.database.app_user} if spec.database else None,
-        "container": {"port": spec.container.port, "health_check_path": spec.container.health_check_path} if spec.container else None,
+        # The container's readiness route (/ready) runs `SELECT 1` when the container may connect to the database.
+        "container": {"port": spec.container.port, "health_check_path": spec.container.health_check_path,
+                      "database": spec.database is not None and any(u == "database:connect" for u in spec.container.uses)}
+        if spec.container else None,
         "collections": [{**c, "indexes": sorted(filled.get(c["name"], ()))} for c in collections.values()],
         "consumers": consumers,
         "queues": list(queues.values()),

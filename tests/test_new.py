@@ -515,16 +515,15 @@ BUCKET_METHODS = {"read": {"load", "get", "filter", "all", "download_file", "dow
                   "write": {"put_object", "put", "upload_file", "upload_fileobj", "delete", "delete_objects"}}
 COLLECTION_METHODS = {"read": {"query"}, "write": {"index_document", "delete_document", "ensure_index"}}
 # Granted uses that no generated code exercises yet, with the reason (the lead's decision, see the report of issue 8).
-UNEXERCISED = {
-    ("hybrid-api", "container", "database:connect"): "a PostgreSQL driver is not among the container's requirements",
-}
+UNEXERCISED: dict[tuple[str, str, str], str] = {}
 
 
 def storage_calls(function) -> dict[str, set[str]]:
     """What a handler does through storage.py: resource name -> the attributes it uses on that resource.
 
     Resources are storage.table/bucket/queue/topic/collection("name"), storage.start_workflow("name", ...) (the workflow's
-    name), storage.send_email(...) ("email") and storage.database_settings() ("database"), used directly or through locals."""
+    name), storage.send_email(...) ("email") and storage.database_settings() or storage.database() ("database"), used
+    directly or through locals."""
     import ast
 
     locals_: dict[str, str] = {}
@@ -536,7 +535,7 @@ def storage_calls(function) -> dict[str, set[str]]:
                 if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "storage":
                     if func.attr in ("table", "bucket", "queue", "topic", "collection", "start_workflow"):
                         return node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else None
-                    return {"send_email": "email", "database_settings": "database"}.get(func.attr)
+                    return {"send_email": "email", "database_settings": "database", "database": "database"}.get(func.attr)
                 node = func
             elif isinstance(node, ast.Attribute | ast.Subscript):
                 node = node.value
@@ -545,10 +544,12 @@ def storage_calls(function) -> dict[str, set[str]]:
             else:
                 return None
 
-    for _ in range(3):  # locals made from locals (obj = bucket.Object(...); client = obj.meta.client)
+    for _ in range(3):  # locals made from locals (obj = bucket.Object(...); client = obj.meta.client; with ... as connection)
         for node in ast.walk(function):
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) and root(node.value):
                 locals_[node.targets[0].id] = root(node.value)
+            if isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name) and root(node.context_expr):
+                locals_[node.optional_vars.id] = root(node.context_expr)
     used: dict[str, set[str]] = {}
     for node in ast.walk(function):
         if isinstance(node, ast.Call | ast.Attribute) and (name := root(node)):
@@ -559,12 +560,20 @@ def storage_calls(function) -> dict[str, set[str]]:
 
 
 def handler_calls(repo: Path, handler: str) -> dict[str, set[str]]:
+    """What a handler does through storage.py; ``web.*`` stands for every function of the container's own src/web.py
+    (its routes that are not handlers of the spec, such as the readiness check)."""
     import ast
 
     module, function = handler.rsplit(".", 1)
-    tree = ast.parse((repo / "src" / f"{module.replace('.', '_')}.py").read_text(encoding="utf-8"))
-    (node,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function]
-    return storage_calls(node)
+    path = repo / "src" / f"{module.replace('.', '_')}.py"
+    if function == "*" and not path.exists():
+        return {}
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    used: dict[str, set[str]] = {}
+    for node in [n for n in tree.body if isinstance(n, ast.FunctionDef) and function in ("*", n.name)]:
+        for name, attributes in storage_calls(node).items():
+            used.setdefault(name, set()).update(attributes)
+    return used
 
 
 def code_units(spec) -> list[tuple[str, list[str], list[str]]]:
@@ -578,7 +587,7 @@ def code_units(spec) -> list[tuple[str, list[str], list[str]]]:
         else:
             units.append((f"{route.method} {route.path}", [route.handler], list(route.uses)))
     if spec.container:
-        units.append(("container", container_routes, list(spec.container.uses)))
+        units.append(("container", [*container_routes, "web.*"], list(spec.container.uses)))
     for queue in spec.messaging.queues:
         if queue.consumer:
             units.append((f"consumer of {queue.name}", [queue.consumer.handler], list(queue.consumer.uses)))

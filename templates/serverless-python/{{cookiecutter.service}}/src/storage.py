@@ -95,6 +95,18 @@ def database_settings() -> dict[str, object]:
         "dbname": os.environ["DB_NAME"],
         "sslmode": "require",
     }
+{%- if cookiecutter._msgen.hybrid %}
+
+
+def database(**options: object):
+    """A new psycopg connection to the database with database_settings(): TLS required, a fresh IAM token as password.
+
+    Use it as a context manager (`with storage.database() as connection:`); psycopg is in requirements-container.txt.
+    """
+    import psycopg  # imported here: the functions' package does not include it
+
+    return psycopg.connect(**database_settings(), connect_timeout=5, **options)
+{%- endif %}
 
 
 {% endif -%}

@@ -1,5 +1,7 @@
 {%- set health = cookiecutter._msgen.container.health_check_path if cookiecutter._msgen.container else "/health" -%}
 {%- set port = cookiecutter._msgen.container.port if cookiecutter._msgen.container else 8080 -%}
+{%- set ready = cookiecutter._msgen.container.database if cookiecutter._msgen.container else False -%}
+{%- set ready = ready and not (cookiecutter._msgen.container_routes | selectattr("path", "equalto", "/ready") | list) -%}
 """The container service (hybrid pattern): the routes API Gateway sends through its VPC link.
 
 Same standards as the Lambda handlers: the correlation id from the header (or a new one) on every log
@@ -14,11 +16,15 @@ import time
 import uuid
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.exceptions import ServiceError
+{% if ready %}import psycopg
+{% endif %}from aws_lambda_powertools.event_handler.exceptions import ServiceError
+{%- if ready %}
+from botocore.exceptions import BotoCoreError, ClientError
+{%- endif %}
 from fastapi import Body, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-{% for name in (["correlation"] + (cookiecutter._msgen.container_routes | map(attribute="module") | unique | list)) | sort %}import {{ name }}
+{% for name in (["correlation"] + (["storage"] if ready else []) + (cookiecutter._msgen.container_routes | map(attribute="module") | unique | list)) | unique | sort %}import {{ name }}
 {% endfor %}from observability import logger
 from rest import decimals, plain
 
@@ -64,13 +70,28 @@ def health() -> dict[str, str]:
     """Load balancer health check."""
     return {"status": "ok"}
 {%- endif %}
+{%- if ready %}
+
+
+@app.get("/ready", response_model=None)
+def ready() -> dict[str, str] | JSONResponse:
+    """Readiness: the database answers `SELECT 1` (the load balancer checks {{ health }}, which does not depend on it)."""
+    try:
+        with storage.database() as connection:
+            connection.execute("SELECT 1").fetchone()
+    except (psycopg.Error, BotoCoreError, ClientError):
+        logger.exception("the database is not ready")
+        return JSONResponse(status_code=503, content={"status": "database unavailable"})
+    return {"status": "ok"}
+{%- endif %}
 {#- The handlers call boto3, which blocks: the routes are plain functions, which FastAPI runs in its thread pool. #}
 {%- for r in cookiecutter._msgen.container_routes %}
 {%- set methods = '"GET", "POST", "PUT", "PATCH", "DELETE"' if r.method == "ANY" else '"' ~ r.method ~ '"' %}
 {%- set args = [] %}
 {%- for p in r.params %}{% set _ = args.append(p ~ ": str") %}{% endfor %}
 {%- if r.kind == "create" %}{% set _ = args.append("body: Annotated[dict[str, Any] | None, Body()] = None") %}{% endif %}
-{%- set call = r.module ~ "." ~ r.function ~ "(" ~ ((["decimals(body or {})"] if r.kind == "create" else []) + r.params) | join(", ") ~ ")" %}
+{%- if r.search_in %}{% set _ = args.append('q: str = ""') %}{% endif %}
+{%- set call = r.module ~ "." ~ r.function ~ "(" ~ ((["decimals(body or {})"] if r.kind == "create" else []) + r.params + (["q=q"] if r.search_in else [])) | join(", ") ~ ")" %}
 
 
 @app.api_route("{{ r.path | replace('+}', ':path}') }}", methods=[{{ methods }}])

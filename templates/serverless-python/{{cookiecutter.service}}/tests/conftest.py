@@ -1,4 +1,5 @@
 {%- set collections = cookiecutter._msgen.collections -%}
+{%- set database = cookiecutter._msgen.container and cookiecutter._msgen.container.database -%}
 """Test set-up: the function's environment, in-memory AWS resources made from infra/template.yaml, real-shaped events."""
 
 from __future__ import annotations
@@ -237,6 +238,58 @@ def search_service(monkeypatch) -> FakeCollections:
     """The search collections, simulated: search.send (the helper's only network call) goes here in every test."""
     fake = FakeCollections()
     monkeypatch.setattr(search, "send", fake.send)
+    return fake
+{%- endif %}
+{%- if database %}
+
+
+class FakeConnection:
+    """What the code uses of a psycopg connection: a context manager that executes statements."""
+
+    def __init__(self, statements: list[str]) -> None:
+        self.statements = statements
+
+    def __enter__(self) -> FakeConnection:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    def execute(self, query: str, params: Any = None) -> FakeConnection:
+        self.statements.append(query)
+        return self
+
+    def fetchone(self) -> tuple[int]:
+        return (1,)
+
+
+class FakeDatabase:
+    """psycopg.connect for the tests (there is no database here): the settings of each connection, the statements run."""
+
+    def __init__(self) -> None:
+        self.connections: list[dict[str, Any]] = []
+        self.statements: list[str] = []
+        self.error: Exception | None = None  # raised by connect when set
+
+    def connect(self, **settings: Any) -> FakeConnection:
+        if self.error is not None:
+            raise self.error
+        self.connections.append(settings)
+        return FakeConnection(self.statements)
+
+
+@pytest.fixture
+def database(monkeypatch) -> FakeDatabase:
+    """The task's DB_* variables as infra/template.yaml sets them (the cluster's address made up), and a fake psycopg.connect."""
+    import psycopg
+
+    address = "db.cluster-abc.eu-west-1.rds.amazonaws.com"
+    (task,) = [r for r in RESOURCES.values() if r["Type"] == "AWS::ECS::TaskDefinition"]
+    for pair in task["Properties"]["ContainerDefinitions"][0].get("Environment", []):
+        if pair["Name"].startswith("DB_"):
+            monkeypatch.setenv(pair["Name"], pair["Value"] if isinstance(pair["Value"], str) else address)
+    fake = FakeDatabase()
+    monkeypatch.setattr(psycopg, "connect", fake.connect)
     return fake
 {%- endif %}
 

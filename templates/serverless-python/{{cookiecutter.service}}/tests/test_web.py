@@ -1,4 +1,6 @@
 {%- set health = cookiecutter._msgen.container.health_check_path if cookiecutter._msgen.container else "/health" -%}
+{%- set ready = cookiecutter._msgen.container.database if cookiecutter._msgen.container else False -%}
+{%- set ready = ready and not (cookiecutter._msgen.container_routes | selectattr("path", "equalto", "/ready") | list) -%}
 """The container service over real HTTP on loopback: routes, the correlation header, JSON log lines."""
 
 from __future__ import annotations
@@ -62,6 +64,21 @@ def test_an_incoming_correlation_id_is_returned_and_logged(server, log_lines):
 def test_a_missing_correlation_id_is_created(server):
     _, headers, _ = request(server + "{{ health }}")
     assert len({k.lower(): v for k, v in headers.items()}[HEADER.lower()]) == 36
+{%- if ready %}
+
+
+def test_readiness_asks_the_database_and_health_does_not(server, database):
+    import psycopg
+
+    status, _, body = request(server + "/ready")
+    assert status == 200 and json.loads(body) == {"status": "ok"}
+    assert database.statements == ["SELECT 1"] and database.connections[0]["sslmode"] == "require"
+    database.error = psycopg.OperationalError("connection refused")
+    status, _, body = request(server + "/ready")
+    assert status == 503 and json.loads(body) == {"status": "database unavailable"}
+    status, _, _ = request(server + "{{ health }}")
+    assert status == 200, "the load balancer's health check must not depend on the database"
+{%- endif %}
 {%- for r in cookiecutter._msgen.container_routes %}
 {%- set path = r.request_path %}
 
