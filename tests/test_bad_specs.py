@@ -217,3 +217,13 @@ def test_unusable_workflow_definition_files_are_located_errors(cli, tmp_path, ma
         result = cli(command, str(spec), *(["--no-cache"] if command == "synth" else []))
         assert result.exit_code == 2 and "Traceback" not in result.output, result.output
         assert f"{spec}:{line}:17: workflows[0].definition: " in result.stderr and expected in result.stderr, result.stderr
+
+
+def test_a_setting_msgen_replaced_says_what_replaced_it(cli, tmp_path):
+    spec = tmp_path / "old.yaml"
+    spec.write_text("service: old-svc\nteam: t\napi:\n  routes:\n    - {method: GET, path: /x, handler: x.get}\n"
+                    "observability:\n  alarms:\n    target_5xx_count: 5\n", encoding="utf-8")
+    result = cli("validate", str(spec))
+    assert result.exit_code == 2
+    assert f"{spec}:8:5: observability.alarms.target_5xx_count: no longer a setting: use observability.alarms.target_5xx_rate_percent" \
+        in result.output

@@ -34,9 +34,19 @@ MAX_DEFINITION_DEPTH = 64  # far beyond any real definition; the template writer
 __all__ = ["ServiceSpec", "load_spec", "parse_spec", "validate_located", "attach_workflows"]
 
 
+# Settings msgen no longer has, and what took their place (a spec that still sets one is told, not just refused).
+RENAMED = {
+    "target_5xx_count": "use observability.alarms.target_5xx_rate_percent (5XX responses as a share of the containers' "
+                        "requests, as AWS recommends, instead of a fixed count)",
+}
+
+
 def _message(err: dict[str, Any]) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
+        replaced = RENAMED.get(str(err["loc"][-1]))
+        if replaced:
+            return f"no longer a setting: {replaced}"
         return "unknown key (check the spelling; `msgen schema` lists every key)"
     if kind == "missing":
         return "required key is missing"
