@@ -274,6 +274,9 @@ CLAIMS = {
     "CKV_AWS_91": lambda spec, res, lid: (
         _reached_only_through_the_vpc_link(res, lid)
         and all("AccessLogSetting" in stage for stage in _of_type(res, "AWS::ApiGateway::Stage").values())),
+    "CKV_AWS_150": lambda spec, res, lid: (
+        not spec.lifecycle.protected and {"Key": "deletion_protection.enabled", "Value": "false"} in _props(res, lid)["LoadBalancerAttributes"]),
+    "CKV_AWS_139": lambda spec, res, lid: not spec.lifecycle.protected and _props(res, lid)["DeletionProtection"] is False,
     "CKV_AWS_117": lambda spec, res, lid: (
         _function_without("VpcConfig")(spec, res, lid) and not _has_a_vpc(spec, res) and not spec.application.subnet_ids
         and not _uses_the_database(res, lid)),

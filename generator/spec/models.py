@@ -430,6 +430,17 @@ class Alarms(Model):
                                                                               "storage-throughput anomaly band")
 
 
+class Lifecycle(Model):
+    """What protects the service's data from deletion. The defaults protect and keep everything; set them per
+    environment (environments.<env>.lifecycle) to make dev and preview environments deletable."""
+
+    protected: bool = Field(True, description="Deletion protection on tables, the database, the load balancer and search collections; "
+                                              "`msgen destroy` refuses a protected environment")
+    retain_data: bool = Field(True, description="Keep tables, buckets, queues, topics' queues, log groups, the key and collections when "
+                                                "the stack is deleted or a resource replaced (DeletionPolicy Retain; the database keeps a "
+                                                "final snapshot); false deletes them with the stack")
+
+
 class Observability(Model):
     log_retention_days: int = Field(30, description="Retention of every log group; one of CloudWatch's allowed values",
                                     json_schema_extra={"enum": list(LOG_RETENTION_DAYS)})
@@ -488,6 +499,7 @@ class ServiceSpec(Model):
     search: Search = Field(default_factory=Search, description="OpenSearch Serverless collections; `uses: [<collection>:read|write|readwrite]`")
     network: Network = Field(default_factory=Network)
     observability: Observability = Field(default_factory=Observability)
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle, description="Deletion protection and data retention (per environment)")
 
     @field_validator("environments")
     @classmethod

@@ -31,6 +31,8 @@ SKIP_REASONS = {
     "CKV_AWS_2": "internal load balancer reached only through API Gateway's VPC link, where TLS ends; set container.certificate_arn for HTTPS",
     "CKV_AWS_103": "plain HTTP inside the VPC behind API Gateway's VPC link, where TLS ends; set container.certificate_arn for HTTPS (TLS 1.2+)",
     "CKV_AWS_91": "internal load balancer reached only through API Gateway, whose access log records every request",
+    "CKV_AWS_150": "deletion protection is off: this environment is deletable (lifecycle.protected: false in the spec)",
+    "CKV_AWS_139": "deletion protection is off: this environment is deletable (lifecycle.protected: false in the spec)",
     "CKV_AWS_117": "no VPC in the spec (the function only calls AWS APIs); set application.subnet_ids to attach one",
     "CKV_AWS_117:outside": "the function only calls AWS APIs and does not use the database, so it runs outside the service's VPC; "
                            "only functions that use the database run in it",
@@ -106,9 +108,10 @@ class Context:
         if skips:
             metadata["checkov"] = {"skip": [{"id": key.partition(":")[0], "comment": SKIP_REASONS[key]} for key in skips]}
         resource.Metadata = metadata
-        if retain:
-            resource.DeletionPolicy = "Retain"
-            resource.UpdateReplacePolicy = "Retain"
+        if retain:  # it holds data: kept, unless this environment is deletable (lifecycle.retain_data: false)
+            policy = "Retain" if self.spec.lifecycle.retain_data else "Delete"
+            resource.DeletionPolicy = policy
+            resource.UpdateReplacePolicy = policy
         if "Tags" in resource.props and "Tags" not in resource.properties:
             tags = self.tags()
             # A few resource types (API Gateway v2, SSM) take tags as a plain mapping instead of a list.

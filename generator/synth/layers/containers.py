@@ -66,8 +66,9 @@ def build(ctx: Context) -> None:
     lb = ctx.add(elb.LoadBalancer(
         "LoadBalancer", Type="application", Scheme="internal", Subnets=subnets, SecurityGroups=[Ref(lb_sg)],
         LoadBalancerAttributes=[elb.LoadBalancerAttributes(Key="routing.http.drop_invalid_header_fields.enabled", Value="true"),
-                                elb.LoadBalancerAttributes(Key="deletion_protection.enabled", Value="true")],
-    ), "Private load balancer in front of the tasks; only the VPC link reaches it", skips=("CKV_AWS_91",))
+                                elb.LoadBalancerAttributes(Key="deletion_protection.enabled", Value=str(ctx.spec.lifecycle.protected).lower())],
+    ), "Private load balancer in front of the tasks; only the VPC link reaches it",
+        skips=("CKV_AWS_91",) if ctx.spec.lifecycle.protected else ("CKV_AWS_91", "CKV_AWS_150"))
     group = ctx.add(elb.TargetGroup(
         "ServiceTargetGroup", VpcId=vpc, Protocol="HTTP", Port=c.port, TargetType="ip",
         HealthCheckPath=c.health_check_path, HealthCheckIntervalSeconds=15, HealthyThresholdCount=2, UnhealthyThresholdCount=3,

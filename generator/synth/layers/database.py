@@ -43,14 +43,15 @@ def build(ctx: Context) -> None:
         DatabaseName=db.name, Port=PORT, MasterUsername="msgen_admin", ManageMasterUserPassword=True,
         MasterUserSecret=rds.MasterUserSecret(KmsKeyId=ctx.key_arn()),
         ServerlessV2ScalingConfiguration=rds.ServerlessV2ScalingConfiguration(MinCapacity=db.min_capacity, MaxCapacity=db.max_capacity),
-        StorageEncrypted=True, KmsKeyId=ctx.key_arn(), EnableIAMDatabaseAuthentication=True, DeletionProtection=True,
+        StorageEncrypted=True, KmsKeyId=ctx.key_arn(), EnableIAMDatabaseAuthentication=True,
+        DeletionProtection=ctx.spec.lifecycle.protected,
         BackupRetentionPeriod=db.backup_retention_days, CopyTagsToSnapshot=True, EnableCloudwatchLogsExports=["postgresql"],
         DBSubnetGroupName=Ref(subnet_group), VpcSecurityGroupIds=[Ref(sg)],
     )
     cluster.DependsOn = [log_group.title]
-    cluster.DeletionPolicy = "Snapshot"
-    cluster.UpdateReplacePolicy = "Snapshot"
-    ctx.add(cluster, f"Aurora Serverless v2 PostgreSQL {db.engine_version}, {db.min_capacity}-{db.max_capacity} ACU")
+    cluster.DeletionPolicy = cluster.UpdateReplacePolicy = "Snapshot" if ctx.spec.lifecycle.retain_data else "Delete"
+    ctx.add(cluster, f"Aurora Serverless v2 PostgreSQL {db.engine_version}, {db.min_capacity}-{db.max_capacity} ACU",
+            skips=() if ctx.spec.lifecycle.protected else ("CKV_AWS_139",))
     monitoring = ctx.add(iam.Role(
         "DatabaseMonitoringRole", AssumeRolePolicyDocument=assume_role("monitoring.rds.amazonaws.com"),
         Policies=[iam.Policy(PolicyName="enhanced-monitoring", PolicyDocument=document(statement(

@@ -44,7 +44,7 @@ def _table(ctx: Context, table: Table) -> dynamodb.Table:
         KeySchema=_key_schema(table.partition_key, table.sort_key),
         PointInTimeRecoverySpecification=dynamodb.PointInTimeRecoverySpecification(PointInTimeRecoveryEnabled=True),
         SSESpecification=dynamodb.SSESpecification(SSEEnabled=True, SSEType="KMS", KMSMasterKeyId=ctx.key_arn()),
-        DeletionProtectionEnabled=True,
+        DeletionProtectionEnabled=ctx.spec.lifecycle.protected,
     )
     if table.indexes:
         props["GlobalSecondaryIndexes"] = [

@@ -121,6 +121,6 @@ def _collection(ctx: Context, c: Collection, holders: dict[str, set[str]], endpo
         )
     collection = opensearchserverless.Collection(
         lid, Name=Sub(name), Type=TYPES[c.type], StandbyReplicas="ENABLED" if c.standby_replicas else "DISABLED",
-        Description=f"{ctx.service}: search collection {c.name}", DeletionProtection="ENABLED", DependsOn=[encryption.title],
+        Description=f"{ctx.service}: search collection {c.name}", DeletionProtection="ENABLED" if ctx.spec.lifecycle.protected else "DISABLED", DependsOn=[encryption.title],
     )
     return ctx.add(collection, f"Search collection '{c.name}' ({c.type}); billed in OCUs even when idle (see README)", retain=True)
