@@ -128,19 +128,19 @@ KINDS: Mapping[str, Kind] = MappingProxyType({k.name: k for k in (
         grants=(Grant("{id}", {"send": ("sqs:GetQueueAttributes", "sqs:SendMessage"),
                                "consume": ("sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
                                            "sqs:ReceiveMessage")}, ("Arn",)),),
-        kms={"send": "write", "consume": "read"}, env="QUEUE", substitution="queue", endpoint="sqs", helper="correlation.send_message",
+        kms={"send": "write", "consume": "read"}, env="QUEUE", substitution="queue", endpoint="sqs", helper="storage.queue",
         alarm_component="queue-<name>",
     ),
     Kind(
         "topic", "SNS topic", section=("messaging", "topics"), id_suffix="Topic", verbs=("publish",),
         grants=(Grant("{id}", {"publish": ("sns:Publish",)}, ("Ref",)),),
-        kms={"publish": "write"}, env="TOPIC", substitution="topic", endpoint="sns", helper="correlation.publish",
+        kms={"publish": "write"}, env="TOPIC", substitution="topic", endpoint="sns", helper="storage.topic",
         alarm_component="topic-<name>",
     ),
     Kind(
         "workflow", "Step Functions state machine", section=("workflows",), id_suffix="StateMachine", verbs=("start",),
         grants=(Grant("{id}", {"start": ("states:StartExecution",)}, ("Ref",)),),
-        kms={"start": "read"}, env="WORKFLOW", endpoint="states", helper="correlation.start_execution",
+        kms={"start": "read"}, env="WORKFLOW", endpoint="states", helper="storage.start_workflow",
         alarm_component="workflow-<name>",
     ),
     Kind(
@@ -148,7 +148,7 @@ KINDS: Mapping[str, Kind] = MappingProxyType({k.name: k for k in (
         # IAM lets the caller reach the collection's API; what it may do there (read or write documents) is the
         # collection's data access policy, which the search layer writes from the same uses.
         grants=(Grant("{id}", {"read": ("aoss:APIAccessAll",), "write": ("aoss:APIAccessAll",)}, ("Arn",)),),
-        kms={"read": "read", "write": "read"}, env="SEARCH", env_value="GetAtt:CollectionEndpoint", helper="search.client",
+        kms={"read": "read", "write": "read"}, env="SEARCH", env_value="GetAtt:CollectionEndpoint", helper="storage.collection",
         alarm_component="search-<name>",
     ),
     Kind(
@@ -157,7 +157,7 @@ KINDS: Mapping[str, Kind] = MappingProxyType({k.name: k for k in (
                       ("arn:${{AWS::Partition}}:ses:${{AWS::Region}}:${{AWS::AccountId}}:identity/{domain}",),
                       condition={"StringEquals": {"ses:FromAddress": "{sender}@{domain}"}}),),
         env_vars={"EMAIL_SENDER": "{sender}@{domain}"},
-        kms={"send": "write"}, endpoint="email", helper="correlation.send_email",
+        kms={"send": "write"}, endpoint="email", helper="storage.send_email",
     ),
     Kind(
         "database", "Aurora PostgreSQL cluster", section=("database",), verbs=("connect",), singleton=True, fixed_id="DatabaseCluster",

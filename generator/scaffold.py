@@ -23,6 +23,8 @@ import yaml
 
 from generator import __version__
 from generator.errors import InputError, MsgenError, OutputExistsError
+from generator.kinds import Use
+from generator.plan import build_plan, parse_uses
 from generator.resources import data_dir
 from generator.spec.loader import Located
 from generator.spec.models import SERVICE_NAME_RE, ServiceSpec
@@ -232,8 +234,6 @@ def _powertools_path(path: str) -> str:
 
 
 def _mermaid(spec: ServiceSpec) -> str:
-    from generator.plan import build_plan
-
     functions = build_plan(spec).functions
     node = {t.name: f"t_{t.name.replace('-', '_')}" for t in spec.persistence.tables}
     node.update({b.name: f"b_{b.name.replace('-', '_')}" for b in spec.persistence.buckets})
@@ -295,14 +295,14 @@ def _mermaid(spec: ServiceSpec) -> str:
         for target in sorted(set(fn.targets) - {fn.consumes}):
             lines.append(f"  {fid} --> {node[target]}")
     for w in spec.workflows:
-        targets = sorted({u.split(":")[0] for u in w.uses}) + [f"fn:{n}" for n in w.invokes]
+        targets = sorted({u.target for u in parse_uses(w.uses)}) + [f"fn:{n}" for n in w.invokes]
         for target in targets:
             dest = f"fn_{target[3:].replace('-', '_')}" if target.startswith("fn:") else node.get(target)
             if dest:
                 lines.append(f"  {node[w.name]} --> {dest}")
     if spec.container:
         lines += ["  api -->|VPC link| alb", "  alb --> svc"]
-        lines += [f"  svc --> {node[target]}" for target in sorted({u.split(":")[0] for u in spec.container.uses})]
+        lines += [f"  svc --> {node[target]}" for target in sorted({u.target for u in parse_uses(spec.container.uses)})]
     for t in m.topics:
         lines += [f"  {node[t.name]} --> {node[q]}" for q in t.subscribers]
     for e in m.events:
@@ -316,6 +316,7 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
 
     # The repository's service.yaml gets its own schema line (pointing into .msgen/).
     spec_text = "".join(ln for ln in spec_text.splitlines(keepends=True) if "yaml-language-server:" not in ln).rstrip("\n")
+    plan = build_plan(spec)  # what each use is and grants: read from the plan, never re-derived here
     tables = {
         t.name: {
             "name": t.name,
@@ -340,11 +341,9 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
         target = "container" if spec.pattern == "hybrid" and (r.target or "container") == "container" else "function"
         # A container route acts with the task role's rights (container.uses) unless it names its own.
         uses = r.uses or (list(spec.container.uses) if target == "container" and spec.container else [])
-        access: dict[str, set[str]] = {}
-        for use in uses:
-            name, level = use.split(":")
-            access.setdefault(name, set()).update({"read", "write"} if level == "readwrite" else {level})
-        table_name = next((u.split(":")[0] for u in uses if u.split(":")[0] in tables), None)
+        declared = [Use.parse(u) for u in uses]  # in the spec's order: the first table named is the route's table
+        access = plan.access(tuple(declared))
+        table_name = next((u.target for u in declared if u.target in tables), None)
         table = tables.get(table_name) if table_name else None
         data = _route_data(r, params, target, r.auth or spec.api.auth, table, access, buckets, tables)
         kind = data["kind"]
@@ -425,10 +424,7 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
     def worker(kind: str, source: str, name: str, handler: str, uses: list[str], test_verb: str, queue: dict) -> dict[str, Any]:
         """A function that is not behind the API: a queue consumer, or a topic or events handler."""
         module, function = handler.rsplit(".", 1)
-        targets: dict[str, set[str]] = {}
-        for use in uses:
-            target, level = use.split(":")
-            targets.setdefault(target, set()).update({"read", "write"} if level == "readwrite" else {level})
+        targets = plan.access(tuple(Use.parse(u) for u in uses))
         written = [tables[t] for t, v in targets.items() if t in tables and "write" in v]
         index_into, search_in = _search_uses("worker", "function", targets, collections, None, None)
         return {

@@ -60,3 +60,16 @@ def test_the_help_text_names_every_kind_and_verb():
     for kind in KINDS.values():
         for verb in kind.verbs:
             assert verb in text and kind.name in text
+
+
+def test_every_kinds_helper_is_a_function_of_the_generated_code():
+    import re
+
+    from tests.conftest import ROOT
+
+    src = ROOT / "templates" / "serverless-python" / "{{cookiecutter.service}}" / "src"
+    for kind in KINDS.values():
+        if kind.helper:
+            module, function = kind.helper.split(".")
+            text = (src / f"{module}.py").read_text(encoding="utf-8")
+            assert re.search(rf"^def {function}\(", text, re.M), f"{kind.name}: {kind.helper} is not in the generated {module}.py"
