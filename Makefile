@@ -48,7 +48,7 @@ demo: $(STAMP)
 	@echo "Template for the default blueprint (payment-svc): $(DEMO_OUT)"
 
 test: $(STAMP) $(CHECKOV_STAMP) $(WHEELHOUSE_STAMP)
-	MSGEN_CHECKOV=$(CHECKOV_VENV)/bin/checkov MSGEN_WHEELHOUSE=$(WHEELHOUSE) \
+	MSGEN_CHECKOV=$(abspath $(CHECKOV_VENV))/bin/checkov MSGEN_WHEELHOUSE=$(abspath $(WHEELHOUSE)) \
 		$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 # Unit tests of the kinds table, the plan, grants and checks: no venvs, no cfn-lint, no checkov. For your own loop.

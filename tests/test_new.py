@@ -34,7 +34,8 @@ THIS_PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
 @pytest.fixture(scope="session")
 def service_venv(tmp_path_factory):
     """One venv with a generated service's dependencies, built once per run from the wheelhouse (no network)."""
-    wheelhouse = Path(os.environ.get("MSGEN_WHEELHOUSE") or ROOT / ".venv" / "wheelhouse")
+    # `make test` passes a relative path; links made from another folder need the absolute one.
+    wheelhouse = Path(os.environ.get("MSGEN_WHEELHOUSE") or ROOT / ".venv" / "wheelhouse").resolve()
     assert wheelhouse.is_dir(), f"{wheelhouse} missing: `make test` builds it"
     venv = tmp_path_factory.mktemp("service-venv")
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -60,13 +61,16 @@ def generate(cli, parent: Path, name: str, *args: str):
 
 def make_dry_run(repo: Path, *targets: str, env: dict[str, str] | None = None) -> str:
     """The commands `make TARGET` would run (make -n), with the tools taken as installed."""
-    result = subprocess.run(["make", "-n", "SKIP_INSTALL=1", *targets], cwd=repo, capture_output=True, text=True, env=env, timeout=60)
+    # A parent make (the suite runs under `make test`) would make this one print "Entering directory": start clean.
+    result = subprocess.run(["make", "-n", "SKIP_INSTALL=1", *targets], cwd=repo, capture_output=True, text=True,
+                            env=env if env is not None else clean_env(), timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
 
 def wheelhouse_dir() -> Path:
-    wheelhouse = Path(os.environ.get("MSGEN_WHEELHOUSE") or ROOT / ".venv" / "wheelhouse")
+    # `make test` passes a relative path; links made from another folder need the absolute one.
+    wheelhouse = Path(os.environ.get("MSGEN_WHEELHOUSE") or ROOT / ".venv" / "wheelhouse").resolve()
     assert wheelhouse.is_dir(), f"{wheelhouse} missing: `make test` builds it"
     return wheelhouse
 

@@ -51,7 +51,8 @@ def test_every_permission_of_a_function_is_explained_by_its_uses_or_its_own_logs
         used = set(fn.targets)
         explained = {f"{lid}LogGroup", "ServiceKey", f"{lid}DeadLetterQueue"}
         for target in used:
-            explained |= {naming.table_id(target), naming.bucket_id(target), naming.logical_id(target, "Queue"), naming.logical_id(target, "Topic")}
+            explained |= {naming.table_id(target), naming.bucket_id(target), naming.logical_id(target, "Queue"), naming.logical_id(target, "Topic"),
+                          naming.logical_id(target, "Collection")}
         if "database" in used:
             explained.add("DatabaseCluster")
         explained |= {naming.logical_id(w.name, "StateMachine") for w in spec.workflows if w.name in used}
