@@ -9,7 +9,7 @@ fields are invalid, and every problem is reported in one run.
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator, model_validator
 from pydantic.json_schema import JsonDict
 
 from generator.kinds import ALL_VERBS, uses_help
@@ -354,9 +354,56 @@ class Api(Model):
     cache_enabled: bool = Field(False, description="Turn on the stage cache cluster (costs money; off by default)")
     web_acl_arn: Arn | None = Field(None, description="WAFv2 web ACL (regional) to associate with the stage")
     account_logging_role: bool = Field(
-        True, description="Set the account's API Gateway CloudWatch role (needed once per account and Region before stages can log); "
-        "turn off where the platform already manages it",
+        False, description="Also set the account's API Gateway CloudWatch role in this stack. It is an account-wide setting: "
+        "`msgen bootstrap` sets it once per account and Region; turn this on only where there is no bootstrap stack "
+        "(services in one account would overwrite each other's setting)",
     )
+
+
+# The traffic-shifting configurations CodeDeploy predefines for Lambda (CodeDeployDefault.Lambda...): strategy -> percent -> minutes.
+RELEASE_CONFIGS: dict[str, dict[int, tuple[int, ...]]] = {
+    "canary": {10: (5, 10, 15, 30)},
+    "linear": {10: (1, 2, 3, 10)},
+}
+
+
+class ReleaseHooks(Model):
+    pre_traffic: Annotated[str, StringConstraints(pattern=HANDLER_RE, max_length=128)] | None = Field(
+        None, description="module.function run against the new version before it gets traffic; it reports success or failure to CodeDeploy")
+    post_traffic: Annotated[str, StringConstraints(pattern=HANDLER_RE, max_length=128)] | None = Field(
+        None, description="module.function run once all traffic is on the new version; it reports success or failure to CodeDeploy")
+
+
+class Release(Model):
+    """How a new version of the functions gets traffic (CodeDeploy through each function's alias)."""
+
+    strategy: Literal["all_at_once", "canary", "linear"] = Field(
+        "all_at_once", description="all_at_once; canary: percent of the traffic for interval_minutes, then all; "
+                                   "linear: percent more every interval_minutes")
+    percent: int = Field(10, ge=1, le=99, description="Canary share, or linear step, in percent (CodeDeploy predefines 10)")
+    interval_minutes: int = Field(5, ge=1, le=60, description="Canary bake time, or minutes between linear steps")
+    hooks: ReleaseHooks = Field(default_factory=ReleaseHooks)
+
+    @model_validator(mode="after")
+    def _predefined(self) -> "Release":
+        if self.strategy == "all_at_once":
+            return self
+        allowed = RELEASE_CONFIGS[self.strategy]
+        if self.percent not in allowed or self.interval_minutes not in allowed[self.percent]:
+            choices = "; ".join(f"percent {p} with interval_minutes {', '.join(map(str, m))}" for p, m in allowed.items())
+            raise ValueError(f"release: CodeDeploy predefines no {self.strategy} of {self.percent}% every {self.interval_minutes} minutes "
+                             f"for Lambda; choose {choices}")
+        return self
+
+    @property
+    def deployment_config(self) -> str:
+        """The predefined CodeDeploy configuration, e.g. CodeDeployDefault.LambdaCanary10Percent5Minutes."""
+        if self.strategy == "canary":
+            return f"CodeDeployDefault.LambdaCanary{self.percent}Percent{self.interval_minutes}Minutes"
+        if self.strategy == "linear":
+            unit = "Minute" if self.interval_minutes == 1 else "Minutes"
+            return f"CodeDeployDefault.LambdaLinear{self.percent}PercentEvery{self.interval_minutes}{unit}"
+        return "CodeDeployDefault.LambdaAllAtOnce"
 
 
 class Application(Model):
@@ -377,6 +424,7 @@ class Application(Model):
         default_factory=list, description="Run functions in these VPC subnets (with security_group_ids)"
     )
     security_group_ids: list[Annotated[str, StringConstraints(pattern=r"^sg-[0-9a-f]{8,17}$")]] = Field(default_factory=list)
+    release: Release = Field(default_factory=Release, description="How new code gets traffic: through each function's alias, by CodeDeploy")
 
     @field_validator("environment")
     @classmethod
