@@ -152,8 +152,10 @@ _ENHANCED = ("a Container Insights metric with enhanced observability only (Clou
              "not publish it. The service's CPUUtilization and MemoryUtilization (AWS/ECS), averaged over its tasks, "
              "and the ephemeral-storage alarm watch the same saturation")
 _ENHANCED_CLUSTER = _ENHANCED + "; a cluster holds exactly one service, so the cluster-level alarm would repeat the service's"
-_ACCOUNT = ("account level, not a resource of the service's stack: it belongs in the account-level stack `msgen bootstrap` "
-            "will create (environments issue); until then, left out")
+_ACCOUNT = ("account level, not a resource of the service's stack: `msgen bootstrap` creates it in each environment's "
+            "account-level stack")
+_ACCOUNT_PROVISIONED = ("account level, not a resource of the service's stack, and left out of the account-level stack of "
+                        "`msgen bootstrap` too: msgen's tables are on-demand and use no provisioned capacity")
 
 ALARMS: Mapping[str, tuple[Alarm, ...]] = MappingProxyType({
     "api": (
@@ -571,10 +573,8 @@ NOT_EMITTED: Mapping[str, tuple[NotEmitted, ...]] = MappingProxyType({
     ),
     "table": (
         NotEmitted(_aws("AWS/DynamoDB", "UserErrors", ()), _ACCOUNT + " (UserErrors has no table dimension)"),
-        NotEmitted(_aws("AWS/DynamoDB", "AccountProvisionedReadCapacityUtilization", ()),
-                   _ACCOUNT + "; msgen's tables are on-demand and use no provisioned capacity"),
-        NotEmitted(_aws("AWS/DynamoDB", "AccountProvisionedWriteCapacityUtilization", ()),
-                   _ACCOUNT + "; msgen's tables are on-demand and use no provisioned capacity"),
+        NotEmitted(_aws("AWS/DynamoDB", "AccountProvisionedReadCapacityUtilization", ()), _ACCOUNT_PROVISIONED),
+        NotEmitted(_aws("AWS/DynamoDB", "AccountProvisionedWriteCapacityUtilization", ()), _ACCOUNT_PROVISIONED),
         NotEmitted(_aws("AWS/DynamoDB", "ReplicationLatency", ("TableName", "ReceivingRegion")),
                    "global tables only; msgen's tables have no replicas"),
         NotEmitted(_aws("AWS/DynamoDB", "AgeOfOldestUnreplicatedRecord", ("TableName", "DelegatedOperation")),
