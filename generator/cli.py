@@ -72,6 +72,7 @@ def main(ctx: click.Context, debug: bool) -> None:
       msgen lint infra/template.yaml
       msgen explain service.yaml                        # resources, grants, alarms, idle cost
       msgen diff service.yaml --against infra/template.yaml   # what a deploy changes; data loss
+      msgen bootstrap --env dev --github-repo acme/payment-svc -o bootstrap-dev.yaml   # account-level stack
     """
     ctx.ensure_object(dict)["debug"] = debug
 
@@ -349,6 +350,78 @@ def diff(spec: str, against: str, env: str | None, allowed: tuple[str, ...], fmt
     click.echo(f"{against}: {'no changes' if result.diff.empty else 'no unallowed data loss'}", err=True)
 
 
+DEPLOY_EPILOG = """\b
+Exit codes:
+  0  deployed, no changes, or the change set left for review (--no-execute, or not confirmed)
+  1  refused data loss, a failed change set or stack (the failed resources' reasons are printed), a stuck stack
+  2  bad input or usage: invalid spec, unknown environment, missing artifact, no AWS credentials or Region
+  3  internal error (a bug in msgen; --debug shows the traceback)
+"""
+
+
+@main.command(epilog=DEPLOY_EPILOG)
+@click.argument("spec")
+@click.option("--env", "env", required=True, metavar="NAME", help="The environment to deploy (one of the spec's).")
+@click.option("--artifact", type=click.Path(dir_okay=False, path_type=Path), metavar="ZIP",
+              help="The code package `make package` built; uploaded under its sha256, never rebuilt.")
+@click.option("--image", metavar="URI", help="The container image (hybrid services), pushed before deploying.")
+@click.option("--stack-name", metavar="S", help="Stack name (default: SERVICE-ENV).")
+@click.option("--artifact-bucket", metavar="BUCKET", help="Upload here instead of the bucket `msgen bootstrap` published "
+              "in SSM (/msgen/ENV/bootstrap/artifact-bucket).")
+@click.option("--allow-data-loss", "allowed", multiple=True, metavar="LOGICAL_ID", help="Accept the data loss of this resource; repeat for each one.")
+@click.option("--yes", is_flag=True, help="Execute the change set without asking (CI).")
+@click.option("--no-execute", is_flag=True, help="Create the change set and leave it for review.")
+@click.option("--region", metavar="R", help="AWS Region (default: the standard AWS chain, e.g. AWS_REGION or the profile's).")
+def deploy(spec: str, env: str, artifact: Path | None, image: str | None, stack_name: str | None, artifact_bucket: str | None,
+           allowed: tuple[str, ...], yes: bool, no_execute: bool, region: str | None) -> None:
+    """Deploy an environment of SPEC through a CloudFormation change set.
+
+    Uploads the artifact (content-addressed) and the template to the artifact
+    bucket, creates a change set, shows it with the data-loss guard (the
+    deployed template against the new one, as msgen diff), executes it after
+    confirmation and prints the stack's events as they happen. Credentials and
+    Region come from the standard AWS chain.
+
+    \b
+    Examples:
+      msgen deploy service.yaml --env dev --artifact dist/function.zip
+      msgen deploy service.yaml --env prod --artifact dist/function.zip --yes        # CI
+      msgen deploy service.yaml --env prod --artifact dist/function.zip --no-execute # review first
+    """
+    from generator import api
+    from generator import deploy as deployer
+
+    loaded = api.load_spec(spec)
+    confirm = None if yes else (lambda q: click.confirm(q, default=False, err=True))
+    deployer.deploy(loaded, env, artifact=artifact, image=image, stack_name=stack_name, execute=not no_execute, confirm=confirm,
+                    allowed=allowed, region=region, artifact_bucket=artifact_bucket, echo=lambda m: click.echo(m, err=True))
+
+
+@main.command(epilog=DEPLOY_EPILOG)
+@click.argument("spec")
+@click.option("--env", "env", required=True, metavar="NAME", help="The environment whose stack to delete.")
+@click.option("--stack-name", metavar="S", help="Stack name (default: SERVICE-ENV).")
+@click.option("--yes", is_flag=True, help="Delete without asking.")
+@click.option("--region", metavar="R", help="AWS Region (default: the standard AWS chain).")
+def destroy(spec: str, env: str, stack_name: str | None, yes: bool, region: str | None) -> None:
+    """Delete an environment's stack, unless the spec marks the environment protected.
+
+    Empties the buckets the stack deletes (every object version), deletes the
+    stack, waits, and lists what is left behind on purpose (DeletionPolicy
+    Retain or Snapshot).
+
+    \b
+    Example:
+      msgen destroy service.yaml --env dev --yes
+    """
+    from generator import api
+    from generator import deploy as deployer
+
+    loaded = api.load_spec(spec)
+    confirm = None if yes else (lambda q: click.confirm(q, default=False, err=True))
+    deployer.destroy(loaded, env, stack_name=stack_name, confirm=confirm, region=region, echo=lambda m: click.echo(m, err=True))
+
+
 @main.command()
 def schema() -> None:
     """Print the JSON Schema of the service spec (for editors and CI).
@@ -381,6 +454,54 @@ def blueprints(as_json: bool) -> None:
     width = max((len(b.name) for b in items), default=0)
     for b in items:
         click.echo(f"{b.name.ljust(width)}  {b.description}")
+
+
+@main.command(epilog=EPILOG)
+@click.option("--env", "env", required=True, metavar="NAME", help="The environment (as named in specs: dev, staging, prod, ...).")
+@click.option("--region", metavar="R", help="The Region the stack is for (checked, and used in the deploy command shown); "
+              "default: the standard AWS chain's.")
+@click.option("--github-repo", "github_repo", metavar="OWNER/REPO",
+              help="Add GitHub's OIDC provider and a deploy role only this repository's GitHub environment NAME can assume.")
+@click.option("-o", "--output", "output", default="-", show_default=True, metavar="FILE",
+              help="Write the template to FILE (atomically; missing folders are created), or '-' for stdout.")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True, help="Template format.")
+@click.option("--force", is_flag=True, help="Overwrite FILE even if msgen did not write it.")
+def bootstrap(env: str, region: str | None, github_repo: str | None, output: str, fmt: str, force: bool) -> None:
+    """Generate the account-level stack of an environment (once per account, Region and environment).
+
+    It holds what deploys need and what belongs to the account rather than a
+    service: the artifact bucket `msgen deploy` uploads to (its name in SSM at
+    /msgen/NAME/bootstrap/artifact-bucket), API Gateway's account logging role,
+    the account-level alarms (Lambda ClaimedAccountConcurrency, DynamoDB
+    UserErrors) and, with --github-repo, GitHub's OIDC provider and a deploy
+    role. Stack parameters: AlarmEmail, AccountConcurrencyQuota (1000),
+    DynamoDbUserErrorsThreshold, ExistingGitHubOidcProviderArn,
+    ServiceStackNamePattern (*-NAME). No AWS call: this writes the template.
+
+    \b
+    Examples:
+      msgen bootstrap --env dev > bootstrap-dev.yaml
+      msgen bootstrap --env prod --region eu-west-1 --github-repo acme/payment-svc -o infra/bootstrap-prod.yaml
+      aws cloudformation deploy --stack-name msgen-bootstrap-prod --template-file infra/bootstrap-prod.yaml \\
+          --capabilities CAPABILITY_IAM --parameter-overrides AlarmEmail=oncall@example.com
+    """
+    from generator import api
+    from generator.bootstrap import bootstrap_template, stack_name
+    from generator.lint import check_regions
+
+    if region is not None:
+        check_regions((region,))
+    text = bootstrap_template(env, github_repo, fmt)
+    if output == "-":
+        click.echo(text, nl=False)
+        where = "FILE"
+    else:
+        api.write_atomic(Path(output), text, force=force)
+        click.echo(f"wrote {output}", err=True)
+        where = shlex.quote(output)
+    flags = f" --region {shlex.quote(region)}" if region else ""
+    click.echo(f"next: aws cloudformation deploy --stack-name {stack_name(env)} --template-file {where} --capabilities CAPABILITY_IAM{flags}",
+               err=True)
 
 
 def run() -> None:  # pragma: no cover - console-script shim

@@ -1,0 +1,193 @@
+"""Work-arounds for gaps in moto 5.2.5's CloudFormation, for the deploy tests only.
+
+msgen's templates are valid CloudFormation (cfn-lint and checkov clean); moto does not model every part of
+them. Each shim below names the moto behaviour it works around and changes moto, never the template msgen
+emits. ``moto_shims()`` applies them all for the duration of a ``with`` block.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from unittest import mock
+
+
+def _kms_key_tags():
+    """moto's KMS model reads CloudFormation ``Tags`` as ``TagKey``/``TagValue`` pairs (the KMS API's spelling),
+    so ``AWS::KMS::Key`` with ``Tags: [{Key, Value}]`` fails with ``KeyError: 'TagKey'``. Rename the keys."""
+    from moto.kms.models import Key
+
+    original = Key.create_from_cloudformation_json.__func__
+
+    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        props = cloudformation_json.get("Properties", {})
+        if props.get("Tags"):
+            props = {**props, "Tags": [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in props["Tags"]]}
+            cloudformation_json = {**cloudformation_json, "Properties": props}
+        return original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+    return mock.patch.object(Key, "create_from_cloudformation_json", classmethod(create))
+
+
+def _stub_model(type_name: str, name_property: str, attributes: dict[str, str]) -> type:
+    """A minimal moto CloudFormation model for TYPE_NAME: a physical id (the NAME_PROPERTY given, or moto's generated
+    name) and the ``Fn::GetAtt`` ATTRIBUTES, formats of ``{name}``, ``{region}`` and ``{account}``. No moto backend
+    is involved: the resource exists only as far as the stack's references need it."""
+    from moto.core.common_models import CloudFormationModel
+
+    class Stub(CloudFormationModel):
+        __module__ = "moto.cloudformation.shim"  # moto derives a model's service from its module name
+
+        def __init__(self, name: str, account_id: str, region_name: str):
+            self.name, self.account_id, self.region_name = name, account_id, region_name
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.name
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return name_property
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return type_name
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr in attributes
+
+        def get_cfn_attribute(self, attribute_name: str) -> str:
+            return attributes[attribute_name].format(name=self.name, region=self.region_name, account=self.account_id)
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+            return cls(cloudformation_json.get("Properties", {}).get(name_property) or resource_name, account_id, region_name)
+
+        @classmethod
+        def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+            return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+        @classmethod
+        def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+            return None
+
+    Stub.__name__ = Stub.__qualname__ = "Shim" + type_name.split("::")[-1]
+    return Stub
+
+
+def _cloudwatch_alarm_model():
+    """moto's CloudFormation has no model for ``AWS::CloudWatch::Alarm``: it skips the resource, and any
+    ``Fn::GetAtt``/``${X.Arn}`` on an alarm (the composite alarm's rule, the dashboard's alarm widget, a deployment
+    group's alarms) fails with "instance of Fn::GetAtt references undefined resource". Register a stub with an Arn."""
+    return _register(_stub_model("AWS::CloudWatch::Alarm", "AlarmName", {"Arn": "arn:aws:cloudwatch:{region}:{account}:alarm:{name}"}))
+
+
+def _search_collection_model():
+    """moto's CloudFormation has no model for ``AWS::OpenSearchServerless::Collection`` (search-api): ``GetAtt
+    Collection.Arn``/``CollectionEndpoint`` fails with "references undefined resource". Register a stub with the
+    collection's attributes (the security and access policies stay skipped: nothing refers to their attributes)."""
+    return _register(_stub_model("AWS::OpenSearchServerless::Collection", "Name", {
+        "Arn": "arn:aws:aoss:{region}:{account}:collection/{name}",
+        "Id": "{name}",
+        "CollectionEndpoint": "https://{name}.{region}.aoss.amazonaws.com",
+        "DashboardEndpoint": "https://{name}.{region}.aoss.amazonaws.com/_dashboards",
+    }))
+
+
+def _function_name(name_or_arn: str) -> str:
+    return name_or_arn.split(":")[6] if name_or_arn.startswith("arn:") else name_or_arn
+
+
+def _lambda_version_attribute():
+    """moto's ``AWS::Lambda::Version`` model publishes a version but answers no ``Fn::GetAtt``: ``GetAtt
+    Version.Version`` (what an alias points at) fails with "'LambdaVersion' object has no attribute
+    'get_cfn_attribute'". Give the model the ``Version`` attribute it already knows."""
+    from moto.awslambda.models import LambdaVersion
+
+    def get(self, attribute_name: str) -> str:
+        return str(self.version)
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(mock.patch.object(LambdaVersion, "get_cfn_attribute", get, create=True))
+    stack.enter_context(mock.patch.object(LambdaVersion, "has_cfn_attr", classmethod(lambda cls, attr: attr == "Version")))
+    return stack
+
+
+def _lambda_alias_model():
+    """moto's CloudFormation has no model for ``AWS::Lambda::Alias``: it skips it, so a ``Ref`` to the alias (API
+    integrations, ``AWS::Lambda::Permission.FunctionName``, event source mappings) resolves to nothing and moto's
+    Permission model fails with ``KeyError: 'FunctionName'``. Register a model that creates the alias through
+    moto's Lambda backend; its Ref is the alias ARN, as in CloudFormation. moto ignores the alias's
+    ``UpdatePolicy`` (CodeDeploy traffic shifting is not modelled; the static template tests cover it).
+    moto's ``put_alias`` looks a version up by function *name* only, so the function's ARN is cut to it."""
+    from moto.awslambda.utils import get_backend
+    from moto.core.common_models import CloudFormationModel
+
+    class ShimAlias(CloudFormationModel):
+        __module__ = "moto.awslambda.shim"
+
+        def __init__(self, arn: str):
+            self.arn = arn
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.arn
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return "Name"
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::Lambda::Alias"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr == "AliasArn"
+
+        def get_cfn_attribute(self, attribute_name: str) -> str:
+            return self.arn
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+            p = cloudformation_json["Properties"]
+            backend = get_backend(account_id, region_name)  # the simple backend when use_docker is False
+            alias = backend.create_alias(p["Name"], _function_name(p["FunctionName"]), str(p.get("FunctionVersion", "$LATEST")),
+                                         p.get("Description", ""), None)
+            return cls(alias.arn)
+
+        @classmethod
+        def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+            p = cloudformation_json["Properties"]
+            backend = get_backend(account_id, region_name)
+            alias = backend.update_alias(p["Name"], _function_name(p["FunctionName"]), str(p.get("FunctionVersion", "$LATEST")),
+                                         p.get("Description", ""), None)
+            return cls(alias.arn)
+
+        @classmethod
+        def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+            return None
+
+    return _register(ShimAlias)
+
+
+def _register(model: type) -> contextlib.AbstractContextManager:
+    """Make moto's CloudFormation parser use MODEL for its type (moto looks models up in an lru-cached map built from
+    CloudFormationModel's subclasses; patching the lookup keeps the shim's models out of every other test)."""
+    from moto.cloudformation import parsing
+
+    type_name = model.cloudformation_type()
+    current = parsing.get_model_map
+    return mock.patch.object(parsing, "get_model_map", lambda: {**current(), type_name: model})
+
+
+SHIMS = (_kms_key_tags, _cloudwatch_alarm_model, _lambda_version_attribute, _lambda_alias_model, _search_collection_model)
+
+
+@contextlib.contextmanager
+def moto_shims() -> Iterator[None]:
+    with contextlib.ExitStack() as stack:
+        for shim in SHIMS:
+            stack.enter_context(shim())
+        yield
