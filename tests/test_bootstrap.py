@@ -1,0 +1,320 @@
+"""msgen bootstrap: the account-level stack (artifact bucket, API Gateway account setting, account alarms, GitHub deploy role)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from functools import cache
+from pathlib import Path
+
+import pytest
+import yaml
+
+from generator import alarm_table
+from generator.bootstrap import SKIP_REASONS, artifact_bucket_parameter, bootstrap_template, build, stack_name
+from generator.errors import InputError
+from generator.lint import lint_text
+from tests.conftest import ROOT
+
+REPO = "acme/payment-svc"
+VARIANTS = {"plain": ("dev", None), "github": ("prod", REPO)}
+
+
+@cache
+def text(env: str, repo: str | None) -> str:
+    return bootstrap_template(env, repo)
+
+
+@cache
+def data(env: str, repo: str | None) -> dict:
+    return yaml.safe_load(text(env, repo))
+
+
+def resources(variant: str, type_: str | None = None) -> dict[str, dict]:
+    env, repo = VARIANTS[variant]
+    return {k: v for k, v in data(env, repo)["Resources"].items() if type_ is None or v["Type"] == type_}
+
+
+def statements(resource: dict) -> list[dict]:
+    """Every statement of every policy document a resource carries."""
+    props = resource.get("Properties", {})
+    docs = [props.get(k) for k in ("PolicyDocument", "KeyPolicy", "AssumeRolePolicyDocument") if props.get(k)]
+    docs += [p["PolicyDocument"] for p in props.get("Policies", [])]
+    return [st for doc in docs for st in doc["Statement"]]
+
+
+# --- lint and checkov ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_cfn_lint_reports_nothing_at_any_level(variant):
+    findings = lint_text(text(*VARIANTS[variant]), f"bootstrap-{variant}.yaml", regions=("us-east-1", "eu-west-1"), info=True)
+    assert findings == [], "\n".join(map(str, findings))
+
+
+def test_lint_can_fail_on_a_wildcard_action():
+    broken = text("prod", REPO).replace("- lambda:AddPermission", "- lambda:*", 1)
+    assert broken != text("prod", REPO)
+    assert "E9101" in {f.rule for f in lint_text(broken, "broken.yaml")}
+
+
+def _checkov(path: Path) -> dict:
+    exe = os.environ.get("MSGEN_CHECKOV") or str(ROOT / ".venv-checkov" / "bin" / "checkov")
+    assert Path(exe).exists(), f"checkov not found at {exe}; run `make test`, which installs it in its own venv"
+    proc = subprocess.run(
+        [exe, "-f", str(path), "--framework", "cloudformation", "--quiet", "--compact", "--skip-download", "-o", "json"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"},
+    )
+    assert proc.stdout.strip(), proc.stderr
+    report = json.loads(proc.stdout)
+    return report[0] if isinstance(report, list) else report
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_checkov_has_no_failed_checks(variant, tmp_path):
+    path = tmp_path / "bootstrap.yaml"
+    path.write_text(text(*VARIANTS[variant]))
+    report = _checkov(path)
+    failed = [(c["check_id"], c["resource"]) for c in report.get("results", {}).get("failed_checks", [])]
+    assert failed == [], failed
+    assert report["summary"]["passed"] > 25, report["summary"]
+
+
+def test_checkov_can_fail(tmp_path):
+    """Without the log bucket's one skip, checkov reports it: the skip is needed, and checkov really runs."""
+    d = data("prod", REPO)
+    broken = json.loads(json.dumps(d))
+    del broken["Resources"]["ArtifactLogsBucket"]["Metadata"]["checkov"]
+    del broken["Resources"]["ArtifactBucket"]["Properties"]["VersioningConfiguration"]
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(broken))
+    failed = {(c["check_id"], c["resource"]) for c in _checkov(path)["results"]["failed_checks"]}
+    assert {("CKV_AWS_18", "AWS::S3::Bucket.ArtifactLogsBucket"), ("CKV_AWS_21", "AWS::S3::Bucket.ArtifactBucket")} <= failed, failed
+
+
+def test_the_only_skip_is_the_log_bucket_logging_into_itself():
+    skips = [(lid, s["id"], s["comment"]) for lid, r in resources("github").items() for s in r["Metadata"].get("checkov", {}).get("skip", [])]
+    assert skips == [("ArtifactLogsBucket", "CKV_AWS_18", SKIP_REASONS["CKV_AWS_18"])]
+    target = resources("github")["ArtifactBucket"]["Properties"]["LoggingConfiguration"]["DestinationBucketName"]
+    assert target == {"Ref": "ArtifactLogsBucket"}  # it really receives the artifact bucket's logs
+    assert "LoggingConfiguration" not in resources("github")["ArtifactLogsBucket"]["Properties"]
+
+
+# --- the artifact bucket -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lid", ["ArtifactBucket", "ArtifactLogsBucket", "ArtifactKey"])
+def test_what_holds_artifacts_is_retained(lid):
+    r = resources("plain")[lid]
+    assert (r["DeletionPolicy"], r["UpdateReplacePolicy"]) == ("Retain", "Retain")
+
+
+def test_artifact_bucket_is_versioned_encrypted_with_its_own_key_private_tls_only_and_expires_old_artifacts():
+    res = resources("plain")
+    props = res["ArtifactBucket"]["Properties"]
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Fn::GetAtt": ["ArtifactKey", "Arn"]}}
+    assert set(props["PublicAccessBlockConfiguration"].values()) == {True} and len(props["PublicAccessBlockConfiguration"]) == 4
+    (life,) = props["LifecycleConfiguration"]["Rules"]
+    assert life["Status"] == "Enabled" and life["NoncurrentVersionExpiration"]["NoncurrentDays"] > 0 and life["ExpirationInDays"] > 0
+    key = res["ArtifactKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    for st in key["KeyPolicy"]["Statement"]:
+        assert st["Principal"] != "*" and st["Principal"].get("AWS") != "*", st
+    (deny,) = [st for st in statements(res["ArtifactBucketPolicy"]) if st["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert res["ArtifactBucketPolicy"]["Properties"]["Bucket"] == {"Ref": "ArtifactBucket"}
+
+
+def test_artifact_bucket_name_is_published_in_ssm_and_output():
+    res = resources("plain")
+    ssm = res["ArtifactBucketParameter"]["Properties"]
+    assert ssm["Name"] == "/msgen/dev/bootstrap/artifact-bucket" == artifact_bucket_parameter("dev")
+    assert ssm["Value"] == {"Ref": "ArtifactBucket"}
+    outputs = data("dev", None)["Outputs"]
+    assert outputs["ArtifactBucketName"]["Value"] == {"Ref": "ArtifactBucket"}
+    assert outputs["AlarmTopicArn"]["Value"] == {"Ref": "AccountAlarmTopic"}
+    assert "DeployRoleArn" not in outputs
+    assert data("prod", REPO)["Outputs"]["DeployRoleArn"]["Value"] == {"Fn::GetAtt": ["DeployRole", "Arn"]}
+
+
+def test_api_gateway_account_setting_lives_here():
+    res = resources("plain")
+    assert res["ApiGatewayAccount"]["Properties"] == {"CloudWatchRoleArn": {"Fn::GetAtt": ["ApiGatewayCloudWatchRole", "Arn"]}}
+    (trust,) = statements({"Properties": {"AssumeRolePolicyDocument": res["ApiGatewayCloudWatchRole"]["Properties"]["AssumeRolePolicyDocument"]}})
+    assert trust["Principal"] == {"Service": "apigateway.amazonaws.com"}
+
+
+# --- account-level alarms ------------------------------------------------------------------------------------------
+
+def test_claimed_account_concurrency_alarm_watches_90_percent_of_the_quota_parameter():
+    d = data("dev", None)
+    assert d["Parameters"]["AccountConcurrencyQuota"]["Default"] == 1000
+    props = resources("plain")["ClaimedAccountConcurrencyAlarm"]["Properties"]
+    claimed, percent = props["Metrics"]
+    metric = claimed["MetricStat"]["Metric"]
+    assert metric == {"Namespace": "AWS/Lambda", "MetricName": "ClaimedAccountConcurrency"}  # no dimensions: the account
+    assert claimed["MetricStat"]["Stat"] == "Maximum" and claimed["ReturnData"] is False
+    assert percent["Expression"] == {"Fn::Sub": "100 * claimed / ${AccountConcurrencyQuota}"} and percent["ReturnData"] is True
+    assert props["Threshold"] == 90 and props["ComparisonOperator"] == "GreaterThanThreshold"
+    assert props["AlarmActions"] == props["OKActions"] == [{"Ref": "AccountAlarmTopic"}]
+
+
+def test_dynamodb_user_errors_alarm_is_account_level():
+    props = resources("plain")["DynamoDbUserErrorsAlarm"]["Properties"]
+    assert (props["Namespace"], props["MetricName"], props["Statistic"]) == ("AWS/DynamoDB", "UserErrors", "Sum")
+    assert "Dimensions" not in props
+    assert props["Threshold"] == {"Ref": "DynamoDbUserErrorsThreshold"}
+    assert props["AlarmActions"] == [{"Ref": "AccountAlarmTopic"}]
+
+
+def test_alarm_topic_is_encrypted_tls_only_with_an_optional_email():
+    res = resources("plain")
+    assert res["AccountAlarmTopic"]["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": ["ArtifactKey", "Arn"]}
+    denies = [st for st in statements(res["AccountAlarmTopicPolicy"]) if st["Effect"] == "Deny"]
+    assert denies and denies[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    sub = res["AccountAlarmEmailSubscription"]
+    assert sub["Condition"] == "HasAlarmEmail" and sub["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+
+
+def test_the_alarm_table_names_bootstrap_for_exactly_the_account_alarms_it_creates():
+    made = set()
+    for r in resources("plain", "AWS::CloudWatch::Alarm").values():
+        p = r["Properties"]
+        for q in p.get("Metrics", []):
+            if "MetricStat" in q:
+                made.add((q["MetricStat"]["Metric"]["Namespace"], q["MetricStat"]["Metric"]["MetricName"]))
+        if "MetricName" in p:
+            made.add((p["Namespace"], p["MetricName"]))
+    claimed = {(s.aws.namespace, s.aws.metric) for skips in alarm_table.NOT_EMITTED.values() for s in skips
+               if "`msgen bootstrap` creates it" in s.reason}
+    assert claimed == made == {("AWS/Lambda", "ClaimedAccountConcurrency"), ("AWS/DynamoDB", "UserErrors")}
+
+
+# --- GitHub OIDC and the deploy role -------------------------------------------------------------------------------
+
+def test_without_a_repository_there_is_no_deploy_role_or_oidc_provider():
+    types = {r["Type"] for r in resources("plain").values()}
+    assert "AWS::IAM::OIDCProvider" not in types and "DeployRole" not in resources("plain")
+    assert "AWS::IAM::ManagedPolicy" not in types
+
+
+def test_deploy_role_trusts_only_the_repository_and_environment():
+    res = resources("github")
+    (trust,) = res["DeployRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Action"] == ["sts:AssumeRoleWithWebIdentity"]
+    assert trust["Principal"] == {"Federated": {"Fn::If": ["CreateGitHubOidcProvider", {"Ref": "GitHubOidcProvider"},
+                                                           {"Ref": "ExistingGitHubOidcProviderArn"}]}}
+    assert trust["Condition"] == {"StringEquals": {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+        "token.actions.githubusercontent.com:sub": "repo:acme/payment-svc:environment:prod",
+    }}
+    provider = res["GitHubOidcProvider"]
+    assert provider["Condition"] == "CreateGitHubOidcProvider"
+    assert provider["Properties"]["Url"] == "https://token.actions.githubusercontent.com"
+    assert provider["Properties"]["ClientIdList"] == ["sts.amazonaws.com"]
+
+
+def test_no_wildcard_actions_and_no_wildcard_principals():
+    for variant in VARIANTS:
+        for lid, r in resources(variant).items():
+            for st in statements(r):
+                if st["Effect"] == "Allow":
+                    for action in st["Action"]:
+                        assert "*" not in action, (variant, lid, action)
+                    assert st.get("Principal") != "*" and st.get("Principal", {}).get("AWS") != "*", (lid, st)
+
+
+def test_deploy_role_is_scoped_to_service_stacks_artifacts_and_never_the_bootstrap_stack():
+    res = resources("github")
+    inline = statements({"Properties": {"Policies": res["DeployRole"]["Properties"]["Policies"]}})
+    by_sid = {st["Sid"]: st for st in inline}
+    stacks = by_sid["ServiceStackChangeSets"]
+    assert "cloudformation:CreateChangeSet" in stacks["Action"] and "cloudformation:DeleteStack" not in stacks["Action"]
+    assert stacks["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${ServiceStackNamePattern}/*"}]
+    assert by_sid["Artifacts"]["Action"] == ["s3:GetObject", "s3:PutObject"]
+    assert by_sid["Artifacts"]["Resource"] == [{"Fn::Sub": "${ArtifactBucket.Arn}/*"}]
+    pass_role = by_sid["PassServiceStackRoles"]
+    assert pass_role["Action"] == ["iam:PassRole"]
+    assert pass_role["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ServiceStackNamePattern}-*"}]
+    assert "lambda.amazonaws.com" in pass_role["Condition"]["StringEquals"]["iam:PassedToService"]
+    assert not any("iam:PassRole" in st["Action"] for st in inline if st["Effect"] == "Allow" and st is not pass_role)
+    never = by_sid["NeverTheBootstrapStack"]
+    assert never["Effect"] == "Deny" and "cloudformation:ExecuteChangeSet" in never["Action"]
+    assert never["Resource"] == [{"Fn::Sub": f"arn:${{AWS::Partition}}:cloudformation:${{AWS::Region}}:${{AWS::AccountId}}:stack/{stack_name('prod')}/*"}]
+    assert by_sid["NeverTheBootstrapRoles"]["Effect"] == "Deny" and "iam:PassRole" in by_sid["NeverTheBootstrapRoles"]["Action"]
+    assert data("prod", REPO)["Parameters"]["ServiceStackNamePattern"]["Default"] == "*-prod"
+    description = res["DeployRole"]["Properties"]["Description"]
+    assert "Not covered" in description and len(description) <= 1000
+
+
+def test_deploy_policies_fit_iam_size_limits_and_stay_in_the_region():
+    res = resources("github")
+    inline = json.dumps(res["DeployRole"]["Properties"]["Policies"][0]["PolicyDocument"], separators=(",", ":"))
+    assert len(inline) < 10_240
+    managed = resources("github", "AWS::IAM::ManagedPolicy")
+    assert len(managed) == 3
+    for lid, r in managed.items():
+        doc = r["Properties"]["PolicyDocument"]
+        assert len(json.dumps(doc, separators=(",", ":"))) < 6_144, lid
+        assert r["Properties"]["Roles"] == [{"Ref": "DeployRole"}]
+        for st in doc["Statement"]:
+            assert "aws:RequestedRegion" in st["Condition"]["StringEquals"], lid
+
+
+# --- determinism and the library API -------------------------------------------------------------------------------
+
+def test_output_is_deterministic_and_depends_only_on_the_arguments():
+    assert bootstrap_template("prod", REPO) == bootstrap_template("prod", REPO) == text("prod", REPO)
+    assert bootstrap_template("prod", "acme/other") != text("prod", REPO)
+    assert json.loads(bootstrap_template("dev", fmt="json")) == build("dev")
+    assert text("dev", None).startswith("AWSTemplateFormatVersion: '2010-09-09'\nDescription: 'msgen ")
+
+
+@pytest.mark.parametrize("env, repo", [("Dev", None), ("", None), ("dev-1", None), ("dev", "acme"), ("dev", "acme/a/b"),
+                                        ("dev", "-acme/x"), ("dev", "acme/.."), ("dev", "ac me/x"), ("dev", "acme/x y")])
+def test_bad_input_is_refused(env, repo):
+    with pytest.raises(InputError):
+        bootstrap_template(env, repo)
+
+
+# --- the command ---------------------------------------------------------------------------------------------------
+
+def test_cli_prints_the_template(cli):
+    result = cli("bootstrap", "--env", "prod", "--github-repo", REPO)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == text("prod", REPO)
+    assert "aws cloudformation deploy --stack-name msgen-bootstrap-prod" in result.stderr
+
+
+def test_cli_writes_a_file_and_replaces_only_its_own(cli, tmp_path):
+    out = tmp_path / "infra" / "bootstrap-dev.yaml"
+    result = cli("bootstrap", "--env", "dev", "--region", "eu-west-1", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert out.read_text() == text("dev", None) and result.stdout == ""
+    assert "--region eu-west-1" in result.stderr
+    assert cli("bootstrap", "--env", "dev", "-o", str(out)).exit_code == 0  # msgen wrote it: replaced
+    other = tmp_path / "mine.yaml"
+    other.write_text("hand-written\n")
+    result = cli("bootstrap", "--env", "dev", "-o", str(other))
+    assert result.exit_code == 2 and "--force" in result.stderr and other.read_text() == "hand-written\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--env", "dev", "--github-repo", "not-a-repo"], "--github-repo 'not-a-repo'"),
+    (["--env", "dev", "--github-repo", "acme/x/y"], "OWNER/REPO"),
+    (["--env", "Prod"], "--env 'Prod'"),
+    (["--env", "dev", "--region", "eu-wst-1"], "unknown Region 'eu-wst-1'"),
+    (["--github-repo", REPO], "Missing option '--env'"),
+])
+def test_cli_bad_input_exits_2_without_a_traceback(cli, args, message):
+    result = cli("bootstrap", *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and "Traceback" not in result.output
+    assert result.stdout == ""
+
+
+def test_cli_help_has_examples_and_exit_codes(cli):
+    result = cli("bootstrap", "--help")
+    assert result.exit_code == 0 and "Examples:" in result.stdout and "Exit codes" in result.stdout
+    assert "msgen bootstrap" in cli("--help").stdout
