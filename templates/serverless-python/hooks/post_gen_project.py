@@ -45,15 +45,18 @@ def render_modules(project: Path, ctx: dict) -> None:
     (project / ".msgen" / "context.json").unlink()
 
 
-def synthesize_template(project: Path) -> None:
+def synthesize_templates(project: Path) -> None:
+    """infra/<env>/template.yaml for every environment of the spec, as `msgen synth service.yaml -o infra/` writes them."""
     try:
         from generator.spec import load_spec
         from generator.synth.pipeline import synthesize
     except ImportError:
-        print("msgen is not installed here: run `make synth` to write infra/template.yaml")
+        print("msgen is not installed here: run `make synth` to write infra/<env>/template.yaml")
         return
-    (project / "infra").mkdir(exist_ok=True)
-    (project / "infra" / "template.yaml").write_text(synthesize(load_spec(project / "service.yaml")), encoding="utf-8")
+    spec = load_spec(project / "service.yaml")
+    for env in spec.environment_names:
+        (project / "infra" / env).mkdir(parents=True, exist_ok=True)
+        (project / "infra" / env / "template.yaml").write_text(synthesize(spec.for_environment(env)), encoding="utf-8")
 
 
 if __name__ == "__main__":
@@ -62,5 +65,5 @@ if __name__ == "__main__":
     context["service"] = "{{ cookiecutter.service }}"
     render_modules(project, context)
     if context["synth_in_hook"]:
-        synthesize_template(project)
+        synthesize_templates(project)
     sys.exit(0)

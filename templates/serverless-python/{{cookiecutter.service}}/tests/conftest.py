@@ -1,6 +1,6 @@
 {%- set collections = cookiecutter._msgen.collections -%}
 {%- set database = cookiecutter._msgen.container and cookiecutter._msgen.container.database -%}
-"""Test set-up: the function's environment, in-memory AWS resources made from infra/template.yaml, real-shaped events."""
+"""Test set-up: the function's environment, in-memory AWS resources made from infra/{{ cookiecutter._msgen.environments[0] }}/template.yaml, real-shaped events."""
 
 from __future__ import annotations
 
@@ -43,7 +43,9 @@ import search  # noqa: E402
 {% endif %}import storage  # noqa: E402
 from observability import logger  # noqa: E402
 
-TEMPLATE = yaml.safe_load((Path(__file__).resolve().parents[1] / "infra" / "template.yaml").read_text(encoding="utf-8"))
+# The first environment's template: the resources the code is given and their keys are the same in every environment.
+TEMPLATE_PATH = Path(__file__).resolve().parents[1] / "infra" / "{{ cookiecutter._msgen.environments[0] }}" / "template.yaml"
+TEMPLATE = yaml.safe_load(TEMPLATE_PATH.read_text(encoding="utf-8"))
 RESOURCES = TEMPLATE["Resources"]
 
 
@@ -130,7 +132,7 @@ CREATE = {
 
 @pytest.fixture(autouse=True)
 def aws(monkeypatch):
-    """Every test runs against in-memory AWS: each resource the code is given, as infra/template.yaml declares it."""
+    """Every test runs against in-memory AWS: each resource the code is given, as the template declares it."""
     with mock_aws():
         for variable, (logical_id, attribute) in sorted(template_references().items()):
             resource = RESOURCES[logical_id]
@@ -280,7 +282,7 @@ class FakeDatabase:
 
 @pytest.fixture
 def database(monkeypatch) -> FakeDatabase:
-    """The task's DB_* variables as infra/template.yaml sets them (the cluster's address made up), and a fake psycopg.connect."""
+    """The task's DB_* variables as the template sets them (the cluster's address made up), and a fake psycopg.connect."""
     import psycopg
 
     address = "db.cluster-abc.eu-west-1.rds.amazonaws.com"
