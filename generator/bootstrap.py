@@ -344,7 +344,9 @@ class _Builder:
                        "cloudformation:DescribeStacks", "cloudformation:ExecuteChangeSet", "cloudformation:GetTemplate",
                        "cloudformation:GetTemplateSummary", "cloudformation:ListChangeSets", "cloudformation:ListStackResources",
                        "cloudformation:ContinueUpdateRollback"],
-                      [self.named("cloudformation", "stack/NAME/*")], sid="ServiceStackChangeSets"),
+                      # msgen deploy names its change sets msgen-<time>; change-set actions may be authorized on either ARN
+                      [self.named("cloudformation", "stack/NAME/*"), self.arn("cloudformation", "changeSet/msgen-*/*")],
+                      sid="ServiceStackChangeSets"),
             statement(["cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents"],
                       [self.arn("cloudformation", f"stack/{stack_name(self.env)}/*")], sid="ReadBootstrapStack"),
             statement(["s3:GetObject", "s3:PutObject"], [Sub(f"${{{bucket}.Arn}}/*")], sid="Artifacts"),

@@ -231,7 +231,8 @@ def test_deploy_role_is_scoped_to_service_stacks_artifacts_and_never_the_bootstr
     by_sid = {st["Sid"]: st for st in inline}
     stacks = by_sid["ServiceStackChangeSets"]
     assert "cloudformation:CreateChangeSet" in stacks["Action"] and "cloudformation:DeleteStack" not in stacks["Action"]
-    assert stacks["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${ServiceStackNamePattern}/*"}]
+    assert stacks["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${ServiceStackNamePattern}/*"},
+                                  {"Fn::Sub": "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:changeSet/msgen-*/*"}]
     assert by_sid["Artifacts"]["Action"] == ["s3:GetObject", "s3:PutObject"]
     assert by_sid["Artifacts"]["Resource"] == [{"Fn::Sub": "${ArtifactBucket.Arn}/*"}]
     pass_role = by_sid["PassServiceStackRoles"]
