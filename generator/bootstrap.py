@@ -382,7 +382,8 @@ class _Builder:
         compute = [
             t("lambda", "AddPermission CreateAlias CreateEventSourceMapping CreateFunction DeleteAlias DeleteEventSourceMapping "
                         "DeleteFunction DeleteFunctionConcurrency GetAlias GetEventSourceMapping GetFunction GetFunctionConfiguration "
-                        "GetPolicy GetRuntimeManagementConfig ListEventSourceMappings ListTags ListVersionsByFunction PublishVersion "
+                        "GetFunctionCodeSigningConfig GetFunctionConcurrency GetFunctionRecursionConfig GetPolicy GetProvisionedConcurrencyConfig "
+                        "GetRuntimeManagementConfig ListAliases ListEventSourceMappings ListTags ListVersionsByFunction PublishVersion "
                         "PutFunctionConcurrency RemovePermission TagResource UntagResource UpdateAlias UpdateEventSourceMapping "
                         "UpdateFunctionCode UpdateFunctionConfiguration"),
             t("states", "CreateStateMachine DeleteStateMachine DescribeStateMachine ListTagsForResource TagResource UntagResource "
@@ -390,12 +391,15 @@ class _Builder:
             t("events", "DeleteRule DescribeRule DisableRule EnableRule ListTagsForResource ListTargetsByRule PutRule PutTargets "
                         "RemoveTargets TagResource UntagResource"),
             t("ecs", "CreateCluster CreateService DeleteCluster DeleteService DeregisterTaskDefinition DescribeClusters DescribeServices "
-                     "DescribeTaskDefinition ListTagsForResource PutClusterCapacityProviders RegisterTaskDefinition TagResource "
+                     "DescribeServiceDeployments DescribeServiceRevisions DescribeTaskDefinition ListServiceDeployments ListTagsForResource "
+                     "PutClusterCapacityProviders RegisterTaskDefinition TagResource "
                      "UntagResource UpdateCluster UpdateClusterSettings UpdateService"),
             t("application-autoscaling", "DeleteScalingPolicy DeregisterScalableTarget DescribeScalableTargets DescribeScalingPolicies "
                                          "ListTagsForResource PutScalingPolicy RegisterScalableTarget TagResource UntagResource"),
-            t("codedeploy", "CreateApplication CreateDeploymentGroup DeleteApplication DeleteDeploymentGroup GetApplication "
-                            "GetDeploymentConfig GetDeploymentGroup ListTagsForResource TagResource UntagResource UpdateDeploymentGroup"),
+            # CloudFormation starts, follows and stops the CodeDeploy deployment of an alias update (UpdatePolicy) itself
+            t("codedeploy", "CreateApplication CreateDeployment CreateDeploymentGroup DeleteApplication DeleteDeploymentGroup "
+                            "GetApplication GetApplicationRevision GetDeployment GetDeploymentConfig GetDeploymentGroup ListTagsForResource "
+                            "RegisterApplicationRevision StopDeployment TagResource UntagResource UpdateDeploymentGroup"),
             t("elasticloadbalancing", "AddTags CreateListener CreateLoadBalancer CreateTargetGroup DeleteListener DeleteLoadBalancer "
                                       "DeleteTargetGroup DescribeListeners DescribeLoadBalancerAttributes DescribeLoadBalancers "
                                       "DescribeTags DescribeTargetGroupAttributes DescribeTargetGroups ModifyListener "
@@ -417,9 +421,11 @@ class _Builder:
                             "UpdateDistribution UpdateOriginAccessControl UpdateResponseHeadersPolicy"),
             t("wafv2", "AssociateWebACL DisassociateWebACL GetWebACL GetWebACLForResource"),
             t("ses", "CreateEmailIdentity DeleteEmailIdentity GetEmailIdentity TagResource UntagResource"),
-            t("logs", "AssociateKmsKey CreateLogGroup DeleteLogGroup DeleteMetricFilter DeleteQueryDefinition DeleteRetentionPolicy "
-                      "DescribeLogGroups DescribeMetricFilters DescribeQueryDefinitions DisassociateKmsKey ListTagsForResource "
-                      "PutMetricFilter PutQueryDefinition PutRetentionPolicy TagResource UntagResource"),
+            # the *LogDelivery and resource-policy actions: Step Functions checks them on whoever creates a logging state machine
+            t("logs", "AssociateKmsKey CreateLogDelivery CreateLogGroup DeleteLogDelivery DeleteLogGroup DeleteMetricFilter "
+                      "DeleteQueryDefinition DeleteRetentionPolicy DescribeLogGroups DescribeMetricFilters DescribeQueryDefinitions "
+                      "DescribeResourcePolicies DisassociateKmsKey GetLogDelivery ListLogDeliveries ListTagsForResource PutMetricFilter "
+                      "PutQueryDefinition PutResourcePolicy PutRetentionPolicy TagResource UntagResource UpdateLogDelivery"),
             t("cloudwatch", "DeleteAlarms DeleteAnomalyDetector DeleteDashboards DescribeAlarms DescribeAnomalyDetectors GetDashboard "
                             "ListTagsForResource PutAnomalyDetector PutCompositeAlarm PutDashboard PutMetricAlarm TagResource "
                             "UntagResource"),
