@@ -134,6 +134,7 @@ def _aws(namespace: str, metric: str, dimensions: tuple[str, ...]) -> Aws:
 
 API_DIMS = ("ApiName", "Stage")
 FN = ("FunctionName",)
+RELEASE = ("FunctionName", "Resource", "ExecutedVersion")  # Lambda's per-alias, per-version metrics (invocations through the alias)
 TABLE = ("TableName",)
 QUEUE = ("QueueName",)
 TOPIC = ("TopicName",)
@@ -228,6 +229,18 @@ ALARMS: Mapping[str, tuple[Alarm, ...]] = MappingProxyType({
               threshold_text="`lambda_concurrency_percent` (90) % of the function's concurrency quota: "
                              "`application.reserved_concurrency`, else the account's `account_concurrency_limit` (1000)",
               aws=(_aws("AWS/Lambda", "ConcurrentExecutions", FN),)),
+    ),
+    # The rollback alarms of a function's CodeDeploy deployment group: they watch only the version being released (the alias's
+    # ExecutedVersion), so errors of the old version never stop a fix (SAM issue #716). Not part of health: the function's
+    # own alarms already cover every version. Errors only: a new version that times out counts its timeouts as Errors, and
+    # every alarm here is one more resource per function (a micro service's stack holds at most 500).
+    "release": (
+        Alarm("ReleaseErrorsAlarm", "release-errors", "AWS/Lambda", "Errors", RELEASE, "Sum", "GreaterThanThreshold", "alarms.lambda_errors",
+              1, 1, "notBreaching",
+              "The new version of '{name}' raised more than {threshold} errors in a minute while it was being released: CodeDeploy "
+              "stops the release and moves alias 'live' back to the previous version. Look first at: the function's log group "
+              "(lines of the new version) and the deployment in the CodeDeploy console.",
+              health=False, threshold_text="`lambda_errors` (0) in one minute, new version only"),
     ),
     "table": (
         Alarm("ThrottlesAlarm", "throttles", "AWS/DynamoDB", "ReadThrottleEvents", TABLE, "Sum", "GreaterThanThreshold",

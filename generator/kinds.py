@@ -168,6 +168,7 @@ KINDS: Mapping[str, Kind] = MappingProxyType({k.name: k for k in (
     ),
     # Components every service (or pattern) gets; no spec names them in `uses:`.
     Kind("function", "Lambda function", id_suffix="Function", alarm_component="fn-<name>"),
+    Kind("release", "Lambda function's new version during a release (alias live, its ExecutedVersion)", alarm_component="fn-<name>"),
     Kind("api", "API Gateway REST API (its stage)", alarm_component="api"),
     Kind("distribution", "CloudFront distribution", alarm_component="cdn"),
     Kind("container_service", "ECS Fargate service", alarm_component="containers"),

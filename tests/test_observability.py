@@ -105,7 +105,7 @@ SIGNALS = tuple(f"-{row.signal}" for _, row in alarm_table.rows() if not row.hea
 
 def test_the_signals_are_the_expected_ones():
     assert {"-4xx-rate", "-request-rate", "-notifications-failed", "-buffer-cache-hit-ratio", "-storage-throughput",
-            "-producers-stopped", "-published-none", "-delivered-none"} == set(SIGNALS)
+            "-producers-stopped", "-published-none", "-delivered-none", "-release-errors"} == set(SIGNALS)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -199,20 +199,32 @@ def _of_type(res: dict, kind: str) -> dict[str, dict]:
     return {k: v.get("Properties", {}) for k, v in res.items() if v["Type"] == kind}
 
 
+def _invocable(res: dict, lid: str) -> set[str]:
+    """The function and its aliases: what a caller may name to invoke it."""
+    return {lid} | {a for a, alias in _of_type(res, "AWS::Lambda::Alias").items() if alias["FunctionName"] == {"Ref": lid}}
+
+
 def _behind_api(res: dict, lid: str) -> bool:
-    return any(m["Integration"]["Type"] == "AWS_PROXY" and lid in refs_in(m["Integration"]["Uri"])
+    return any(m["Integration"]["Type"] == "AWS_PROXY" and _invocable(res, lid) & set(refs_in(m["Integration"]["Uri"]))
                for m in _of_type(res, "AWS::ApiGateway::Method").values())
 
 
 def _invoked_asynchronously(res: dict, lid: str) -> bool:
     """SNS subscriptions and EventBridge targets invoke a function asynchronously."""
-    return (any(lid in refs_in(s["Endpoint"]) for s in _of_type(res, "AWS::SNS::Subscription").values())
-            or any(lid in refs_in(t["Arn"]) for r in _of_type(res, "AWS::Events::Rule").values() for t in r["Targets"]))
+    names = _invocable(res, lid)
+    return (any(names & set(refs_in(s["Endpoint"])) for s in _of_type(res, "AWS::SNS::Subscription").values())
+            or any(names & set(refs_in(t["Arn"])) for r in _of_type(res, "AWS::Events::Rule").values() for t in r["Targets"]))
 
 
 def _consumes_a_queue_with_dead_letters(res: dict, lid: str) -> bool:
-    return any(m["FunctionName"] == {"Ref": lid} and "RedrivePolicy" in _props(res, next(iter(refs_in(m["EventSourceArn"]))))
+    return any(m["FunctionName"].get("Ref") in _invocable(res, lid) and "RedrivePolicy" in _props(res, next(iter(refs_in(m["EventSourceArn"]))))
                for m in _of_type(res, "AWS::Lambda::EventSourceMapping").values())
+
+
+def _a_release_hook(res: dict, lid: str) -> bool:
+    """Named as a CodeDeploy lifecycle hook by an alias's update policy."""
+    return any({"Ref": lid} in r["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"].values()
+               for r in res.values() if r["Type"] == "AWS::Lambda::Alias" and "UpdatePolicy" in r)
 
 
 def _uses_the_database(res: dict, lid: str) -> bool:
@@ -264,6 +276,9 @@ CLAIMS = {
         _function_without("ReservedConcurrentExecutions")(spec, res, lid) and spec.application.reserved_concurrency is None),
     "CKV_AWS_116": lambda spec, res, lid: (
         _function_without("DeadLetterConfig")(spec, res, lid) and _behind_api(res, lid) and not _invoked_asynchronously(res, lid)),
+    "CKV_AWS_116:hook": lambda spec, res, lid: (
+        _function_without("DeadLetterConfig")(spec, res, lid) and _a_release_hook(res, lid)
+        and not _behind_api(res, lid) and not _invoked_asynchronously(res, lid)),
     "CKV_AWS_116:queue": lambda spec, res, lid: (
         _function_without("DeadLetterConfig")(spec, res, lid) and _consumes_a_queue_with_dead_letters(res, lid)
         and not _behind_api(res, lid) and not _invoked_asynchronously(res, lid)),

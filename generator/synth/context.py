@@ -27,6 +27,7 @@ SKIP_REASONS = {
     "CKV_AWS_120": "stage cache is off by default (responses are per request); set api.cache_enabled to turn it on",
     "CKV_AWS_115": "no reserved concurrency in the spec; set application.reserved_concurrency to cap it",
     "CKV_AWS_116": "invoked synchronously by API Gateway; a dead-letter queue only applies to asynchronous invocations",
+    "CKV_AWS_116:hook": "a CodeDeploy lifecycle hook: a failed invocation fails the deployment, which rolls back; there is no event to keep",
     "CKV_AWS_116:queue": "invoked by an SQS event source mapping; failed messages go to the queue's own dead-letter queue",
     "CKV_AWS_2": "internal load balancer reached only through API Gateway's VPC link, where TLS ends; set container.certificate_arn for HTTPS",
     "CKV_AWS_103": "plain HTTP inside the VPC behind API Gateway's VPC link, where TLS ends; set container.certificate_arn for HTTPS (TLS 1.2+)",

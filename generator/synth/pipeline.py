@@ -29,6 +29,7 @@ from generator.synth.layers import (
     messaging,
     network,
     persistence,
+    releases,
     search,
     security,
     workflows,
@@ -97,7 +98,7 @@ def outputs(ctx: Context) -> None:
 
 
 LAYERS: tuple[Step, ...] = (
-    security.build, persistence.build, messaging.build, network.build, database.build, application.build, workflows.build,
+    security.build, persistence.build, messaging.build, network.build, database.build, application.build, releases.build, workflows.build,
     containers.build, search.build, messaging.wire, api.build, content_delivery.build,
 )
 PASSES: tuple[Step, ...] = (

@@ -103,6 +103,15 @@ class Principal:
     in_vpc: bool
 
 
+@dataclass
+class Release:
+    """How one function is released: the version published from the artifact, the alias callers invoke, its deployment group."""
+
+    version: AWSObject
+    alias: AWSObject
+    group: AWSObject  # CodeDeploy deployment group shifting the alias's traffic (the alarm pass adds its rollback alarms)
+
+
 @dataclass(frozen=True)
 class RegisteredAlarm:
     alarm: AWSObject
@@ -126,6 +135,7 @@ class Registry:
     event_rules: dict[str, AWSObject] = field(default_factory=dict)
     functions: dict[str, AWSObject] = field(default_factory=dict)
     principals: dict[str, Principal] = field(default_factory=dict)  # "function:<name>" or "container" -> its role
+    releases: dict[str, Release] = field(default_factory=dict)  # function name -> its alias (what every caller invokes)
     collections: dict[str, AWSObject] = field(default_factory=dict)  # OpenSearch Serverless collections by name
     log_groups: LogGroups = field(default_factory=LogGroups)
     dead_letter_queues: DeadLetterQueues = field(default_factory=DeadLetterQueues)

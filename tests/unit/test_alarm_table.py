@@ -34,7 +34,7 @@ def _doc_script():
 
 def test_every_component_msgen_emits_has_its_alarms_in_the_kinds_table():
     components = {"function", "api", "distribution", "container_service", "load_balancer", "table", "queue", "topic", "workflow",
-                  "database", "collection", "dead_letter_queue", "alarm_topic", "events_rule", "application_logs"}
+                  "database", "collection", "dead_letter_queue", "alarm_topic", "events_rule", "application_logs", "release"}
     assert {k.name for k in KINDS.values() if k.alarms} == components
     assert set(ALARMS) <= set(KINDS) and set(NOT_EMITTED) <= set(KINDS)
     assert all(KINDS[k].alarm_component for k in ALARMS)

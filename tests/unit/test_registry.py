@@ -116,12 +116,13 @@ def test_resource_policies_gather_statements_per_resource_in_first_registration_
 
 
 def _specs(tmp_path):
-    """Every blueprint, and one with what no blueprint has: a topic with a handler."""
+    """Every blueprint, and one with what no blueprint has: a topic with a handler, a release hook."""
     specs = [load_spec(bp.path) for bp in blueprints()]
     worker = next(bp.path for bp in blueprints() if bp.name == "event-worker")
     shutil.copytree(worker.parent / "workflows", tmp_path / "workflows")
     data = yaml.safe_load(worker.read_text(encoding="utf-8"))
     data["messaging"]["topics"][0]["handler"] = {"handler": "receipts.audit"}
+    data["application"] = {**data.get("application", {}), "release": {"hooks": {"pre_traffic": "release.check"}}}
     (tmp_path / "service.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return [*specs, load_spec(tmp_path / "service.yaml")]
 

@@ -48,7 +48,7 @@ def access_log_format(service: str) -> str:
 AUTH_TYPES = {"iam": "AWS_IAM", "cognito": "COGNITO_USER_POOLS", "none": "NONE"}
 
 
-@layer(provides={"rest_api", "api_stage", "log_groups"}, needs={"key", "functions", "containers"}, source="api")
+@layer(provides={"rest_api", "api_stage", "log_groups"}, needs={"key", "functions", "releases", "containers"}, source="api")
 def build(ctx: Context) -> None:
     spec = ctx.spec
     api = ctx.add(
@@ -62,6 +62,7 @@ def build(ctx: Context) -> None:
     )
     ctx.reg.rest_api = api
     functions = ctx.reg.functions
+    aliases = {name: release.alias for name, release in ctx.reg.releases.items()}  # routes invoke the alias, never the function
     route_functions = {(r.method, r.path): fn for fn in ctx.plan.api_functions for r in fn.routes}
     validator = ctx.add(
         apigateway.RequestValidator("ApiRequestValidator", RestApiId=Ref(api), ValidateRequestParameters=True, ValidateRequestBody=False),
@@ -79,7 +80,7 @@ def build(ctx: Context) -> None:
     resources = _resources(ctx, api)
     def function_of(route: Route):
         fn = route_functions.get((route.method, route.path))
-        return functions[fn.name] if fn else None  # None: a container route (hybrid pattern)
+        return aliases[fn.name] if fn else None  # None: a container route (hybrid pattern)
 
     methods = [_method(ctx, api, resources, route, function_of(route), validator, authorizer) for route in spec.api.routes]
 
@@ -133,10 +134,10 @@ def build(ctx: Context) -> None:
             "Puts the stage behind the WAF web ACL from the spec",
         )
     for fn in ctx.plan.api_functions:
-        function = functions[fn.name]
+        function, alias = functions[fn.name], aliases[fn.name]
         ctx.add(
             awslambda.Permission(
-                f"{function.title}ApiPermission", Action="lambda:InvokeFunction", FunctionName=GetAtt(function, "Arn"),
+                f"{function.title}ApiPermission", Action="lambda:InvokeFunction", FunctionName=Ref(alias),
                 Principal="apigateway.amazonaws.com", SourceAccount=Sub("${AWS::AccountId}"),
                 SourceArn=Sub(f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{{api.title}}}/{_execute_scope(spec, fn)}"),
             ),
@@ -197,10 +198,11 @@ def _method(ctx: Context, api, resources, route: Route, function, validator, aut
     )
 
 
-def _lambda_integration(function) -> apigateway.Integration:
+def _lambda_integration(alias) -> apigateway.Integration:
+    """Invokes the function's alias (``${Alias}`` is its qualified ARN), so CodeDeploy's traffic shifting applies to API calls."""
     return apigateway.Integration(
         Type="AWS_PROXY", IntegrationHttpMethod="POST",
-        Uri=Sub(f"arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/functions/${{{function.title}.Arn}}/invocations"),
+        Uri=Sub(f"arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/functions/${{{alias.title}}}/invocations"),
     )
 
 

@@ -96,12 +96,12 @@ def _rule(ctx: Context, rule: EventRule) -> events.Rule:
     dlq = dead_letter_queue(ctx, naming.logical_id(rule.name, "EventsDeadLetterQueue"), f"Events rule '{rule.name}' could not deliver, kept 14 days")
     queues = ctx.reg.queues
     retry = events.RetryPolicy(MaximumRetryAttempts=24, MaximumEventAgeInSeconds=86400)
-    handler = ctx.reg.functions[handler_name(rule.name)] if rule.handler else None
+    handler = ctx.reg.releases[handler_name(rule.name)].alias if rule.handler else None  # the alias, never the function
     props: dict[str, object] = dict(
         Name=ctx.physical(rule.name), Description=f"{ctx.service}: {rule.name}", State="ENABLED",
         Targets=[events.Target(Id=name, Arn=GetAtt(queues[name], "Arn"), DeadLetterConfig=events.DeadLetterConfig(Arn=GetAtt(dlq, "Arn")),
                                RetryPolicy=retry) for name in rule.targets]
-        + ([events.Target(Id="handler", Arn=GetAtt(handler, "Arn"), DeadLetterConfig=events.DeadLetterConfig(Arn=GetAtt(dlq, "Arn")),
+        + ([events.Target(Id="handler", Arn=Ref(handler), DeadLetterConfig=events.DeadLetterConfig(Arn=GetAtt(dlq, "Arn")),
                           RetryPolicy=retry)] if handler else []),
     )
     if rule.bus != "default":
@@ -123,15 +123,16 @@ def _rule(ctx: Context, rule: EventRule) -> events.Rule:
     return resource
 
 
-def _allow_invoke(ctx: Context, function, lid: str, principal: str, source_arn) -> None:
-    ctx.add(awslambda.Permission(lid, Action="lambda:InvokeFunction", FunctionName=GetAtt(function, "Arn"), Principal=principal,
+def _allow_invoke(ctx: Context, alias, lid: str, principal: str, source_arn) -> None:
+    """Permission on the function's alias (Ref of an alias is its ARN): the alias is what the source invokes."""
+    ctx.add(awslambda.Permission(lid, Action="lambda:InvokeFunction", FunctionName=Ref(alias), Principal=principal,
                                  SourceArn=source_arn, SourceAccount=Sub("${AWS::AccountId}")),
-            f"Lets {principal.split('.')[0]} invoke {function.title}, from this source only")
+            f"Lets {principal.split('.')[0]} invoke {alias.title}, from this source only")
 
 
-@layer(provides={"event_rules", "dead_letter_queues", "queue_policies"}, needs={"key", "functions", "queues", "topics"})
+@layer(provides={"event_rules", "dead_letter_queues", "queue_policies"}, needs={"key", "functions", "releases", "queues", "topics"})
 def wire(ctx: Context) -> None:
-    """Connect what invokes functions: queues (event source mappings), topics (subscriptions) and events rules."""
+    """Connect what invokes functions, always through their alias: queues (event source mappings), topics (subscriptions), events rules."""
     reg = ctx.reg
     for rule in ctx.spec.messaging.events:
         with ctx.sourced(sources.named("messaging.events", rule.name)):
@@ -139,18 +140,19 @@ def wire(ctx: Context) -> None:
     for topic in ctx.spec.messaging.topics:
         if topic.handler:
             fn, resource = reg.functions[handler_name(topic.name)], reg.topics[topic.name]
+            alias = reg.releases[handler_name(topic.name)].alias
             with ctx.sourced(source_of(fn)):
                 ctx.add(sns.SubscriptionResource(naming.logical_id(topic.name, "HandlerSubscription"), TopicArn=Ref(resource),
-                                                 Protocol="lambda", Endpoint=GetAtt(fn, "Arn")),
+                                                 Protocol="lambda", Endpoint=Ref(alias)),
                         f"Every message of '{topic.name}' invokes {topic.handler.handler}")
-                _allow_invoke(ctx, fn, naming.logical_id(topic.name, "TopicPermission"), "sns.amazonaws.com", Ref(resource))
+                _allow_invoke(ctx, alias, naming.logical_id(topic.name, "TopicPermission"), "sns.amazonaws.com", Ref(resource))
     for queue in ctx.spec.messaging.queues:
         if not queue.consumer:
             continue
         fn = reg.functions[consumer_name(queue.name)]
         ctx.add(
             awslambda.EventSourceMapping(
-                naming.logical_id(queue.name, "ConsumerMapping"), FunctionName=Ref(fn), EventSourceArn=GetAtt(reg.queues[queue.name], "Arn"),
+                naming.logical_id(queue.name, "ConsumerMapping"), FunctionName=Ref(reg.releases[consumer_name(queue.name)].alias), EventSourceArn=GetAtt(reg.queues[queue.name], "Arn"),
                 BatchSize=queue.consumer.batch_size, FunctionResponseTypes=["ReportBatchItemFailures"], Enabled=True,
             ),
             f"Delivers '{queue.name}' to {queue.consumer.handler}; failed messages return to the queue, then its dead-letter queue",

@@ -26,7 +26,7 @@ def state_machine_id(name: str) -> str:
     return naming.logical_id(name, "StateMachine")
 
 
-@layer(provides={"workflows", "log_groups"}, needs={"key", "functions", "tables", "buckets", "queues", "topics"})
+@layer(provides={"workflows", "log_groups"}, needs={"key", "functions", "releases", "tables", "buckets", "queues", "topics"})
 def build(ctx: Context) -> None:
     for workflow in ctx.spec.workflows:
         with ctx.sourced(sources.named("workflows", workflow.name)):
@@ -46,7 +46,7 @@ def _workflow(ctx: Context, wf: Workflow) -> stepfunctions.StateMachine:
     )
     reg = ctx.reg
     reg.log_groups.add(group)
-    functions = reg.functions
+    functions, releases = reg.functions, reg.releases
     uses = parse_uses(wf.uses)
     statements, _ = grants(ctx.plan, ctx.key_arn(), uses)
     if wf.invokes:
@@ -56,7 +56,8 @@ def _workflow(ctx: Context, wf: Workflow) -> stepfunctions.StateMachine:
     role = ctx.add(iam.Role(f"{lid}Role", AssumeRolePolicyDocument=assume_role("states.amazonaws.com"),
                             Policies=[iam.Policy(PolicyName="least-privilege", PolicyDocument=document(*statements))]),
                    f"What workflow '{wf.name}' may do: invoke {', '.join(wf.invokes) or 'no function'}, and its uses")
-    substitutions: dict[str, object] = {_key("function", n): GetAtt(functions[n], "Arn") for n in wf.invokes}
+    # A workflow invokes the function's alias (Ref: its qualified ARN, allowed by "<function ARN>:*"), as every other caller does.
+    substitutions: dict[str, object] = {_key("function", n): Ref(releases[n].alias) for n in wf.invokes}
     # What a definition may refer to, by the kinds table's substitution: ${table_<name>}, ${queue_<name>}, ...
     resources = {"table": reg.tables, "bucket": reg.buckets, "queue": reg.queues, "topic": reg.topics}
     for use in uses:

@@ -16,13 +16,14 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from troposphere import AWSObject, Equals, GetAtt, If, Ref, Sub, cloudwatch, sns
+from troposphere import AWSObject, Equals, GetAtt, If, Ref, Sub, cloudwatch, codedeploy, ecs, sns
 
 from generator.alarm_table import SERVICE_NAMESPACE, Alarm
 from generator.kinds import KINDS
 from generator.naming import logical_id
 from generator.synth.context import Context, source_of
 from generator.synth.layers.api import STAGE
+from generator.synth.layers.releases import ALIAS, MAX_GROUP_ALARMS
 from generator.synth.policy import deny_insecure_transport, document, statement
 from generator.synth.registry import RegisteredAlarm, layer
 
@@ -324,6 +325,10 @@ def _targets(ctx: Context) -> list[Target]:
         out.append(Target("api", "Api", "api", spec.service, {"ApiName": ctx.physical(), "Stage": STAGE}, source_of(reg.rest_api)))
     for name, fn in reg.functions.items():
         out.append(Target("function", fn.title, f"fn-{name}", name, {"FunctionName": Ref(fn)}, source_of(fn)))
+        if (release := reg.releases.get(name)) is not None:  # the version being released, invoked through the alias
+            out.append(Target("release", fn.title, f"fn-{name}", name,
+                              {"FunctionName": Ref(fn), "Resource": Sub(f"${{{fn.title}}}:{ALIAS}"),
+                               "ExecutedVersion": GetAtt(release.version, "Version")}, source_of(fn)))
     tables = {t.name: t for t in spec.persistence.tables}
     for name, table in reg.tables.items():
         indexes = tuple(i.name for i in tables[name].indexes)
@@ -396,7 +401,10 @@ def _dead_letters(dlq: AWSObject, component: str, source: str, what: str, first:
                   values={"what": what, "first": first})
 
 
-@layer(provides={"alarm_topic", "alarms"}, needs={"key", "rest_api", "functions", "tables", "containers", "database", "queues", "topics",
+# It reads `releases` and completes their deployment groups (rollback alarms) and aliases (DependsOn) in place: the
+# registry field itself is unchanged, and the steps that invoke aliases (api, messaging.wire, workflows) only need the
+# aliases' logical IDs, so they may run before this pass.
+@layer(provides={"alarm_topic", "alarms"}, needs={"key", "rest_api", "functions", "releases", "tables", "containers", "database", "queues", "topics",
                                                   "event_rules", "workflows", "dead_letter_queues", "log_groups", "distribution", "collections"},
        source="observability")
 def build(ctx: Context) -> None:
@@ -404,9 +412,45 @@ def build(ctx: Context) -> None:
         return
     b = Builder(ctx)
     for target in _targets(ctx):
+        before = len(b.made)
         b.emit(target)
+        if target.kind == "release":
+            _roll_back_on(ctx, target.name, [m.alarm for m in b.made[before:]])
+        elif target.kind == "load_balancer":
+            _service_rolls_back_on(ctx, [m.alarm for m in b.made[before:] if m.alarm.title in SERVICE_ROLLBACK_ALARMS])
     _health(b)
     ctx.reg.alarms = b.made
+
+
+# The load balancer's alarms about the service's answers: a deployment that makes them fire is rolled back by ECS.
+SERVICE_ROLLBACK_ALARMS = ("TargetServerErrorsAlarm", "TargetResponseTimeAlarm")
+
+
+def _service_rolls_back_on(ctx: Context, alarms: list[AWSObject]) -> None:
+    """ECS rolls a deployment back when the target group's 5xx-rate or p90 response-time alarm fires, besides the circuit breaker.
+
+    The target group's alarms, not the service's own: those name the service (GetAtt Name), which would make a cycle.
+    """
+    if alarms:
+        ctx.reg.containers.service.DeploymentConfiguration.Alarms = ecs.DeploymentAlarms(
+            AlarmNames=[Ref(a) for a in alarms], Enable=True, Rollback=True)
+
+
+def _roll_back_on(ctx: Context, name: str, alarms: list[AWSObject]) -> None:
+    """The function's deployment group stops and rolls back when a release alarm fires; the alias waits for the alarms.
+
+    The alias depends on its release alarms so that, when a new version is published, the alarms are updated to watch
+    it (their ExecutedVersion) before CodeDeploy starts shifting traffic.
+    """
+    release = ctx.reg.releases[name]
+    if not alarms:
+        return
+    if len(alarms) > MAX_GROUP_ALARMS:
+        raise ValueError(f"function '{name}' has {len(alarms)} release alarms; CodeDeploy allows {MAX_GROUP_ALARMS} per deployment group")
+    release.group.AlarmConfiguration = codedeploy.AlarmConfiguration(Enabled=True, Alarms=[codedeploy.Alarm(Name=Ref(a)) for a in alarms])
+    rollback = release.group.AutoRollbackConfiguration
+    rollback.Events = sorted({*rollback.Events, "DEPLOYMENT_STOP_ON_ALARM"})
+    release.alias.DependsOn = [a.title for a in alarms]
 
 
 # An AlarmRule may hold at most 10,240 characters once CloudFormation has substituted the ARNs.

@@ -9,6 +9,7 @@ from troposphere import Sub, cloudwatch
 
 from generator.synth.context import Context, sub_literal
 from generator.synth.layers.api import STAGE
+from generator.synth.layers.releases import ALIAS
 from generator.synth.registry import layer
 
 REGION = "${AWS::Region}"
@@ -39,6 +40,19 @@ class Layout:
     def new_row(self) -> None:
         if self.x:
             self.x, self.y, self.row_h = 0, self.y + self.row_h, 0
+
+
+# The "current release vs previous" row: Lambda publishes a function's metrics per version executed through its alias
+# (dimensions FunctionName, Resource = <function>:<alias>, ExecutedVersion). The version numbers change with every release
+# and are not known when the template is written, so each widget is a SEARCH over that dimension set: during a canary it
+# draws one line per version (the new one beside the previous one), labelled with the version number.
+RELEASE_WIDGETS = (("invocations", "Invocations", "Sum"), ("errors", "Errors", "Sum"), ("p90 duration (ms)", "Duration", "p90"))
+
+
+def release_search(function_id: str, metric: str, statistic: str) -> str:
+    """A SEARCH expression for one metric of the function's alias, one series per ExecutedVersion (Fn::Sub text)."""
+    return (f"SEARCH('{{AWS/Lambda,FunctionName,Resource,ExecutedVersion}} MetricName=\"{metric}\" "
+            f"FunctionName=\"${{{function_id}}}\" Resource=\"${{{function_id}}}:{ALIAS}\"', '{statistic}', 60)")
 
 
 def body(ctx: Context) -> dict:
@@ -98,6 +112,11 @@ def body(ctx: Context) -> dict:
             ["AWS/Lambda", "Duration", *d, {"stat": "p90", "label": "p90"}], ["AWS/Lambda", "Duration", *d, {"stat": "p99", "label": "p99"}]], 0, 0))
         lay.add(_metric_widget(f"Function {name}: concurrency and throttles", [
             ["AWS/Lambda", "ConcurrentExecutions", *d, {"stat": "Maximum"}], ["AWS/Lambda", "Throttles", *d, {"stat": "Sum"}]], 0, 0))
+        if name in reg.releases:
+            lay.new_row()
+            for title, metric, statistic in RELEASE_WIDGETS:
+                lay.add(_metric_widget(f"Function {name}: {title}, current release vs previous (by version)",
+                                       [[{"expression": release_search(fn.title, metric, statistic), "id": "versions"}]], 0, 0))
     for name, table in reg.tables.items():
         lay.new_row()
         lay.add(_metric_widget(f"Table {name}: latency (ms)", [
@@ -168,7 +187,7 @@ def body(ctx: Context) -> dict:
     return {"start": "-PT3H", "periodOverride": "inherit", "widgets": lay.widgets}
 
 
-@layer(needs={"rest_api", "containers", "database", "functions", "tables", "queues", "dead_letter_queues", "topics", "workflows",
+@layer(needs={"rest_api", "containers", "database", "functions", "releases", "tables", "queues", "dead_letter_queues", "topics", "workflows",
               "distribution", "alarms", "log_groups", "collections"}, source="observability")
 def build(ctx: Context) -> None:
     if not ctx.spec.observability.dashboard:
