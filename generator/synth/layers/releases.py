@@ -80,9 +80,8 @@ def build(ctx: Context) -> None:
 
 def config_digest(fn: awslambda.Function) -> str:
     """Digest of the function's settings except its code: a change publishes a version, as SAM's AutoPublishAlias does."""
-    props = {k: v for k, v in fn.to_dict()["Properties"].items() if k != "Code"}
-    props["LoggingConfig"] = fn.properties["LoggingConfig"]
-    return hashlib.sha256(json.dumps(props, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    props = {k: v for k, v in fn.to_dict()["Properties"].items() if k != "Code"}  # plain data: intrinsics rendered
+    return hashlib.sha256(json.dumps(props, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def _release(ctx: Context, fn, code, application, role, hooks: dict, config: str) -> Release:
