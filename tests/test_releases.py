@@ -209,8 +209,8 @@ def test_the_container_service_rolls_back_on_its_5xx_and_latency_alarms():
     assert config["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
     names = [ref(n) for n in config["Alarms"]["AlarmNames"]]
     assert config["Alarms"]["Enable"] is True and config["Alarms"]["Rollback"] is True
-    metrics = {res[n]["Properties"].get("MetricName") for n in names}
-    assert metrics == {"HTTPCode_Target_5XX_Count", "TargetResponseTime"} or len(names) == 2
+    signals = sorted(res[n]["Properties"]["AlarmName"]["Fn::Sub"].rsplit("-containers-", 1)[1] for n in names)
+    assert signals == ["5xx-rate", "response-time-p90"]
 
 
 def test_the_dashboard_compares_the_current_release_with_the_previous_one():
