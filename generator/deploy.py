@@ -23,6 +23,7 @@ DONE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
 FAILED_END = {"CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED",
               "DELETE_FAILED", "DELETE_COMPLETE", "UPDATE_FAILED", "IMPORT_ROLLBACK_COMPLETE", "IMPORT_ROLLBACK_FAILED"}
 RETAINING = {"Retain", "RetainExceptOnCreate", "Snapshot"}
+POLL_SECONDS = 5.0  # between describe calls while a change set or stack is in progress
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed", "no changes")
 
 Echo = Callable[[str], None]
@@ -263,7 +264,7 @@ def change_set_summary(changes: list[dict]) -> list[str]:
 
 def deploy(loaded, env: str, *, artifact: Path | None = None, image: str | None = None, stack_name: str | None = None,
            execute: bool = True, confirm: Callable[[str], bool] | None = None, allowed: Iterable[str] = (),
-           region: str | None = None, artifact_bucket: str | None = None, echo: Echo = print, interval: float = 5.0) -> Outcome:
+           region: str | None = None, artifact_bucket: str | None = None, echo: Echo = print, interval: float | None = None) -> Outcome:
     """Deploy LOADED's environment ENV. ``confirm`` is asked before executing (None: execute without asking)."""
     from cfnlint.decode import decode_str
 
@@ -271,6 +272,7 @@ def deploy(loaded, env: str, *, artifact: Path | None = None, image: str | None 
     from generator import diff as differ
 
     api.check_env(loaded, env)
+    interval = POLL_SECONDS if interval is None else interval
     stack = stack_name or f"{loaded.spec.service}-{env}"
     text = api.synth(loaded.spec, "yaml", env)
     template, _ = decode_str(text)
@@ -385,7 +387,7 @@ def empty_bucket(s3, bucket: str) -> int:
 
 
 def destroy(loaded, env: str, *, stack_name: str | None = None, confirm: Callable[[str], bool] | None = None,
-            region: str | None = None, echo: Echo = print, interval: float = 5.0) -> Outcome:
+            region: str | None = None, echo: Echo = print, interval: float | None = None) -> Outcome:
     """Delete ENV's stack: refused when the environment is protected; empties the buckets the stack deletes; lists what
     the stack leaves behind on purpose (DeletionPolicy Retain or Snapshot)."""
     from generator import api
@@ -394,6 +396,7 @@ def destroy(loaded, env: str, *, stack_name: str | None = None, confirm: Callabl
     if loaded.spec.for_environment(env).lifecycle.protected:
         raise InputError(f"environment {env} of {loaded.display} is protected (lifecycle.protected is true): msgen destroy refuses it. "
                          f"To make it deletable set environments.{env}.lifecycle: {{protected: false}} and deploy that first")
+    interval = POLL_SECONDS if interval is None else interval
     stack = stack_name or f"{loaded.spec.service}-{env}"
     s = session(region)
     cf, s3 = s.client("cloudformation"), s.client("s3")

@@ -172,6 +172,41 @@ def _lambda_alias_model():
     return _register(ShimAlias)
 
 
+def _log_group_update():
+    """moto's ``AWS::Logs::LogGroup`` model has no update handler: a modified log group (a new RetentionInDays) is
+    dropped from moto's record of the stack, so deleting the stack later leaves the log group behind. Update it in
+    place, as CloudFormation does, and keep the resource."""
+    from moto.logs.models import LogGroup, logs_backends
+
+    def update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+        days = cloudformation_json.get("Properties", {}).get("RetentionInDays")
+        backend = logs_backends[account_id][region_name]
+        if days:
+            backend.put_retention_policy(original_resource.name, days)
+        else:
+            backend.delete_retention_policy(original_resource.name)
+        return original_resource
+
+    return mock.patch.object(LogGroup, "update_from_cloudformation_json", classmethod(update))
+
+
+def _s3_bucket_update():
+    """moto's ``AWS::S3::Bucket`` update tags the bucket by ``Properties["BucketName"]``, so updating a bucket whose
+    name CloudFormation generated (msgen names none) fails with ``KeyError: 'BucketName'``. Pass the bucket's
+    current name, which is what moto means (and which does not trigger its replacement logic)."""
+    from moto.s3.models import FakeBucket
+
+    original = FakeBucket.update_from_cloudformation_json.__func__
+
+    def update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+        props = cloudformation_json.get("Properties", {})
+        if "BucketName" not in props:
+            cloudformation_json = {**cloudformation_json, "Properties": {**props, "BucketName": original_resource.name}}
+        return original(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+
+    return mock.patch.object(FakeBucket, "update_from_cloudformation_json", classmethod(update))
+
+
 def _register(model: type) -> contextlib.AbstractContextManager:
     """Make moto's CloudFormation parser use MODEL for its type (moto looks models up in an lru-cached map built from
     CloudFormationModel's subclasses; patching the lookup keeps the shim's models out of every other test)."""
@@ -182,7 +217,8 @@ def _register(model: type) -> contextlib.AbstractContextManager:
     return mock.patch.object(parsing, "get_model_map", lambda: {**current(), type_name: model})
 
 
-SHIMS = (_kms_key_tags, _cloudwatch_alarm_model, _lambda_version_attribute, _lambda_alias_model, _search_collection_model)
+SHIMS = (_kms_key_tags, _cloudwatch_alarm_model, _lambda_version_attribute, _lambda_alias_model, _search_collection_model,
+         _log_group_update, _s3_bucket_update)
 
 
 @contextlib.contextmanager
