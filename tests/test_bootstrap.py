@@ -356,6 +356,7 @@ def moto_aws(monkeypatch, tmp_path):
         yield boto3
 
 
+@pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")
 def test_created_in_moto_msgen_deploy_finds_the_artifact_bucket(moto_aws):
     from generator import deploy
 
@@ -378,6 +379,7 @@ def test_created_in_moto_msgen_deploy_finds_the_artifact_bucket(moto_aws):
     assert created["ClaimedAccountConcurrencyAlarm"] == created["DynamoDbUserErrorsAlarm"] == "CREATE_COMPLETE"
 
 
+@pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")
 def test_deleting_the_stack_in_moto_keeps_the_artifacts_and_their_key(moto_aws):
     """Without a deploy role: moto 5.2.5 deletes an IAM role before the managed policies attached to it (DeleteConflict),
     where CloudFormation follows the policies' reference to the role."""
