@@ -192,12 +192,14 @@ def test_the_pull_request_diff_runs_for_every_environment_and_fails_on_data_loss
     assert f"{envs[-1]}: main has no infra/{envs[-1]}/template.yaml yet (a new environment): nothing to compare" in new.stdout
 
 
-def test_dependabot_bumps_actions_and_pip_weekly_and_the_readme_says_to_regenerate(cli, tmp_path):
-    repo = new_repo(cli, tmp_path)
+@pytest.mark.parametrize("blueprint", ["serverless-api", "hybrid-api"])
+def test_dependabot_bumps_actions_and_pip_weekly_and_the_readme_says_to_regenerate(cli, tmp_path, blueprint):
+    repo = new_repo(cli, tmp_path, blueprint)
     config = yaml.safe_load((repo / ".github" / "dependabot.yml").read_text())
     assert config["version"] == 2
     updates = {u["package-ecosystem"]: u for u in config["updates"]}
-    assert set(updates) == {"github-actions", "pip"}
+    # With a container, the Dockerfile's base image (pinned by digest) too.
+    assert set(updates) == {"github-actions", "pip", *(["docker"] if blueprint == "hybrid-api" else [])}
     assert all(u["directory"] == "/" and u["schedule"]["interval"] == "weekly" for u in updates.values())
     readme = (repo / "README.md").read_text()
     section = readme.split("## Keeping up to date", 1)[1].split("\n## ", 1)[0]
