@@ -317,7 +317,8 @@ class _Builder:
                 "DeployRole",
                 Description=_clip(f"msgen deploy from GitHub {self.repo} (GitHub environment {self.env}) only: change sets on the service "
                              "stacks, artifacts, the resources those stacks hold. Not covered: deleting stacks (msgen destroy), "
-                             "this bootstrap stack and its roles, other Regions, resource types msgen does not emit, IAM managed policies. "
+                             "this bootstrap stack and its roles, other Regions (us-east-1 only for CloudFront), pushing container images, "
+                             "resource types msgen does not emit, IAM managed policies. "
                              "A change set may give the stacks' roles any inline policy: protect the GitHub environment with "
                              "required reviewers", 1000),
                 AssumeRolePolicyDocument=trust, MaxSessionDuration=3600,
