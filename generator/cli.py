@@ -184,45 +184,49 @@ def _synth_environments(api, spec: str, folder: Path, fmt: str, check: bool, for
 
 
 @main.command(epilog=EPILOG)
-@click.argument("target")
+@click.argument("targets", metavar="TARGET...", nargs=-1, required=True)
 @click.option("--region", "regions", multiple=True, default=["us-east-1"], show_default=True,
               help="Region to lint for; repeat for several, or ALL_REGIONS.")
 @click.option("--info", is_flag=True, help="Also report cfn-lint's informational (I) findings.")
-def lint(target: str, regions: tuple[str, ...], info: bool) -> None:
-    """Lint a CloudFormation template, or a spec (synthesized first), with cfn-lint.
+@click.option("-j", "--jobs", type=click.IntRange(min=1), metavar="N",
+              help="Lint over N processes (default: one per CPU; one template is linted in this process).")
+@click.option("--no-cache", is_flag=True, help="Lint afresh even if the cache holds a template's findings (or set MSGEN_NO_CACHE=1).")
+def lint(targets: tuple[str, ...], regions: tuple[str, ...], info: bool, jobs: int | None, no_cache: bool) -> None:
+    """Lint CloudFormation templates, specs (synthesized first) or directories, with cfn-lint.
 
-    Runs cfn-lint in-process with its built-in rules plus msgen's own (E9xxx).
-    Findings print to stdout as FILE:LINE:COL: RULE message. For a spec, FILE
-    names the synthesized template ("SPEC#template").
+    Runs cfn-lint in-process with its built-in rules plus msgen's own (E9xxx),
+    several templates at once over the machine's CPUs, and keeps each template's
+    findings in a cache keyed by its content. Findings print to stdout as
+    FILE:LINE:COL: RULE message, file by file. For a spec, FILE names the
+    synthesized template ("SPEC#template"); a directory stands for every
+    template (*.yaml, *.yml, *.json) below it.
 
     \b
     Examples:
       msgen lint infra/template.yaml
+      msgen lint infra/                    # every environment's template (msgen synth SPEC -o infra/)
       msgen lint service.yaml --region eu-west-1 --region us-east-1
     """
-    from generator import api
-    from generator.lint import check_regions, lint_text
+    from generator.lint import check_regions, lint_many, read_targets
 
     check_regions(regions)  # before synthesizing: a typo in --region is the quickest thing to report
-    path = Path(target)
-    if path.is_file():
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{target}: cannot read as UTF-8 text: {exc}") from None
-        if not api.looks_like_template(text):
-            text, target = api.synth_file(target), f"{target}#template"
-    elif path.is_dir():
-        raise InputError(f"{target}: is a directory; give a template or spec file")
-    else:
-        text, target = api.synth_file(target), f"{target}#template"
-    findings = lint_text(text, target, tuple(regions), info=info)
-    for f in findings:
-        click.echo(str(f))
-    if findings:
-        click.echo(f"msgen: {len(findings)} finding{'s' if len(findings) != 1 else ''} in {target}", err=True)
+    items = read_targets(targets, use_cache=not no_cache)
+    results = lint_many(items, tuple(regions), info=info, jobs=jobs, use_cache=not no_cache)
+    total = 0
+    for name, findings in results.items():
+        for f in findings:
+            click.echo(str(f))
+        if findings:
+            total += len(findings)
+            click.echo(f"msgen: {len(findings)} finding{'s' if len(findings) != 1 else ''} in {name}", err=True)
+    if len(results) > 1:
+        bad = sum(1 for findings in results.values() if findings)
+        click.echo(f"msgen: {total} finding{'s' if total != 1 else ''} in {bad} of {len(results)} templates" if total
+                   else f"msgen: {len(results)} templates: no findings", err=True)
+    elif not total:
+        click.echo(f"{next(iter(results))}: no findings", err=True)
+    if total:
         sys.exit(EXIT_FINDINGS)
-    click.echo(f"{target}: no findings", err=True)
 
 
 @main.command(epilog=EPILOG)
