@@ -70,7 +70,7 @@ def known_regions() -> list[str]:
     Importing cfn-lint takes a second or two, which a fully cached lint should not pay just to check
     ``--region``: the list is kept in the lint cache per cfn-lint version (read afresh with the cache off).
     """
-    path = cache_dir() / f"regions-{cfnlint_version()}.json"
+    path = cache_dir() / f"cfn-lint-{cfnlint_version()}.regions"
     if enabled():
         try:
             regions = json.loads(path.read_text(encoding="utf-8"))
@@ -271,7 +271,7 @@ def _write(path: Path, text: str) -> None:
 
 def _prune() -> None:
     try:
-        entries = sorted((p for p in cache_dir().glob("*.json") if not p.name.startswith("regions-")), key=lambda p: p.stat().st_mtime_ns)
+        entries = sorted(cache_dir().glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
         for old in entries[:-MAX_ENTRIES]:
             old.unlink(missing_ok=True)
     except OSError:
