@@ -114,6 +114,19 @@ def _lambda_version_attribute():
     return stack
 
 
+def _aurora_cluster_model():
+    """moto's CloudFormation has no model for ``AWS::RDS::DBCluster`` (hybrid-api's Aurora cluster): ``GetAtt
+    DatabaseCluster.Endpoint.Address`` and ``${DatabaseCluster.DBClusterResourceId}`` (the IAM auth policy) fail
+    with "references undefined resource". Register a stub with those attributes."""
+    return _register(_stub_model("AWS::RDS::DBCluster", "DBClusterIdentifier", {
+        "Endpoint.Address": "{name}.cluster-abcdefghijkl.{region}.rds.amazonaws.com",
+        "Endpoint.Port": "5432",
+        "ReadEndpoint.Address": "{name}.cluster-ro-abcdefghijkl.{region}.rds.amazonaws.com",
+        "DBClusterResourceId": "cluster-ABCDEFGHIJKLMNOPQRSTUVWXY",
+        "DBClusterArn": "arn:aws:rds:{region}:{account}:cluster:{name}",
+    }))
+
+
 def _lambda_alias_model():
     """moto's CloudFormation has no model for ``AWS::Lambda::Alias``: it skips it, so a ``Ref`` to the alias (API
     integrations, ``AWS::Lambda::Permission.FunctionName``, event source mappings) resolves to nothing and moto's
@@ -207,6 +220,81 @@ def _s3_bucket_update():
     return mock.patch.object(FakeBucket, "update_from_cloudformation_json", classmethod(update))
 
 
+def _fn_cidr():
+    """moto's intrinsic-function evaluator (``parsing.clean_json``) has no ``Fn::Cidr``: the hybrid VPC's subnets
+    (``Fn::Select [i, Fn::Cidr [VpcCidr, count, bits]]``) fail with ``KeyError: 0``. Evaluate it as CloudFormation
+    does: the first COUNT blocks of /(32 - BITS) in the given block."""
+    import ipaddress
+
+    from moto.cloudformation import parsing
+
+    original = parsing.clean_json
+
+    def clean_json(resource_json, resources_map):
+        if isinstance(resource_json, dict) and "Fn::Cidr" in resource_json:
+            block, count, bits = (original(v, resources_map) for v in resource_json["Fn::Cidr"])
+            subnets = ipaddress.ip_network(block).subnets(new_prefix=32 - int(bits))
+            return [str(net) for _, net in zip(range(int(count)), subnets, strict=False)]
+        return original(resource_json, resources_map)
+
+    return mock.patch.object(parsing, "clean_json", clean_json)
+
+
+def _aurora_instance_engine_version():
+    """An Aurora ``AWS::RDS::DBInstance`` takes its engine version from its cluster and sets none; moto looks a
+    missing EngineVersion up in a table without Aurora engines (``KeyError: 'aurora-postgresql'``). Add them."""
+    from moto.rds.models import DBInstance
+
+    return mock.patch.dict(DBInstance.default_engine_versions, {"aurora-postgresql": "16.6", "aurora-mysql": "8.0.mysql_aurora.3.08.0"})
+
+
+def _target_group_attributes():
+    """moto's ``AWS::ElasticLoadBalancingV2::TargetGroup`` answers no ``Fn::GetAtt`` ("'FakeTargetGroup' object has
+    no attribute 'get_cfn_attribute'"): the alarms' and the scaling policy's ``TargetGroupFullName`` fail. Give it
+    the attributes CloudFormation documents, from the ARN moto made."""
+    from moto.elbv2.models import FakeTargetGroup
+
+    def get(self, attribute_name: str) -> str:
+        full = self.arn.split(":")[-1]  # targetgroup/<name>/<id>
+        return {"TargetGroupFullName": full, "TargetGroupName": self.name, "TargetGroupArn": self.arn}[attribute_name]
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(mock.patch.object(FakeTargetGroup, "get_cfn_attribute", get, create=True))
+    stack.enter_context(mock.patch.object(FakeTargetGroup, "has_cfn_attr", classmethod(
+        lambda cls, attr: attr in ("TargetGroupFullName", "TargetGroupName", "TargetGroupArn")), create=True))
+    return stack
+
+
+def _vpc_endpoint_delete():
+    """moto's ``AWS::EC2::VPCEndpoint`` model has no delete handler, so deleting a stack leaves its endpoints and
+    then fails on the VPC with ``DependencyViolation``. Delete the endpoint through moto's EC2 backend (which only
+    marks it deleted) and forget it, as AWS does."""
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.vpcs import VPCEndPoint
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        backend = ec2_backends[account_id][region_name]
+        with contextlib.suppress(Exception):  # a gateway endpoint's routes may be gone with their route table already
+            backend.delete_vpc_endpoints([self.id])
+        backend.vpc_end_points.pop(self.id, None)
+
+    return mock.patch.object(VPCEndPoint, "delete", delete, create=True)
+
+
+def _route_table_delete():
+    """moto's ``AWS::EC2::RouteTable`` model has no delete handler either: deleting the stack leaves the private route
+    table, and the VPC's deletion then fails with ``DependencyViolation``. Delete it through moto's EC2 backend."""
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.route_tables import RouteTable
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        backend = ec2_backends[account_id][region_name]
+        if self.id in backend.route_tables:  # the VPC's deletion may have taken it already
+            backend.delete_route_table(self.id)
+
+    return mock.patch.object(RouteTable, "delete", delete, create=True)
+
+
 def _register(model: type) -> contextlib.AbstractContextManager:
     """Make moto's CloudFormation parser use MODEL for its type (moto looks models up in an lru-cached map built from
     CloudFormationModel's subclasses; patching the lookup keeps the shim's models out of every other test)."""
@@ -218,7 +306,9 @@ def _register(model: type) -> contextlib.AbstractContextManager:
 
 
 SHIMS = (_kms_key_tags, _cloudwatch_alarm_model, _lambda_version_attribute, _lambda_alias_model, _search_collection_model,
-         _log_group_update, _s3_bucket_update)
+         _log_group_update, _s3_bucket_update, _fn_cidr,
+         _aurora_instance_engine_version, _aurora_cluster_model,
+         _target_group_attributes, _vpc_endpoint_delete, _route_table_delete)
 
 
 @contextlib.contextmanager

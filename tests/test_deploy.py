@@ -21,8 +21,8 @@ from tests.moto_shim import moto_shims
 
 ROOT = Path(__file__).resolve().parents[1]
 BLUEPRINTS = ROOT / "blueprints"
-# hybrid-api is left out: see the note at the end of this module
-DEPLOYABLE = ["serverless-api", "serverless-cognito-api", "micro-api", "event-worker", "search-api"]
+DEPLOYABLE = ["serverless-api", "serverless-cognito-api", "micro-api", "event-worker", "search-api", "hybrid-api"]
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/ledger-svc@sha256:" + "0" * 64
 REGION = "us-east-1"
 BUCKET = "msgen-artifacts-test"
 
@@ -102,8 +102,9 @@ def test_blueprint_dev_create_update_destroy(aws, specs, artifact, name):
     spec = specs / f"{name}.yaml"
     service = next(line.split(":", 1)[1].strip() for line in spec.read_text().splitlines() if line.startswith("service:"))
     stack = f"{service}-dev"
+    image = ("--image", IMAGE) if name == "hybrid-api" else ()
 
-    created = deploy(spec, artifact)
+    created = deploy(spec, artifact, *image)
     assert created.exit_code == 0, created.output
     assert f"stack {stack}: CREATE_COMPLETE" in created.output
     assert "CREATE_COMPLETE" in created.output and "(AWS::CloudFormation::Stack)" in created.output  # events as they happen
@@ -114,7 +115,7 @@ def test_blueprint_dev_create_update_destroy(aws, specs, artifact, name):
     assert key == f"{service}/artifacts/{deployer.sha256_file(artifact)[0]}.zip"  # content-addressed
 
     edit(spec, "log_retention_days: 7}", "log_retention_days: 14}")  # a changed setting of dev
-    updated = deploy(spec, artifact)
+    updated = deploy(spec, artifact, *image)
     assert updated.exit_code == 0, updated.output
     assert "(deployed) with" in updated.output and "Modified in place" in updated.output  # the guard's summary
     assert "update stack" in updated.output and f"stack {stack}: UPDATE_COMPLETE" in updated.output
@@ -396,10 +397,3 @@ def test_failed_create_prints_the_failed_resources(stubbed, artifact):
     assert "failed resources:" in result.output
     assert "PaymentsTable (AWS::DynamoDB::Table): CREATE_FAILED: Resource handler returned message" in result.output
     assert "msgen destroy" in result.output  # what to do about ROLLBACK_COMPLETE
-
-
-# Not deployed in moto: hybrid-api. Its template needs, besides the shims above, moto to evaluate Fn::GetAZs and
-# Fn::Cidr inside Fn::Select (moto's clean_json fails with KeyError 0 on the subnets), an AWS::RDS::DBInstance without
-# EngineVersion (valid for Aurora, refused by moto), the TargetGroupFullName attribute of target groups, and the
-# deletion of AWS::EC2::VPCEndpoint (moto leaves it, so deleting the VPC fails with DependencyViolation). Its
-# deploy options (--image) are covered by test_deploy_usage_errors; its template by the static tests.
