@@ -69,7 +69,7 @@ def test_the_pieces_are_wired(template_text):
     assert "VpcConfig" not in res["JobsConsumerFunction"]["Properties"], "functions that do not use it stay outside"
     assert res["PartnerUpdatesRule"]["Properties"]["EventBusName"] == "partners"
     assert {t["Id"] for t in res["PartnerUpdatesRule"]["Properties"]["Targets"]} == {"jobs", "handler"}
-    assert res["FlowStateMachine"]["Properties"]["DefinitionSubstitutions"] == {"function_jobs_consumer": {"Fn::GetAtt": ["JobsConsumerFunction", "Arn"]},
+    assert res["FlowStateMachine"]["Properties"]["DefinitionSubstitutions"] == {"function_jobs_consumer": {"Ref": "JobsConsumerFunctionAlias"},
                                                                                "table_reports": {"Ref": "ReportsTable"}}
     for async_fn in ("ChangesHandlerFunction", "PartnerUpdatesHandlerFunction"):
         assert res[async_fn]["Properties"]["DeadLetterConfig"]["TargetArn"] == {"Fn::GetAtt": [f"{async_fn}DeadLetterQueue", "Arn"]}

@@ -154,6 +154,7 @@ def _with_hooks() -> dict:
 
 def test_hooks_may_only_report_their_verdict_for_this_stacks_deployment_groups():
     res = build_template(ServiceSpec.model_validate(_with_hooks()))["Resources"]
+    groups = set(of_type(res, "AWS::CodeDeploy::DeploymentGroup"))
     for event, hook in (("BeforeAllowTrafficHook", "ReleasePreTrafficHook"), ("AfterAllowTrafficHook", "ReleasePostTrafficHook")):
         for fid in of_type(res, "AWS::Lambda::Function"):
             if fid.startswith("Release"):
@@ -164,9 +165,9 @@ def test_hooks_may_only_report_their_verdict_for_this_stacks_deployment_groups()
         assert actions == ["codedeploy:PutLifecycleEventHookExecutionStatus", "logs:CreateLogStream", "logs:PutLogEvents",
                            "xray:PutTelemetryRecords", "xray:PutTraceSegments"]
         (verdict,) = [s for s in statements if s["Sid"] == "ReportVerdict"]
-        (scope,) = verdict["Resource"]  # every deployment group of this stack's CodeDeploy application, and no other
-        assert scope["Fn::Sub"].endswith(":deploymentgroup:${ReleaseApplication}/*")
-    role = res["ReleaseRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        scoped = {r["Fn::Sub"].rsplit(":deploymentgroup:${ReleaseApplication}/${", 1)[1].rstrip("}") for r in verdict["Resource"]}
+        assert scoped == groups
+    role = res["ReleaseRolePolicy"]["Properties"]["PolicyDocument"]["Statement"]
     (run,) = [s for s in role if s["Sid"] == "RunHooks"]
     assert run["Action"] == ["lambda:InvokeFunction"] and len(run["Resource"]) == 2
 
@@ -184,7 +185,8 @@ def test_a_spec_with_hooks_is_lint_clean_and_its_skips_are_true():
 
 def test_the_codedeploy_role_is_scoped_to_the_stacks_functions_and_alarms():
     res = template("micro-api", "prod")["Resources"]
-    statements = res["ReleaseRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert res["ReleaseRolePolicy"]["Properties"]["Roles"] == [{"Ref": "ReleaseRole"}]
+    statements = res["ReleaseRolePolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert all("*" not in a for s in statements for a in s["Action"])
     (shift,) = [s for s in statements if s["Sid"] == "ShiftAliases"]
     assert {r["Fn::Sub"] for r in shift["Resource"]} == {f"${{{fid}.Arn}}*" for fid in of_type(res, "AWS::Lambda::Function")}

@@ -56,26 +56,29 @@ def build(ctx: Context) -> None:
         "ReleaseRole",
         Description=Sub(f"{ctx.service} (${{Environment}}): CodeDeploy shifts the functions' aliases"),
         AssumeRolePolicyDocument=assume_role("codedeploy.amazonaws.com"),
-        # What the AWS managed policy AWSCodeDeployRoleForLambda grants on "*", limited to this stack's functions and alarms.
-        Policies=[iam.Policy(PolicyName="least-privilege", PolicyDocument=document(
+    ), "Service role of CodeDeploy (its permissions: ReleaseRolePolicy)")
+    # What the AWS managed policy AWSCodeDeployRoleForLambda grants on "*", limited to this stack's functions, alarms and hooks.
+    # A policy of its own, not inline: it names every function, and a function may depend on what invokes another one's
+    # alias (a workflow), whose deployment group needs the role; nothing depends on this policy, so that is no cycle.
+    # CodeDeploy uses it only when a later deploy updates an alias: creating a stack creates aliases without a deployment.
+    ctx.add(iam.PolicyType(
+        "ReleaseRolePolicy", PolicyName="least-privilege", Roles=[Ref(role)], PolicyDocument=document(
             statement(["lambda:GetAlias", "lambda:GetProvisionedConcurrencyConfig", "lambda:UpdateAlias"],
                       [Sub(f"${{{fn.title}.Arn}}*") for fn in reg.functions.values()], sid="ShiftAliases"),
             statement(["cloudwatch:DescribeAlarms"],
                       Sub(f"arn:${{AWS::Partition}}:cloudwatch:${{AWS::Region}}:${{AWS::AccountId}}:alarm:msgen-{ctx.service}-${{Environment}}-*"),
                       sid="ReadRollbackAlarms"),
             *([statement(["lambda:InvokeFunction"], [GetAtt(h, "Arn") for h in hooks.values()], sid="RunHooks")] if hooks else []),
-        ))],
-    ), "Service role of CodeDeploy: moves the functions' aliases, reads their rollback alarms, runs the hooks")
+        ),
+    ), "What CodeDeploy may do: move this stack's aliases, read this service's alarms, run its hooks")
     for name, fn in reg.functions.items():
         with ctx.sourced(source_of(fn)):
             reg.releases[name] = _release(ctx, fn, code, application, role, hooks, release.deployment_config)
-    # The hooks report to any deployment group of this stack's application, and to no other: naming each group would make
-    # a cycle (group -> CodeDeploy role -> hook, which it invokes -> hook role -> group).
-    for _, hook_role in made.values():
+    for _, hook_role in made.values():  # a hook reports its verdict to this stack's deployment groups, and no other
         hook_role.Policies[0].PolicyDocument["Statement"].append(statement(
             ["codedeploy:PutLifecycleEventHookExecutionStatus"],
-            Sub(f"arn:${{AWS::Partition}}:codedeploy:${{AWS::Region}}:${{AWS::AccountId}}:deploymentgroup:${{{application.title}}}/*"),
-            sid="ReportVerdict"))
+            [Sub(f"arn:${{AWS::Partition}}:codedeploy:${{AWS::Region}}:${{AWS::AccountId}}:deploymentgroup:${{{application.title}}}/${{{r.group.title}}}")
+             for r in reg.releases.values()], sid="ReportVerdict"))
 
 
 def config_digest(fn: awslambda.Function) -> str:
