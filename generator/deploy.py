@@ -340,7 +340,7 @@ def deploy(loaded, env: str, *, artifact: Path | None = None, image: str | None 
         echo(f"not executed; change set left for review: {cs_id}")
         return Outcome(stack, "declined", cs_id)
 
-    events = Events(cf, stack, echo)
+    events = Events(cf, cs.get("StackId") or stack, echo)
     events.mark_seen()
     _call(f"execute change set {name}", cf.execute_change_set, ChangeSetName=cs_id)
     echo(f"{'creating' if creating else 'updating'} stack {stack}:")

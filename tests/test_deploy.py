@@ -214,6 +214,25 @@ def test_no_execute_leaves_the_change_set(aws, artifact):
     assert stack_status("payment-svc-dev") == "REVIEW_IN_PROGRESS"
 
 
+def test_deploy_after_a_change_set_left_for_review(aws, artifact):
+    assert cli("deploy", "serverless-api", "--env", "dev", "--artifact", str(artifact), "--no-execute").exit_code == 0
+    result = deploy("serverless-api", artifact)  # the stack is REVIEW_IN_PROGRESS: still a create
+    assert result.exit_code == 0, result.output
+    assert "(create stack payment-svc-dev)" in result.output and "stack payment-svc-dev: CREATE_COMPLETE" in result.output
+    assert "CREATE_COMPLETE              payment-svc-dev (AWS::CloudFormation::Stack)" in result.output  # its events
+    # (moto makes a second stack of the same name for the second CREATE change set; AWS reuses the one in review)
+
+
+def test_destroy_declined_or_absent(aws, artifact):
+    assert deploy("serverless-api", artifact).exit_code == 0
+    declined = CliRunner().invoke(main, ["destroy", "serverless-api", "--env", "dev"], input="n\n")
+    assert declined.exit_code == 0 and "not deleted" in declined.output
+    assert stack_status("payment-svc-dev") == "CREATE_COMPLETE"
+    assert cli("destroy", "serverless-api", "--env", "dev", "--yes").exit_code == 0
+    absent = cli("destroy", "serverless-api", "--env", "dev", "--yes")
+    assert absent.exit_code == 0 and "does not exist; nothing to destroy" in absent.output
+
+
 def test_declined_confirmation_executes_nothing(aws, artifact):
     result = CliRunner().invoke(main, ["deploy", "serverless-api", "--env", "dev", "--artifact", str(artifact)], input="n\n")
     assert result.exit_code == 0, result.output
@@ -373,7 +392,7 @@ def test_failed_create_prints_the_failed_resources(stubbed, artifact):
     _through_change_set(stubbed, "CREATE_COMPLETE")
     cf = stubbed.stubs["cloudformation"]
     stack_id = _stack("x")["Stacks"][0]["StackId"]
-    cf.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": "payment-svc-dev"})  # before executing
+    cf.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": stack_id})  # before executing
     cf.add_response("execute_change_set", {}, {"ChangeSetName": "arn:cs/1"})
     t = datetime(2026, 12, 2, tzinfo=UTC)
     events = [
@@ -385,10 +404,10 @@ def test_failed_create_prints_the_failed_resources(stubbed, artifact):
         {"EventId": "1", "StackId": stack_id, "StackName": "payment-svc-dev", "LogicalResourceId": "payment-svc-dev", "Timestamp": t,
          "ResourceType": "AWS::CloudFormation::Stack", "ResourceStatus": "CREATE_IN_PROGRESS"},
     ]
-    cf.add_response("describe_stack_events", {"StackEvents": events}, {"StackName": "payment-svc-dev"})
+    cf.add_response("describe_stack_events", {"StackEvents": events}, {"StackName": stack_id})
     cf.add_response("describe_stacks", _stack("ROLLBACK_COMPLETE", "The following resource(s) failed to create: [PaymentsTable]."),
                     {"StackName": stack_id})
-    cf.add_response("describe_stack_events", {"StackEvents": events}, {"StackName": "payment-svc-dev"})
+    cf.add_response("describe_stack_events", {"StackEvents": events}, {"StackName": stack_id})
     cf.add_response("describe_stacks", _stack("ROLLBACK_COMPLETE", "The following resource(s) failed to create: [PaymentsTable]."),
                     {"StackName": stack_id})
     result = deploy("serverless-api", artifact)
