@@ -298,6 +298,10 @@ def deploy(loaded, env: str, *, artifact: Path | None = None, image: str | None 
         deployed = _decode(_call(f"get template of {stack}", cf.get_template, StackName=stack, TemplateStage="Original")["TemplateBody"])
         result = differ.compare(deployed, template)
         echo(differ.render_text(result, f"stack {stack}", f"{loaded.display} --env {env}", tuple(allowed)).rstrip("\n"))
+        lost = {r.logical_id for r in result.data_loss}
+        for lid in dict.fromkeys(allowed):
+            if lid not in lost:
+                echo(f"msgen: --allow-data-loss {lid}: no data loss on {lid} in this release; ignored")
         unallowed = [r.logical_id for r in result.unallowed(allowed)]
         if unallowed:
             flags = " ".join(f"--allow-data-loss {lid}" for lid in unallowed)

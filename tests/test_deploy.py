@@ -179,8 +179,9 @@ def test_table_key_change_is_refused_unless_allowed(aws, specs, artifact):
     cf = boto3.client("cloudformation")
     before = cf.describe_stacks(StackName="payment-svc-dev")["Stacks"][0]
     sets = cf.list_change_sets(StackName="payment-svc-dev")["Summaries"]
-    refused = deploy(spec, artifact)
+    refused = deploy(spec, artifact, "--allow-data-loss", "ReceiptsBucket")  # allowing another resource is not enough
     assert refused.exit_code == 1, refused.output
+    assert "--allow-data-loss ReceiptsBucket: no data loss on ReceiptsBucket" in refused.output
     assert "DATA LOSS" in refused.output and "PaymentsTable" in refused.output
     assert "refused" in refused.output and "--allow-data-loss PaymentsTable" in refused.output
     assert cf.list_change_sets(StackName="payment-svc-dev")["Summaries"] == sets  # no change set: nothing was changed
