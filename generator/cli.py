@@ -67,11 +67,11 @@ def main(ctx: click.Context, debug: bool) -> None:
     Examples:
       msgen blueprints                                  # ready-made specs
       msgen validate service.yaml
-      msgen synth service.yaml -o infra/template.yaml
+      msgen synth service.yaml -o infra/                # infra/<env>/template.yaml
       msgen synth serverless-api                        # a blueprint, by name
-      msgen lint infra/template.yaml
+      msgen lint infra/
       msgen explain service.yaml                        # resources, grants, alarms, idle cost
-      msgen diff service.yaml --against infra/template.yaml   # what a deploy changes; data loss
+      msgen diff service.yaml --env prod --against infra/prod/template.yaml   # data loss?
       msgen bootstrap --env dev --github-repo acme/payment-svc -o bootstrap-dev.yaml   # account-level stack
     """
     ctx.ensure_object(dict)["debug"] = debug
@@ -203,7 +203,7 @@ def lint(targets: tuple[str, ...], regions: tuple[str, ...], info: bool, jobs: i
 
     \b
     Examples:
-      msgen lint infra/template.yaml
+      msgen lint infra/prod/template.yaml
       msgen lint infra/                    # every environment's template (msgen synth SPEC -o infra/)
       msgen lint service.yaml --region eu-west-1 --region us-east-1
     """
@@ -241,7 +241,8 @@ def new(name: str | None, blueprint_name: str | None, spec_file: str | None, par
     """Generate a microservice repository that passes its own tests on day one.
 
     The repository holds the spec (service.yaml), the synthesized template
-    (infra/template.yaml), handler code with tests, CI, a Makefile and a README.
+    (infra/<env>/template.yaml for every environment), handler code with tests,
+    CI and CD, a Makefile and a README.
     NAME becomes the service name; without it msgen asks for one on a terminal.
     Nothing is written unless everything succeeds.
 
@@ -333,9 +334,9 @@ def diff(spec: str, against: str, env: str | None, allowed: tuple[str, ...], fmt
 
     \b
     Examples:
-      msgen diff service.yaml --against infra/template.yaml
-      git show main:infra/template.yaml > /tmp/main.yaml && msgen diff service.yaml --against /tmp/main.yaml
-      msgen diff service.yaml --against infra/template.yaml --allow-data-loss OrdersTable
+      msgen diff service.yaml --env prod --against infra/prod/template.yaml
+      git show main:infra/prod/template.yaml > /tmp/main.yaml && msgen diff service.yaml --env prod --against /tmp/main.yaml
+      msgen diff service.yaml --env prod --against infra/prod/template.yaml --allow-data-loss OrdersTable
       msgen diff serverless-api --against deployed.json --format json | jq .unallowed
     """
     from generator import api

@@ -25,7 +25,7 @@ TARGET = ROOT / "templates" / scaffold.TEMPLATE / "cookiecutter.json"
 def defaults() -> str:
     bp = blueprint(DEFAULT_BLUEPRINT)
     ctx = scaffold.context(load_spec(bp.path), bp.path.read_text(encoding="utf-8"), f"blueprint:{bp.name}")
-    ctx["synth_in_hook"] = True  # plain cookiecutter: write infra/template.yaml when msgen is importable
+    ctx["synth_in_hook"] = True  # plain cookiecutter: write infra/<env>/template.yaml when msgen is importable
     return json.dumps(scaffold.cookiecutter_json(ctx), indent=2, ensure_ascii=False) + "\n"
 
 
