@@ -209,7 +209,7 @@ def test_bad_usage_is_exit_2(cli, tmp_path):
 def test_help_has_examples_and_exit_codes(cli):
     result = cli("diff", "--help")
     assert result.exit_code == 0
-    for text in ("--against", "--allow-data-loss", "Examples:", "msgen diff service.yaml --against infra/template.yaml",
+    for text in ("--against", "--allow-data-loss", "Examples:", "msgen diff service.yaml --env prod --against infra/prod/template.yaml",
                  "1  data loss", "2  bad input"):
         assert text in result.stdout
     assert "msgen diff" in cli("--help").stdout
