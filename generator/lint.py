@@ -145,20 +145,38 @@ def _lint_all(texts: list[str], regions: tuple[str, ...], info: bool, jobs: int 
 def _lint_pool(texts: list[str], regions: tuple[str, ...], info: bool, n: int) -> list[list[Raw]]:
     """Lint TEXTS over N worker processes; results in TEXTS' order.
 
-    Where fork is available the workers inherit this process's modules, so cfn-lint (imported here by the
-    Region check) is loaded once. The largest templates go first, so no worker is left with a big one at the end.
+    Where fork is available, cfn-lint is imported and its rules loaded here, once, and the workers inherit them
+    (on a busy machine a second copy of that work costs wall time). The largest templates go first, so no worker
+    is left with a big one at the end.
     """
+    import gc
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
+    context = None
+    if "fork" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("fork")
+        _runner(regions, info)
+        gc.collect()
+        gc.freeze()  # the loaded rules stay shared with the workers (copy-on-write) instead of being touched by their GC
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
     results: list[list[Raw]] = [[] for _ in texts]
-    with ProcessPoolExecutor(max_workers=n, mp_context=context) as pool:
-        futures = {i: pool.submit(_lint_raw, texts[i], regions, info) for i in order}
-        for i, future in futures.items():
-            results[i] = future.result()
+    try:
+        with ProcessPoolExecutor(max_workers=n, mp_context=context, initializer=_worker_init) as pool:
+            futures = {i: pool.submit(_lint_raw, texts[i], regions, info) for i in order}
+            for i, future in futures.items():
+                results[i] = future.result()
+    finally:
+        if context is not None:
+            gc.unfreeze()
     return results
+
+
+def _worker_init() -> None:
+    """A worker only lints: collect its young objects less often (cfn-lint allocates millions; ~5-10% less CPU)."""
+    import gc
+
+    gc.set_threshold(50_000, 50, 100)
 
 
 def _lint_raw(text: str, regions: tuple[str, ...], info: bool) -> list[Raw]:
