@@ -46,7 +46,7 @@ from generator import __version__
 from generator.errors import InputError
 from generator.synth.layers.security import ROOT_ACTIONS
 from generator.synth.pipeline import RESOURCE_KEY_ORDER, TOP_LEVEL_ORDER, render
-from generator.synth.policy import assume_role, deny_insecure_transport, document, statement
+from generator.synth.policy import api_gateway_push_logs, assume_role, deny_insecure_transport, document, statement
 
 SOURCE = "bootstrap"
 ENV_RE = re.compile(r"^[a-z][a-z0-9]{0,15}$")  # the spec's environment names (generator.spec.models.EnvName)
@@ -245,10 +245,7 @@ class _Builder:
                 "ApiGatewayCloudWatchRole",
                 Description="Lets API Gateway write access and execution logs in this account and Region",
                 AssumeRolePolicyDocument=assume_role("apigateway.amazonaws.com"),
-                Policies=[iam.Policy(PolicyName="push-logs", PolicyDocument=document(statement(
-                    ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups", "logs:DescribeLogStreams",
-                     "logs:FilterLogEvents", "logs:GetLogEvents", "logs:PutLogEvents"],
-                    self.arn("logs", "log-group:*"), sid="PushLogs")))],
+                Policies=[iam.Policy(PolicyName="push-logs", PolicyDocument=api_gateway_push_logs())],
             ),
             "Role API Gateway writes logs with (the account-wide setting below)")
         self.add(apigateway.Account("ApiGatewayAccount", CloudWatchRoleArn=GetAtt(role, "Arn")),

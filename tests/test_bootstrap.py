@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from functools import cache
-from pathlib import Path
 
 import pytest
 import yaml
@@ -15,7 +12,8 @@ from generator import alarm_table
 from generator.bootstrap import SKIP_REASONS, artifact_bucket_parameter, bootstrap_template, build, stack_name
 from generator.errors import InputError
 from generator.lint import lint_text
-from tests.conftest import ROOT
+from tests.conftest import offline_aws
+from tests.test_templates import _checkov
 
 REPO = "acme/payment-svc"
 VARIANTS = {"plain": ("dev", None), "github": ("prod", REPO)}
@@ -58,16 +56,6 @@ def test_lint_can_fail_on_a_wildcard_action():
     assert "E9101" in {f.rule for f in lint_text(broken, "broken.yaml")}
 
 
-def _checkov(path: Path) -> dict:
-    exe = os.environ.get("MSGEN_CHECKOV") or str(ROOT / ".venv-checkov" / "bin" / "checkov")
-    assert Path(exe).exists(), f"checkov not found at {exe}; run `make test`, which installs it in its own venv"
-    proc = subprocess.run(
-        [exe, "-f", str(path), "--framework", "cloudformation", "--quiet", "--compact", "--skip-download", "-o", "json"],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"},
-    )
-    assert proc.stdout.strip(), proc.stderr
-    report = json.loads(proc.stdout)
-    return report[0] if isinstance(report, list) else report
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
@@ -334,14 +322,7 @@ def moto_aws(monkeypatch, tmp_path):
 
     from tests.moto_shim import moto_shims
 
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    offline_aws(monkeypatch, tmp_path)
     original = Parameter.create_from_cloudformation_json.__func__
 
     def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):

@@ -17,6 +17,7 @@ from moto import mock_aws
 
 from generator import deploy as deployer
 from generator.cli import main
+from tests.conftest import offline_aws
 from tests.moto_shim import moto_shims
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,15 +34,7 @@ def cli(*args: str):
 
 @pytest.fixture
 def creds(monkeypatch, tmp_path):
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_REGION"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    offline_aws(monkeypatch, tmp_path, REGION)
     monkeypatch.setattr(deployer, "POLL_SECONDS", 0.0)
 
 

@@ -368,3 +368,17 @@ def test_the_skip_reason_check_can_fail():
     skips.append({"id": "CKV_AWS_115", "comment": "because"})
     found = {(lid, check) for lid, check, _ in untrue_skips(load_spec(BLUEPRINTS["hybrid-api"]), data)}
     assert found == {("ApiFunction", "CKV_AWS_117"), ("ApiFunction", "CKV_AWS_115")}
+
+
+def test_the_account_logging_role_is_in_a_service_stack_only_when_the_spec_opts_in(tmp_path):
+    from generator.spec.models import ServiceSpec
+    from generator.synth.pipeline import build_template, render
+
+    data = {"service": "acct-svc", "team": "t", "content_delivery": {"enabled": False},
+            "api": {"routes": [{"method": "GET", "path": "/x", "handler": "x.get"}]}}
+    assert "ApiGatewayAccount" not in build_template(ServiceSpec.model_validate(data))["Resources"]  # msgen bootstrap sets it
+    data["api"]["account_logging_role"] = True
+    opted = build_template(ServiceSpec.model_validate(data))
+    assert opted["Resources"]["ApiGatewayAccount"]["Properties"]["CloudWatchRoleArn"] == {"Fn::GetAtt": ["ApiGatewayCloudWatchRole", "Arn"]}
+    assert "ApiGatewayAccount" in opted["Resources"]["ApiStage"]["DependsOn"]
+    assert lint_text(render(opted), "acct.yaml", regions=("us-east-1",), info=True) == []

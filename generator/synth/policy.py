@@ -43,3 +43,12 @@ def deny_insecure_transport(resources: list[Any], action: str) -> dict[str, Any]
         "Resource": resources,
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     }
+
+
+def api_gateway_push_logs() -> dict[str, Any]:
+    """The policy of API Gateway's account-wide CloudWatch role (msgen bootstrap; or a service stack that opts in)."""
+    return document(statement(
+        ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups", "logs:DescribeLogStreams",
+         "logs:FilterLogEvents", "logs:GetLogEvents", "logs:PutLogEvents"],
+        Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"), sid="PushLogs",
+    ))

@@ -10,7 +10,7 @@ from troposphere import GetAtt, Ref, Sub, apigateway, awslambda, iam, logs, wafv
 from generator import naming, sources
 from generator.spec.models import Route
 from generator.synth.context import Context
-from generator.synth.policy import assume_role, document, statement
+from generator.synth.policy import api_gateway_push_logs, assume_role
 from generator.synth.registry import layer
 
 STAGE = "api"  # the stage name is also the path prefix CloudFront forwards (/api/*)
@@ -228,11 +228,7 @@ def _account_logging_role(ctx: Context) -> apigateway.Account:
             "ApiGatewayCloudWatchRole",
             Description="Lets API Gateway write access and execution logs in this account and Region",
             AssumeRolePolicyDocument=assume_role("apigateway.amazonaws.com"),
-            Policies=[iam.Policy(PolicyName="push-logs", PolicyDocument=document(statement(
-                ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups", "logs:DescribeLogStreams",
-                 "logs:FilterLogEvents", "logs:GetLogEvents", "logs:PutLogEvents"],
-                Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"), sid="PushLogs",
-            )))],
+            Policies=[iam.Policy(PolicyName="push-logs", PolicyDocument=api_gateway_push_logs())],
         ),
         "Role API Gateway uses to write logs (account-wide setting; see api.account_logging_role)",
     )
