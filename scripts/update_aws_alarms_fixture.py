@@ -31,6 +31,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generated_file import write_or_check  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "tests" / "fixtures" / "aws_recommended_alarms.json"
 
@@ -279,17 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
         parser.error("--date must be YYYY-MM-DD")
 
-    text = render(args.source, meta, date)
-    if args.check:
-        if text != old_text:
-            print(f"stale: {args.output} differs from what {Path(__file__).name} makes from {args.source}", file=sys.stderr)
-            return 1
-        print(f"up to date: {args.output}")
-        return 0
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, encoding="utf-8")
-    print(f"{'unchanged' if text == old_text else 'updated  '} {args.output}")
-    return 0
+    return write_or_check(args.output, render(args.source, meta, date), old_text, args.check,
+                          f"stale: {args.output} differs from what {Path(__file__).name} makes from {args.source}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from generated_file import write_or_check  # noqa: E402
 
 from generator import api  # noqa: E402
 from generator.explain import explain, price_table  # noqa: E402
@@ -55,15 +58,9 @@ def render() -> str:
 
 
 def main() -> int:
-    text = render()
-    if "--check" in sys.argv[1:]:
-        if not DOC.is_file() or DOC.read_text(encoding="utf-8") != text:
-            print(f"{DOC.relative_to(ROOT)} is stale: run make costs", file=sys.stderr)
-            return 1
-        return 0
-    DOC.write_text(text, encoding="utf-8")
-    print(f"wrote {DOC.relative_to(ROOT)}")
-    return 0
+    old = DOC.read_text(encoding="utf-8") if DOC.is_file() else None
+    return write_or_check(DOC.relative_to(ROOT), render(), old, "--check" in sys.argv[1:],
+                          f"{DOC.relative_to(ROOT)} is stale: run make costs")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from generated_file import write_or_check  # noqa: E402
 
 from generator import alarm_table  # noqa: E402
 from generator.kinds import KINDS  # noqa: E402
@@ -124,16 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if docs/standards.md is stale")
     args = parser.parse_args(argv)
     old = DOC.read_text(encoding="utf-8")
-    new = updated(old)
-    if args.check:
-        if new != old:
-            print(f"stale: {DOC.relative_to(ROOT)}; run python scripts/update_standards_doc.py", file=sys.stderr)
-            return 1
-        print(f"up to date: {DOC.relative_to(ROOT)}")
-        return 0
-    DOC.write_text(new, encoding="utf-8")
-    print(f"{'unchanged' if new == old else 'updated  '} {DOC.relative_to(ROOT)}")
-    return 0
+    return write_or_check(DOC.relative_to(ROOT), updated(old), old, args.check,
+                          f"stale: {DOC.relative_to(ROOT)}; run python scripts/update_standards_doc.py")
 
 
 if __name__ == "__main__":
