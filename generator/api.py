@@ -81,33 +81,43 @@ def synth_file(spec: str, fmt: str = "yaml", use_cache: bool = True, env: str | 
 
     pydantic and troposphere are imported only on a cache miss: they are most of msgen's start-up time.
     """
-    from generator.spec.loader import read_spec_bytes
-
-    path, display = resolve_spec_path(spec)
-    raw = read_spec_bytes(path, display)
-    use_cache = use_cache and cache.enabled()
-    k = cache.key(raw, fmt if env is None else f"{fmt}@{env}") if use_cache else ""
-    text = cache.get(k) if use_cache else None
-    if text is None:
-        loaded = load_spec(spec, raw)
-        check_env(loaded, env)
-        text = synth(loaded.spec, fmt, env)
-        if use_cache:
-            cache.put(k, text, loaded.definitions)
-    return text
+    return _synth_cached(spec, fmt, use_cache, [env])[env]
 
 
 def synth_environments(spec: str, fmt: str = "yaml", use_cache: bool = True) -> dict[str, str]:
     """Every environment's template: {env: text}, in the spec's order (msgen synth SPEC -o DIR)."""
-    from generator.spec.environments import names
-    from generator.spec.loader import decode_spec, parse_located, read_spec_bytes
+    return _synth_cached(spec, fmt, use_cache, None)  # type: ignore[return-value]
+
+
+def _synth_cached(spec: str, fmt: str, use_cache: bool, envs: list[str | None] | None) -> dict[str | None, str]:
+    """The templates of ENVS (None: every environment of SPEC), reading SPEC once and validating it at most once."""
+    from generator.spec.loader import read_spec_bytes
 
     path, display = resolve_spec_path(spec)
-    data = parse_located(decode_spec(read_spec_bytes(path, display), display), display).data
-    envs = names(data.get("environments") or []) if isinstance(data, dict) else []
-    if not envs:  # invalid or defaulted: let the loader say what is wrong, or give the defaults
-        envs = load_spec(spec).spec.environment_names
-    return {env: synth_file(spec, fmt, use_cache, env) for env in envs}
+    raw = read_spec_bytes(path, display)
+    loaded: LoadedSpec | None = None
+    if envs is None:
+        from generator.spec.environments import names
+        from generator.spec.loader import decode_spec, parse_located
+
+        data = parse_located(decode_spec(raw, display), display).data
+        envs = names(data.get("environments") or []) if isinstance(data, dict) else []  # type: ignore[assignment]
+        if not envs:  # invalid or defaulted: let the loader say what is wrong, or give the defaults
+            loaded = load_spec(spec, raw)
+            envs = loaded.spec.environment_names  # type: ignore[assignment]
+    use_cache = use_cache and cache.enabled()
+    out: dict[str | None, str] = {}
+    for env in envs:
+        k = cache.key(raw, fmt if env is None else f"{fmt}@{env}") if use_cache else ""
+        text = cache.get(k) if use_cache else None
+        if text is None:
+            loaded = loaded or load_spec(spec, raw)
+            check_env(loaded, env)
+            text = synth(loaded.spec, fmt, env)
+            if use_cache:
+                cache.put(k, text, loaded.definitions)
+        out[env] = text
+    return out
 
 
 def explain(spec: str, fmt: str = "text") -> str:
