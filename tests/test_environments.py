@@ -123,3 +123,17 @@ def test_synth_to_a_directory_writes_every_environment_and_check_covers_them(tmp
 def test_an_unknown_environment_is_a_usage_error(cli):
     result = cli("synth", "serverless-api", "--env", "qa")
     assert result.exit_code == 2 and "its environments are: dev, staging, prod" in result.output
+
+
+@pytest.mark.parametrize("value,message", [
+    ("[]", "environments: List should have at least 1 item"),
+    ("[dev, dev]", "environments: an environment is listed twice"),
+    ("{}", "environments: Dictionary should have at least 1 item"),
+])
+def test_a_wrong_list_of_environments_gets_one_message_about_what_was_written(tmp_path, cli, value, message):
+    """environments is a list or a mapping: a bad list is not also told it "should be a valid dictionary"."""
+    head, tail = SPEC.split("environments:\n", 1)
+    path = write(tmp_path, head + f"environments: {value}\n" + tail[tail.index("\napplication:") + 1:])
+    result = cli("validate", str(path))
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert "1 problem found" in result.output and "valid dictionary" not in result.output and "valid list" not in result.output

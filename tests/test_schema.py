@@ -250,6 +250,12 @@ TABLE = ("persistence", "tables", 0)
 INDEX = (*TABLE, "indexes", 0)
 # Each form a validator in models.py accepts or refuses: (id, path, value, accepted by msgen).
 FORMS = [
+    ("environments-list", ("environments",), ["dev", "prod"], True),
+    ("environments-empty-list", ("environments",), [], False),
+    ("environments-listed-twice", ("environments",), ["dev", "dev"], False),
+    ("environments-eleven", ("environments",), [f"e{i}" for i in range(11)], False),
+    ("environments-empty-mapping", ("environments",), {}, False),
+    ("environments-not-a-collection", ("environments",), 3, False),
     ("partition-key-shorthand", (*TABLE, "partition_key"), "order_id", True),
     ("partition-key-mapping", (*TABLE, "partition_key"), {"name": "id", "type": "N"}, True),
     ("partition-key-mapping-name-only", (*TABLE, "partition_key"), {"name": "id"}, True),

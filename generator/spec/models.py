@@ -527,7 +527,7 @@ class ServiceSpec(Model):
         description="API shape: serverless (API Gateway + one Lambda + DynamoDB), hybrid (API Gateway in front of containers "
         "on ECS Fargate, optionally with some routes on Lambda) or micro (one Lambda per route, each with only its route's permissions)",
     )
-    environments: list[EnvName] | Annotated[dict[EnvName, dict[str, Any] | None], Field(min_length=1, max_length=10)] = Field(
+    environments: Annotated[list[EnvName], Field(min_length=1, max_length=10, json_schema_extra={"uniqueItems": True})] | Annotated[dict[EnvName, dict[str, Any] | None], Field(min_length=1, max_length=10)] = Field(
         default_factory=lambda: ["dev", "staging", "prod"],
         description="The environments the service is deployed to: a list of names, or a mapping from name to overrides of any "
         "setting of this spec for that environment (mappings merge deeply, lists replace; see docs/environments.md)",
@@ -552,8 +552,6 @@ class ServiceSpec(Model):
     @field_validator("environments")
     @classmethod
     def _some_environments(cls, v: list[str] | dict[str, Any]) -> list[str] | dict[str, Any]:
-        if isinstance(v, list) and not 1 <= len(v) <= 10:
-            raise ValueError(f"list 1 to 10 environments ({len(v)} given)")
         if isinstance(v, list) and len(set(v)) != len(v):
             raise ValueError("an environment is listed twice")
         return v

@@ -67,8 +67,11 @@ def _problems(data: Any) -> tuple[ServiceSpec | None, list[tuple[tuple, str, str
     try:
         spec = ServiceSpec.model_validate(data)
     except ValidationError as exc:
-        for err in exc.errors(include_url=False):
+        errors = exc.errors(include_url=False)
+        for err in errors:
             path = tuple(p for p in err["loc"] if not (isinstance(p, str) and (p.startswith("function-") or p in UNION_TAGS)))
+            if _other_member_fits(err, errors):
+                continue
             rejected.add(tuple(p for p in path if p != "[key]"))
             how = "key" if err["type"] == "extra_forbidden" else "missing" if err["type"] == "missing" else "value"
             found.append((path, _message(err), how))
@@ -78,6 +81,17 @@ def _problems(data: Any) -> tuple[ServiceSpec | None, list[tuple[tuple, str, str
 
 # pydantic names the member of a union it tried in an error's location; the spec's path has no such step.
 UNION_TAGS = ("list[constrained-str]", "dict[constrained-str,nullable[dict[str,any]]]")
+
+
+def _other_member_fits(err: Any, errors: list[Any]) -> bool:
+    """A union member refused the value for its type while another member took the type and found a real problem.
+
+    ``environments: []`` is a list: "should be a valid dictionary" from the mapping member is noise beside the
+    list member's "should have at least 1 item"."""
+    if err["type"] not in ("dict_type", "list_type") or not any(p in UNION_TAGS for p in err["loc"]):
+        return False
+    at = err["loc"][:-1] if err["loc"][-1] in UNION_TAGS else None
+    return at is not None and any(o is not err and o["loc"][: len(at)] == at and o["type"] not in ("dict_type", "list_type") for o in errors)
 
 
 def _issue(loc: Located, path: tuple, message: str, how: str) -> Issue:
