@@ -20,7 +20,7 @@ this module imports troposphere or pydantic: the spec checks, the plan and the s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -51,6 +51,11 @@ class Grant:
     actions: Mapping[str, tuple[str, ...]]
     resources: tuple[str, ...]
     condition: Mapping[str, Mapping[str, str]] | None = None
+    # Kinds whose uses may name details (one route of another service, one event detail-type): ``{detail}`` in a
+    # resource pattern is repeated once per detail (``whole`` when a use names none); ``detail_condition`` is the
+    # condition key that lists the details (left out when a use names none).
+    whole: str = "*"
+    detail_condition: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,10 @@ class Kind:
     helper: str | None = None  # the generated code's helper for it
     singleton: bool = False  # declared once, referred to by the kind's own name (`email:send`, `database:connect`)
     alarm_component: str | None = None  # alarm names: msgen-<service>-<environment>-<alarm_component>-<signal>
+    external: bool = False  # the target is not declared in this spec (another service of the fleet)
+    detail: str | None = None  # a regular expression for the optional third part of a use, `<name>:<verb>:<detail>`
+    detail_help: str | None = None
+    detail_part: Callable[[str], str] | None = None  # a detail as it appears in the resource patterns' {detail}
 
     @property
     def alarms(self) -> tuple[alarm_table.Alarm, ...]:
@@ -97,6 +106,13 @@ class Kind:
 
     def substitution_name(self, name: str) -> str | None:
         return f"{self.substitution}_{name.replace('-', '_')}" if self.substitution else None
+
+
+def route_arn_part(detail: str) -> str:
+    """``GET /orders/{id}`` -> ``GET/orders/*``: a route as execute-api ARNs name it (path parameters and ANY as ``*``)."""
+    method, _, path = detail.partition(" ")
+    segments = [s for s in path.split("/") if s]
+    return ("*" if method == "ANY" else method) + "/" + "/".join("*" if s.startswith("{") else s for s in segments)
 
 
 _RW = ("read", "write", "readwrite")
@@ -166,6 +182,29 @@ KINDS: Mapping[str, Kind] = MappingProxyType({k.name: k for k in (
         env_vars={"DB_HOST": "GetAtt:Endpoint.Address", "DB_PORT": "5432", "DB_NAME": "{name}", "DB_USER": "{app_user}"},
         kms={"connect": "read"}, helper="storage.database", alarm_component="database",
     ),
+    # The fleet (docs/standards.md "Fleet"): another service's API, found through the SSM parameters it publishes, and the
+    # fleet's event bus. Both are resolved when the stack is deployed, so the callee (and the fleet stack) come first.
+    Kind(
+        "service", "Another service's API (execute-api, IAM auth)", id_suffix="Api", verbs=("invoke",), external=True,
+        grants=(Grant("Invoke{id}", {"invoke": ("execute-api:Invoke",)},
+                      ("arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:"
+                       "{{{{resolve:ssm:/msgen/${{Environment}}/{name}/api-id}}}}/api/{detail}",), whole="*/*"),),
+        kms={"invoke": "read"}, env="SERVICE_URL", env_value="{{{{resolve:ssm:/msgen/${{Environment}}/{name}/api-url}}}}",
+        endpoint="execute-api",
+        detail=r"(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY) /[A-Za-z0-9._~{}+/-]*",
+        detail_help="'<service>:invoke:<METHOD> <path>' names one route of it",
+        detail_part=route_arn_part,
+    ),
+    Kind(
+        "events", "The fleet's EventBridge bus (PutEvents as this service's source)", section=("emits",), verbs=("emit",),
+        singleton=True,
+        grants=(Grant("EmitEvents", {"emit": ("events:PutEvents",)},
+                      ("{{{{resolve:ssm:/msgen/${{Environment}}/fleet/event-bus-arn}}}}",),
+                      condition={"StringEquals": {"events:source": "{service}"}}, detail_condition="events:detail-type"),),
+        env_vars={"EVENT_BUS_NAME": "{{{{resolve:ssm:/msgen/${{Environment}}/fleet/event-bus-name}}}}", "EVENT_SOURCE": "{service}"},
+        kms={"emit": "read"}, endpoint="events",
+        detail=r"[A-Za-z][A-Za-z0-9._-]{0,127}", detail_help="'events:emit:<DetailType>' only one of them",
+    ),
     # Components every service (or pattern) gets; no spec names them in `uses:`.
     Kind("function", "Lambda function", id_suffix="Function", alarm_component="fn-<name>"),
     Kind("release", "Lambda function's new version during a release (alias live, its ExecutedVersion)", alarm_component="fn-<name>"),
@@ -181,10 +220,15 @@ KINDS: Mapping[str, Kind] = MappingProxyType({k.name: k for k in (
 )})
 
 # Where a `uses:` target may be declared, in the order names are checked for uniqueness across them.
-NAMED_KINDS: tuple[Kind, ...] = tuple(k for k in KINDS.values() if k.verbs and not k.singleton)
+NAMED_KINDS: tuple[Kind, ...] = tuple(k for k in KINDS.values() if k.verbs and not k.singleton and not k.external)
+# Targets that are not declared in the spec: a use of one of their verbs on a name the spec does not declare.
+EXTERNAL_KINDS: Mapping[str, Kind] = MappingProxyType({v: k for k in KINDS.values() if k.external for v in k.verbs})
 SINGLETONS: Mapping[str, Kind] = MappingProxyType({k.name: k for k in KINDS.values() if k.singleton})
 # Every verb a `uses:` entry may name, for the spec's pattern and help texts.
 ALL_VERBS: tuple[str, ...] = tuple(sorted({v for k in KINDS.values() for v in k.verbs}))
+# `<name>:<verb>:<detail>`: the verbs that take a detail, and the regular expression of the detail.
+DETAILS: Mapping[str, str] = MappingProxyType({v: k.detail for k in KINDS.values() if k.detail for v in k.verbs})
+
 
 
 @dataclass(frozen=True, order=True)
@@ -193,16 +237,18 @@ class Use:
 
     target: str
     verb: str
+    detail: str = ""  # `catalog-svc:invoke:GET /items/{id}` names one route; `events:emit:PaymentSettled` one detail-type
 
     @classmethod
     def parse(cls, text: str) -> Use:
-        target, sep, verb = text.partition(":")
-        if not sep or not target or not verb or ":" in verb:
+        target, sep, rest = text.partition(":")
+        verb, dsep, detail = rest.partition(":")
+        if not sep or not target or not verb or (dsep and (verb not in DETAILS or not detail)):
             raise ValueError(f"'{text}' is not <name>:<verb>")
-        return cls(target, verb)
+        return cls(target, verb, detail)
 
     def __str__(self) -> str:
-        return f"{self.target}:{self.verb}"
+        return f"{self.target}:{self.verb}" + (f":{self.detail}" if self.detail else "")
 
 
 def uses_help() -> str:
@@ -212,5 +258,5 @@ def uses_help() -> str:
         if not kind.verbs:
             continue
         who = kind.name if kind.singleton else f"<{kind.name}>"
-        parts.append(f"'{who}:{'|'.join(kind.verbs)}'")
+        parts.append(f"'{who}:{'|'.join(kind.verbs)}'" + (f" ({kind.detail_help})" if kind.detail_help else ""))
     return "What the code touches: " + ", ".join(parts)

@@ -10,13 +10,13 @@ This module imports neither troposphere nor the synth package.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from types import MappingProxyType
 
 from generator import sources
-from generator.kinds import KINDS, NAMED_KINDS, SINGLETONS, Kind, Use
+from generator.kinds import EXTERNAL_KINDS, KINDS, NAMED_KINDS, SINGLETONS, Kind, Use
 from generator.spec.models import Route, ServiceSpec
 
 ENTRY_POINT = "app.lambda_handler"  # the generated code's API router: every function behind the API uses it
@@ -115,9 +115,31 @@ def _targets(spec: ServiceSpec) -> dict[str, Kind]:
             items = getattr(items, key)
         for item in items:  # type: ignore[attr-defined]
             names[item.name] = kind
-    declared = {"email": spec.messaging.email is not None, "database": spec.database is not None}
+    declared = {"email": spec.messaging.email is not None, "database": spec.database is not None, "events": bool(spec.emits)}
     names.update({name: kind for name, kind in SINGLETONS.items() if declared[name]})
+    # Other services of the fleet: a name this spec does not declare, used with an external kind's verb (`catalog-svc:invoke`).
+    for _, uses in uses_lists(spec):
+        for use in parse_uses(uses):
+            if use.verb in EXTERNAL_KINDS and use.target not in names:
+                names[use.target] = EXTERNAL_KINDS[use.verb]
     return names
+
+
+def uses_lists(spec: ServiceSpec) -> Iterator[tuple[tuple, list[str]]]:
+    """Every `uses:` list of a validated spec with its path in the spec data (as generator.spec.checks walks the raw data)."""
+    for i, route in enumerate(spec.api.routes):
+        yield ("api", "routes", i, "uses"), route.uses
+    for q, queue in enumerate(spec.messaging.queues):
+        if queue.consumer:
+            yield ("messaging", "queues", q, "consumer", "uses"), queue.consumer.uses
+    if spec.container:
+        yield ("container", "uses"), spec.container.uses
+    for w, workflow in enumerate(spec.workflows):
+        yield ("workflows", w, "uses"), workflow.uses
+    for section, items in (("topics", spec.messaging.topics), ("events", spec.messaging.events)):
+        for i, item in enumerate(items):
+            if item.handler:
+                yield ("messaging", section, i, "handler", "uses"), item.handler.uses
 
 
 def build_plan(spec: ServiceSpec) -> ServicePlan:

@@ -21,7 +21,7 @@ from functools import cache
 from typing import Any
 
 from generator import naming
-from generator.kinds import NAMED_KINDS, SINGLETONS, Kind
+from generator.kinds import EXTERNAL_KINDS, NAMED_KINDS, SINGLETONS, Kind
 from generator.spec import models
 from generator.spec.loader import Path_
 
@@ -318,7 +318,8 @@ def _uses_lists(data: dict[str, Any]) -> Iterator[tuple[Path_, list[Any]]]:
 
 
 SINGLETON_NEEDS = {"email": "'email:send' needs messaging.email (the domain to send from)",
-                   "database": "'database:connect' needs a `database:` section"}
+                   "database": "'database:connect' needs a `database:` section",
+                   "events": "'events:emit' needs top-level `emits:` (the detail-types this service puts on the fleet's bus)"}
 
 
 def _check_uses(data: dict[str, Any]) -> Iterator[Problem]:
@@ -334,7 +335,16 @@ def _check_uses(data: dict[str, Any]) -> Iterator[Problem]:
             if not isinstance(use, str) or ":" not in use:
                 continue
             target, _, verb = use.partition(":")
+            verb, _, detail = verb.partition(":")
             kind = kinds.get(target)
+            if kind is None and verb in EXTERNAL_KINDS and target not in SINGLETONS:
+                if target == data.get("service"):  # another service of the fleet; whether it exists is the fleet's check
+                    yield (path + (u,), f"'{use}': a service does not call its own API; call the code directly")
+                continue
+            if kind is not None and kind.name == "events" and detail:
+                emits = _list(data, "emits")
+                if detail not in emits:
+                    yield (path + (u,), f"'{detail}' is not in `emits:` ({', '.join(str(e) for e in emits)})")
             if kind is None:
                 if target in SINGLETON_NEEDS:
                     yield (path + (u,), SINGLETON_NEEDS[target])

@@ -12,14 +12,16 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator, model_validator
 from pydantic.json_schema import JsonDict
 
-from generator.kinds import ALL_VERBS, uses_help
+from generator.kinds import ALL_VERBS, DETAILS, uses_help
 
 SERVICE_NAME_RE = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
 RESOURCE_NAME_RE = r"^[a-z][a-z0-9_-]{0,46}[a-z0-9]$|^[a-z]$"
 HANDLER_RE = r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)+$"
 ROUTE_PATH_RE = r"^/([^/]+(/[^/]+)*)?$"
 # `uses:` entries: <name>:<verb>, with the verbs of the kinds table (generator/kinds.py).
-USES_RE = r"^[a-z][a-z0-9_-]*:(" + "|".join(ALL_VERBS) + r")$"
+USES_RE = r"^[a-z][a-z0-9_-]*:(" + "|".join(ALL_VERBS) + r")$" + "".join(
+    rf"|^[a-z][a-z0-9_-]*:{verb}:{detail}$" for verb, detail in sorted(DETAILS.items()))  # `<name>:<verb>:<detail>` (fleet)
+DETAIL_TYPE_RE = r"^[A-Za-z][A-Za-z0-9._-]{0,127}$"
 ENV_VAR_RE = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 TAG_KEY_RE = r"^[A-Za-z0-9_.:/=+@ -]+$"
 RESERVED_TAG_KEYS = ("service", "team", "environment", "managed-by")
@@ -239,7 +241,9 @@ class EventRule(Model):
     """An EventBridge rule delivering matching events (or a schedule) to this service's queues."""
 
     name: ResourceName
-    bus: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,256}$")] = Field("default", description="Event bus the rule listens on")
+    bus: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,256}$")] = Field(
+        "default", description="Event bus the rule listens on; `fleet` is the fleet's bus (its name read from SSM "
+                               "/msgen/<env>/fleet/event-bus-name when the stack is deployed), where other services' events arrive")
     pattern: dict[str, Any] | None = Field(None, description="EventBridge event pattern, e.g. {source: [payments], detail-type: [PaymentSettled]}")
     schedule: Annotated[str, StringConstraints(pattern=r"^(rate|cron)\(.+\)$")] | None = Field(
         None, description="Instead of a pattern: rate(5 minutes) or cron(...)"
@@ -544,6 +548,11 @@ class ServiceSpec(Model):
     container: Container | None = Field(None, description="Required by the hybrid pattern")
     database: Database | None = Field(None, description="A relational database (Aurora Serverless v2 PostgreSQL); `uses: [database:connect]`")
     workflows: list[Workflow] = Field(default_factory=list, max_length=20, description="Step Functions state machines")
+    emits: list[Annotated[str, StringConstraints(pattern=DETAIL_TYPE_RE)]] = Field(
+        default_factory=list, max_length=100, json_schema_extra={"uniqueItems": True},
+        description="EventBridge detail-types this service puts on the fleet's bus (source: the service name), e.g. [PaymentSettled]; "
+                    "functions and containers that do need `uses: [events:emit]`",
+    )
     search: Search = Field(default_factory=Search, description="OpenSearch Serverless collections; `uses: [<collection>:read|write|readwrite]`")
     network: Network = Field(default_factory=Network)
     observability: Observability = Field(default_factory=Observability)
@@ -554,6 +563,13 @@ class ServiceSpec(Model):
     def _some_environments(cls, v: list[str] | dict[str, Any]) -> list[str] | dict[str, Any]:
         if isinstance(v, list) and len(set(v)) != len(v):
             raise ValueError("an environment is listed twice")
+        return v
+
+    @field_validator("emits")
+    @classmethod
+    def _emits_once(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("an event is listed twice")
         return v
 
     @property

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from generator.kinds import ALL_VERBS, KINDS, NAMED_KINDS, SINGLETONS, Use, uses_help
+from generator.kinds import ALL_VERBS, EXTERNAL_KINDS, KINDS, NAMED_KINDS, SINGLETONS, Use, route_arn_part, uses_help
 from generator.spec import models
 
 
@@ -38,13 +38,34 @@ def test_no_grant_has_a_wildcard_action():
 
 
 def test_the_spec_accepts_exactly_the_verbs_of_the_table():
-    verbs = set(re.search(r":\((.*)\)\$$", models.USES_RE).group(1).split("|"))
+    verbs = set(re.search(r":\((.*?)\)\$", models.USES_RE).group(1).split("|"))
     assert verbs == set(ALL_VERBS)
+
+
+@pytest.mark.parametrize("text", ["catalog-svc:invoke", "catalog-svc:invoke:GET /items/{id}", "catalog-svc:invoke:ANY /",
+                                  "events:emit", "events:emit:PaymentSettled"])
+def test_the_fleet_forms_of_a_use_are_accepted_and_parsed(text):
+    assert re.match(models.USES_RE, text)
+    assert str(Use.parse(text)) == text
+
+
+@pytest.mark.parametrize("text", ["catalog-svc:invoke:FETCH /items", "catalog-svc:invoke:GET items", "orders:read:x",
+                                  "events:emit:Payment Settled", "catalog-svc:invoke:"])
+def test_a_detail_only_fits_the_verbs_that_take_one(text):
+    assert not re.match(models.USES_RE, text)
+
+
+def test_a_route_becomes_the_method_and_path_of_an_execute_api_arn():
+    assert route_arn_part("GET /items/{id}") == "GET/items/*"
+    assert route_arn_part("ANY /items/{proxy+}") == "*/items/*"
+    assert route_arn_part("POST /") == "POST/"
+    assert Use.parse("catalog-svc:invoke:GET /items/{id}") == Use("catalog-svc", "invoke", "GET /items/{id}")
 
 
 def test_named_kinds_and_singletons_partition_the_use_targets():
     assert {k.name for k in NAMED_KINDS} == {"table", "bucket", "queue", "topic", "workflow", "collection"}
-    assert set(SINGLETONS) == {"email", "database"}
+    assert set(SINGLETONS) == {"email", "database", "events"}
+    assert {k.name for k in EXTERNAL_KINDS.values()} == {"service"}
     assert all(k.section for k in (*NAMED_KINDS, *SINGLETONS.values()))
 
 
