@@ -509,6 +509,220 @@ def bootstrap(env: str, region: str | None, github_repo: str | None, output: str
                err=True)
 
 
+FLEET_HELP = "FLEET is a fleet file (fleet.yaml), a folder holding one, or the name of a fleet blueprint (shop)."
+
+
+@main.group(epilog=EPILOG)
+def fleet() -> None:
+    """Work on a fleet: several services listed in one fleet.yaml (docs/fleet.md).
+
+    The fleet file names the fleet, its owner, its environments (each must be
+    an environment of every service), the services' spec files (relative to it)
+    and fleet-wide settings. Every command checks the fleet as a whole first:
+    each spec, and the calls and events between the services.
+
+    \b
+    Examples:
+      msgen fleet validate shop                          # the shop blueprint (five services)
+      msgen fleet graph fleet.yaml > fleet.mmd           # Mermaid: calls, events, deploy order
+      msgen fleet synth fleet.yaml -o build/             # build/fleet/<env>/, build/services/<service>/<env>/
+      msgen fleet deploy fleet.yaml --env dev --artifact ui-svc=ui.zip ...
+      msgen fleet new shop -o ~/src                      # every repository, plus shop-fleet/
+    """
+
+
+def _load_fleet(name: str):
+    from generator.fleet import commands
+
+    loaded = commands.load(name)
+    for warning in loaded.warnings:
+        click.echo(f"{warning.file}:{warning.line}:{warning.column}: {warning.path}: warning: {warning.message}", err=True)
+    return commands, loaded
+
+
+@fleet.command("validate", epilog=EPILOG)
+@click.argument("fleet_file", metavar="FLEET")
+def fleet_validate(fleet_file: str) -> None:
+    """Check a fleet file, every spec it lists, and the calls and events between them.
+
+    Every problem is reported as FILE:LINE:COL: path: message, in the file that
+    has it (a call to a missing route at the caller's `uses:` line); an event
+    that nobody listens for is a warning. FLEET is a fleet file, a folder
+    holding fleet.yaml, or a fleet blueprint's name.
+
+    \b
+    Examples:
+      msgen fleet validate fleet.yaml
+      msgen fleet validate shop
+    """
+    _, loaded = _load_fleet(fleet_file)
+    refs = loaded.refs.values()
+    calls, events = sum(len(r.calls) for r in refs), sum(len(r.listens) for r in refs)
+    click.echo(f"{loaded.display}: OK (fleet {loaded.fleet.name}, {len(loaded.services)} services, "
+               f"{len(loaded.fleet.environments)} environments, {calls} calls, {events} event subscriptions)", err=True)
+
+
+@fleet.command("synth", epilog=EPILOG)
+@click.argument("fleet_file", metavar="FLEET")
+@click.option("-o", "--output", "output", required=True, metavar="DIR",
+              help="Write every template under DIR, all or nothing: DIR/fleet/<env>/template.yaml (the fleet stack) and "
+              "DIR/services/<service>/<env>/template.yaml. DIR is replaced whole.")
+@click.option("--env", "env", metavar="NAME", help="Only this environment of the fleet.")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True, help="Template format.")
+@click.option("--force", is_flag=True, help="Replace DIR even if msgen fleet synth did not write it (an empty DIR needs no --force).")
+@click.option("--no-cache", is_flag=True, help="Synthesize every service afresh (or set MSGEN_NO_CACHE=1).")
+def fleet_synth(fleet_file: str, output: str, env: str | None, fmt: str, force: bool, no_cache: bool) -> None:
+    """Synthesize the fleet stack and every service's templates into DIR.
+
+    Each service goes through the synth cache like `msgen synth`; the same
+    fleet always gives byte-identical files. Nothing is written unless every
+    template could be made.
+
+    \b
+    Examples:
+      msgen fleet synth fleet.yaml -o build/
+      msgen fleet synth fleet.yaml --env prod -o build/prod/ --format json
+    """
+    commands, loaded = _load_fleet(fleet_file)
+    written = commands.synth(loaded, Path(output), env, fmt, force=force, use_cache=not no_cache)
+    for rel in written:
+        click.echo(str(Path(output) / rel))
+    click.echo(f"wrote {len(written)} templates under {output}", err=True)
+
+
+@fleet.command("lint", epilog=EPILOG)
+@click.argument("fleet_file", metavar="FLEET")
+@click.option("--region", "regions", multiple=True, default=["us-east-1"], show_default=True,
+              help="Region to lint for; repeat for several, or ALL_REGIONS.")
+@click.option("--info", is_flag=True, help="Also report cfn-lint's informational (I) findings.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), metavar="N", help="Lint over N processes (default: one per CPU).")
+@click.option("--no-cache", is_flag=True, help="Synthesize and lint afresh, ignoring both caches (or set MSGEN_NO_CACHE=1).")
+def fleet_lint(fleet_file: str, regions: tuple[str, ...], info: bool, jobs: int | None, no_cache: bool) -> None:
+    """Lint every template of the fleet, every environment, in one run.
+
+    The fleet stack's and every service's templates go through msgen's lint
+    engine in one call: cfn-lint loaded once, the templates shared out over the
+    CPUs. Findings print to stdout as FILE:LINE:COL: RULE message, FILE naming
+    the template as `msgen fleet synth` lays them out (fleet/<env>/template.yaml,
+    services/<service>/<env>/template.yaml).
+
+    \b
+    Examples:
+      msgen fleet lint fleet.yaml
+      msgen fleet lint shop --no-cache --region eu-west-1
+    """
+    commands, loaded = _load_fleet(fleet_file)
+    results = commands.lint(loaded, tuple(regions), info=info, jobs=jobs, use_cache=not no_cache)
+    total = 0
+    for findings in results.values():
+        for f in findings:
+            click.echo(str(f))
+        total += len(findings)
+    bad = sum(1 for findings in results.values() if findings)
+    click.echo(f"msgen: {total} finding{'s' if total != 1 else ''} in {bad} of {len(results)} templates" if total
+               else f"msgen: fleet {loaded.fleet.name}: {len(results)} templates: no findings", err=True)
+    if total:
+        sys.exit(EXIT_FINDINGS)
+
+
+@fleet.command("graph", epilog=EPILOG)
+@click.argument("fleet_file", metavar="FLEET")
+@click.option("--order", "only_order", is_flag=True, help="Print only the deploy order, one service a line (callees first).")
+def fleet_graph(fleet_file: str, only_order: bool) -> None:
+    """Print the fleet as a Mermaid flowchart: services, calls, events, deploy order.
+
+    Solid arrows are calls (caller to callee, labelled with the routes), dotted
+    arrows events (emitter to listener, labelled with the detail-type); each
+    service is numbered in deploy order (after the fleet stack, callees before
+    their callers). Paste it into a Markdown ```mermaid block.
+
+    \b
+    Examples:
+      msgen fleet graph fleet.yaml > docs/fleet.mmd
+      msgen fleet graph shop --order
+    """
+    commands, loaded = _load_fleet(fleet_file)
+    if only_order:
+        for name in commands.order(loaded):
+            click.echo(name)
+        return
+    click.echo(commands.graph_text(loaded), nl=False)
+
+
+def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if not sep or not name or not rest:
+            raise click.UsageError(f"{option} {value}: write it as SERVICE=VALUE")
+        if name in out:
+            raise click.UsageError(f"{option} {name}=...: given twice")
+        out[name] = rest
+    return out
+
+
+@fleet.command("deploy", epilog=DEPLOY_EPILOG)
+@click.argument("fleet_file", metavar="FLEET")
+@click.option("--env", "env", required=True, metavar="NAME", help="The environment to deploy (one of the fleet's).")
+@click.option("--artifact", "artifacts", multiple=True, metavar="SERVICE=ZIP",
+              help="A service's code package (`make package` in its repository); repeat for each service with functions.")
+@click.option("--image", "images", multiple=True, metavar="SERVICE=URI", help="A hybrid service's container image; repeat for each.")
+@click.option("--artifact-bucket", metavar="BUCKET", help="Upload here instead of the bucket `msgen bootstrap` published in SSM.")
+@click.option("--yes", is_flag=True, help="Execute every change set without asking (CI).")
+@click.option("--no-execute", is_flag=True, help="Create the change sets and leave them for review (a service whose callee is "
+              "not deployed yet cannot resolve its SSM parameters: review the fleet stack first, then deploy).")
+@click.option("--region", metavar="R", help="AWS Region (default: the standard AWS chain).")
+def fleet_deploy(fleet_file: str, env: str, artifacts: tuple[str, ...], images: tuple[str, ...], artifact_bucket: str | None,
+                 yes: bool, no_execute: bool, region: str | None) -> None:
+    """Deploy an environment of the fleet: the fleet stack, then callees before callers.
+
+    The fleet stack (event bus, dashboard, saved query; its names in SSM under
+    /msgen/NAME/fleet/) goes first; then every service, as `msgen deploy` does,
+    in the order `msgen fleet graph --order` prints: a caller resolves its
+    callee's /msgen/NAME/<callee>/api-id and api-url when it deploys. Every
+    service's inputs are checked before anything is deployed; the first failure
+    stops the rest. Services that call each other in a cycle are refused, with
+    how to bootstrap the cycle.
+
+    \b
+    Examples:
+      msgen fleet deploy fleet.yaml --env dev --artifact ui-svc=ui/dist/function.zip \\
+          --artifact catalog-svc=catalog/dist/function.zip ... --image checkout-svc=ECR_URI:TAG
+      msgen fleet deploy fleet.yaml --env prod --yes ...      # CI
+    """
+    commands, loaded = _load_fleet(fleet_file)
+    paths = {name: Path(zip_path) for name, zip_path in _pairs(artifacts, "--artifact").items()}
+    confirm = None if yes else (lambda q: click.confirm(q, default=False, err=True))
+    commands.deploy(loaded, env, artifacts=paths, images=_pairs(images, "--image"), execute=not no_execute, confirm=confirm,
+                    region=region, artifact_bucket=artifact_bucket, echo=lambda m: click.echo(m, err=True))
+
+
+@fleet.command("new", epilog=EPILOG)
+@click.argument("fleet_file", metavar="FLEET")
+@click.option("-o", "--output-dir", "parent", default=".", show_default=True, metavar="DIR",
+              help="Parent directory: DIR/<service>/ for every service and DIR/<fleet>-fleet/.")
+@click.option("--force", is_flag=True, help="Replace repositories that exist in DIR.")
+def fleet_new(fleet_file: str, parent: str, force: bool) -> None:
+    """Generate every service's repository and the fleet's own repository.
+
+    Each service's repository is what `msgen new` makes from its spec. The
+    fleet repository (DIR/<fleet>-fleet/) holds fleet.yaml (its service paths
+    pointing at ../<service>/service.yaml), the fleet stack of each environment
+    (infra/<env>/template.yaml), the Backstage catalogue and the graph. Nothing
+    is written unless every repository could be made.
+
+    \b
+    Examples:
+      msgen fleet new shop -o ~/src
+      msgen fleet new fleet.yaml -o /tmp/fleet --force
+    """
+    commands, loaded = _load_fleet(fleet_file)
+    created = commands.new(loaded, Path(parent), force=force)
+    for path in created:
+        click.echo(str(path))
+    click.echo(f"created {len(created)} repositories in {parent}; next: cd {created[-1]} && msgen fleet validate fleet.yaml", err=True)
+
+
 def run() -> None:  # pragma: no cover - console-script shim
     main(prog_name="msgen")
 
