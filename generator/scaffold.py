@@ -503,10 +503,18 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
         "answers_yaml": yaml.safe_dump({"team": spec.team, "description": spec.description or f"The {spec.service} microservice"},
                                        allow_unicode=True, sort_keys=False, width=1_000_000).rstrip("\n"),
         "mermaid": _mermaid(spec),
+        "catalog_info": _catalog_info(spec),
         "schema_json": json_schema().rstrip("\n"),
         "environments": spec.environment_names,
         "synth_in_hook": False,
     }
+
+
+def _catalog_info(spec: ServiceSpec) -> str:
+    """The repository's Backstage catalog-info.yaml (generator.fleet.catalog); ``msgen fleet new`` names the fleet's system."""
+    from generator.fleet.catalog import catalog_info
+
+    return catalog_info(spec, None).rstrip("\n")
 
 
 def cookiecutter_json(ctx: dict[str, Any]) -> dict[str, Any]:
