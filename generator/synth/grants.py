@@ -12,13 +12,20 @@ from generator.synth.policy import statement
 
 
 def _fields(plan: ServicePlan, kind: Kind, name: str) -> dict[str, Any]:
-    fields: dict[str, Any] = {"id": kind.logical_id(name), "name": name}
+    fields: dict[str, Any] = {"id": kind.logical_id(name), "name": name, "service": plan.spec.service}
     if kind.singleton:  # e-mail and the database take their settings from their own section of the spec
         section: Any = plan.spec
         for key in kind.section or ():
             section = getattr(section, key)
-        fields.update(section.model_dump())
+        if hasattr(section, "model_dump"):
+            fields.update(section.model_dump())
     return fields
+
+
+def _details(uses: tuple[Use, ...], name: str) -> list[str] | None:
+    """The details the uses of ``name`` narrow it to (routes, detail-types), sorted; None when one use takes all of it."""
+    details = {u.detail for u in uses if u.target == name}
+    return None if "" in details else sorted(details)
 
 
 def value(pattern: str, fields: dict[str, Any]) -> Any:
@@ -43,13 +50,17 @@ def grants(plan: ServicePlan, key_arn: Any, uses: tuple[Use, ...]) -> tuple[list
         kind = plan.kinds[name]
         kms_levels |= {kind.kms[level] for level in levels}
         fields = _fields(plan, kind, name)
+        details = _details(uses, name) if kind.detail else None
         for grant in kind.grants:
             actions = [a for level in sorted(levels) for a in grant.actions.get(level, ())]
             if not actions:
                 continue
-            resources = [value(r, fields) for r in grant.resources]
-            extra = {"Condition": {op: {k: value(v, fields) for k, v in cond.items()} for op, cond in grant.condition.items()}} \
-                if grant.condition else {}
+            parts = [kind.detail_part(d) if kind.detail_part else d for d in details] if details else [grant.whole]
+            resources = [value(r, {**fields, "detail": part}) for r in grant.resources for part in (parts if "{detail}" in r else [None])]
+            condition = {op: {k: value(v, fields) for k, v in cond.items()} for op, cond in (grant.condition or {}).items()}
+            if grant.detail_condition and details:
+                condition.setdefault("StringEquals", {})[grant.detail_condition] = details
+            extra = {"Condition": condition} if condition else {}
             statements.append(statement(actions, resources if len(resources) > 1 else resources[0], sid=grant.sid.format(**fields), **extra))
         if kind.env:
             env[kind.env_name(name)] = value(kind.env_value, fields)

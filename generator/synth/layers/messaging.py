@@ -9,6 +9,7 @@ from __future__ import annotations
 from troposphere import GetAtt, Ref, Sub, awslambda, events, ses, sns, sqs
 
 from generator import naming, sources
+from generator.discovery import FLEET_BUS, bus_name
 from generator.plan import consumer_name, handler_name
 from generator.spec.models import EventRule, Queue, Topic
 from generator.synth.context import Context, source_of
@@ -104,7 +105,9 @@ def _rule(ctx: Context, rule: EventRule) -> events.Rule:
         + ([events.Target(Id="handler", Arn=Ref(handler), DeadLetterConfig=events.DeadLetterConfig(Arn=GetAtt(dlq, "Arn")),
                           RetryPolicy=retry)] if handler else []),
     )
-    if rule.bus != "default":
+    if rule.bus == FLEET_BUS:  # the fleet's bus: its name is read from SSM when the stack is deployed (the fleet stack comes first)
+        props["EventBusName"] = Sub(bus_name(rule.bus))
+    elif rule.bus != "default":
         props["EventBusName"] = rule.bus
     if rule.pattern:
         props["EventPattern"] = rule.pattern

@@ -19,6 +19,7 @@ from typing import Any
 from troposphere import AWSObject, Equals, GetAtt, If, Ref, Sub, cloudwatch, codedeploy, ecs, sns
 
 from generator.alarm_table import SERVICE_NAMESPACE, Alarm
+from generator.discovery import FLEET_BUS, bus_name
 from generator.kinds import KINDS
 from generator.naming import logical_id
 from generator.synth.context import Context, source_of
@@ -376,7 +377,8 @@ def _targets(ctx: Context) -> list[Target]:
     for name, rule in reg.event_rules.items():
         bus = rules[name].bus
         out.append(Target("events_rule", rule.title, f"events-{name}", name,
-                          {"EventBusName": None if bus == "default" else bus, "RuleName": ctx.physical(name)}, source_of(rule)))
+                          {"EventBusName": None if bus == "default" else Sub(bus_name(bus)) if bus == FLEET_BUS else bus,
+                           "RuleName": ctx.physical(name)}, source_of(rule)))
         out.append(_dead_letters(reg.dead_letter_queues.rules[name], f"events-{name}", source_of(rule),
                                  f"Events of rule '{name}' could not be delivered and reached its dead-letter queue.",
                                  "the messages' error attributes; send them again once the target accepts them."))

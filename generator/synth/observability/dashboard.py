@@ -7,6 +7,7 @@ from typing import Any
 
 from troposphere import Sub, cloudwatch
 
+from generator.discovery import bus_name
 from generator.synth.context import Context, sub_literal
 from generator.synth.layers.api import STAGE
 from generator.synth.layers.releases import ALIAS
@@ -161,7 +162,7 @@ def body(ctx: Context) -> dict:
         name = rule.name
         rd = ["RuleName", f"{spec.service}-${{Environment}}-{name}"]
         if rule.bus != "default":
-            rd = ["EventBusName", rule.bus, *rd]
+            rd = ["EventBusName", bus_name(rule.bus), *rd]  # the fleet's bus: read from SSM when the stack is deployed
         lay.add(_metric_widget(f"Events rule {name}", [
             ["AWS/Events", "TriggeredRules", *rd, {"stat": "Sum"}], ["AWS/Events", "Invocations", *rd, {"stat": "Sum"}],
             ["AWS/Events", "FailedInvocations", *rd, {"stat": "Sum"}]], 0, 0))
