@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 API_VERSION = "backstage.io/v1alpha1"
-OPENAPI_PATH = "openapi.yaml"  # the OpenAPI 3 document the generated repository carries (H5), next to catalog-info.yaml
+OPENAPI_PATH = "api/openapi.yaml"  # the OpenAPI 3 document of the generated repository, relative to catalog-info.yaml (its root)
 CATALOG_FILE = "catalog-info.yaml"
 MAX_NAME = 63  # Backstage entity names: 1-63 characters, [a-zA-Z0-9] runs separated by one of - _ .
 
