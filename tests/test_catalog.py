@@ -187,13 +187,32 @@ def test_entity_names_from_free_text():
 
 def test_fleet_catalog_is_a_valid_system_and_location_of_every_service(checkout):
     fleet = Fleet(name="shop", owner="Shop Platform", description="The seed's shop", environments=["dev", "prod"],
-                  services=["services/checkout-svc/service.yaml", "../payment-svc/service.yaml", "service.yaml"])
-    loaded = SimpleNamespace(fleet=fleet, services={"checkout-svc": checkout, "payment-svc": None, "root-svc": None})
+                  services=["checkout-svc.yaml", "payment-svc.yaml"])
+    loaded = SimpleNamespace(fleet=fleet, services={"checkout-svc": checkout, "payment-svc": None})
     system, location = docs(fleet_catalog(loaded))
     assert problems(system) == [] and problems(location) == []
     assert system["metadata"]["name"] == "shop" and system["spec"]["owner"] == "group:shop-platform"
-    assert location["spec"]["targets"] == ["./services/checkout-svc/catalog-info.yaml", "../payment-svc/catalog-info.yaml",
-                                           "./catalog-info.yaml"]
+    # msgen fleet new puts every service's repository beside the fleet's own
+    assert location["spec"]["targets"] == ["../checkout-svc/catalog-info.yaml", "../payment-svc/catalog-info.yaml"]
+    _, here = docs(fleet_catalog(loaded, lambda service: f"services/{service}"))
+    assert here["spec"]["targets"] == ["./services/checkout-svc/catalog-info.yaml", "./services/payment-svc/catalog-info.yaml"]
+
+
+def test_the_shop_fleet_catalogue_and_its_services_are_valid():
+    from generator.fleet.loader import load_fleet
+
+    shop = load_fleet(ROOT / "blueprints" / "fleets" / "shop" / "fleet.yaml")
+    system, location = docs(fleet_catalog(shop))
+    assert problems(system) == [] and problems(location) == []
+    assert len(location["spec"]["targets"]) == len(shop.services) == 5
+    for name, loaded in shop.services.items():
+        component, api = docs(catalog_info(loaded, shop.fleet.name))
+        assert problems(component) == [] and problems(api) == [], name
+        assert component["spec"]["system"] == "shop"
+        for ref in component["spec"].get("dependsOn", []):  # every dependency is a service of the fleet
+            assert ref.removeprefix("component:") in shop.services, (name, ref)
+        for ref in component["spec"].get("consumesApis", []):
+            assert ref.removesuffix("-api") in shop.services, (name, ref)
 
 
 # --- the generated repository --------------------------------------------------------------------------------------

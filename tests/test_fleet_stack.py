@@ -322,3 +322,20 @@ def test_dashboard_error_table_covers_every_service_newest_first():
 def test_the_header_says_what_stands_for_the_same_time_yesterday():
     header = dashboard_widgets(shop())[0]["properties"]["markdown"]
     assert "same time yesterday" in header and "anomaly detection" in header
+
+
+# --- the shop blueprint, through the fleet loader ------------------------------------------------------------------
+
+def test_the_shop_fleet_from_its_fleet_file_lints_clean_and_watches_its_five_services():
+    from generator.fleet.loader import load_fleet
+    from tests.conftest import ROOT
+
+    shop_fleet = load_fleet(ROOT / "blueprints" / "fleets" / "shop" / "fleet.yaml")
+    text = fleet_template(shop_fleet, "staging")
+    assert lint_text(text, "shop-staging.yaml", regions=("us-east-1",), info=True) == []
+    data = yaml.safe_load(text)
+    rule = data["Resources"]["FleetHealthAlarm"]["Properties"]["AlarmRule"]
+    assert re.findall(r'ALARM\("([^"]+)"\)', rule) == [health_alarm_name(s, "staging") for s in shop_fleet.services]
+    assert data["Resources"]["EventBus"]["Properties"]["Name"] == "msgen-shop-staging"
+    archive = next(iter(of_type(data, "AWS::Events::Archive").values()))
+    assert archive["Properties"]["RetentionDays"] == shop_fleet.fleet.settings.event_bus.archive_retention_days

@@ -9,7 +9,7 @@ A service repository gets two entities (https://backstage.io/docs/features/softw
   through its ``$text`` placeholder (the file path is :data:`OPENAPI_PATH`, relative to catalog-info.yaml).
 
 A fleet repository gets a ``System`` named after the fleet and a ``Location`` listing every service's
-catalog-info.yaml. Calls and events come from :func:`generator.spec.refs.service_refs`, as fleet validation reads
+catalog-info.yaml (in the service repositories ``msgen fleet new`` writes beside it). Calls and events come from :func:`generator.spec.refs.service_refs`, as fleet validation reads
 them. The documents are valid against Backstage's published entity schemas (tests/test_catalog.py checks them with
 the schemas committed under tests/fixtures/backstage/).
 """
@@ -17,6 +17,7 @@ the schemas committed under tests/fixtures/backstage/).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -92,16 +93,20 @@ def catalog_info(loaded_spec: Any, fleet_name: str | None = None) -> str:
 
 
 def _relative(path: str) -> str:
-    """A Location target relative to the fleet file (Backstage resolves it against the Location's own place)."""
+    """A Location target relative to the fleet's catalog-info.yaml (Backstage resolves it against the Location's own place)."""
     return path if path.startswith(("../", "/")) else f"./{path}"
 
 
-def fleet_entities(loaded_fleet: Any) -> list[dict[str, Any]]:
-    """The fleet repository's System and the Location of its services' catalog-info.yaml files."""
+def fleet_entities(loaded_fleet: Any, repository: Callable[[str], str] | None = None) -> list[dict[str, Any]]:
+    """The fleet repository's System and the Location of its services' catalog-info.yaml files.
+
+    ``repository(service)`` is where a service's repository is, relative to the fleet repository: by default
+    ``../<service>``, where ``msgen fleet new`` puts it beside the fleet's own repository.
+    """
     fleet = loaded_fleet.fleet
     name = entity_name(fleet.name)
-    # Each service's repository keeps its spec (service.yaml) and its catalog-info.yaml side by side.
-    targets = [_relative(str(PurePosixPath(path).parent / CATALOG_FILE)) for path in fleet.services]
+    where = repository or (lambda service: f"../{service}")
+    targets = [_relative(str(PurePosixPath(where(service)) / CATALOG_FILE)) for service in loaded_fleet.services]
     system = {
         "apiVersion": API_VERSION, "kind": "System",
         "metadata": {"name": name, "description": fleet.description or f"The {fleet.name} fleet of msgen services",
@@ -116,6 +121,7 @@ def fleet_entities(loaded_fleet: Any) -> list[dict[str, Any]]:
     return [system, location]
 
 
-def fleet_catalog(loaded_fleet: Any) -> str:
-    """The fleet repository's catalog-info.yaml: the fleet's System and a Location of every service's entities."""
-    return _dump(fleet_entities(loaded_fleet))
+def fleet_catalog(loaded_fleet: Any, repository: Callable[[str], str] | None = None) -> str:
+    """The fleet repository's catalog-info.yaml: the fleet's System and a Location of every service's entities
+    (each service's repository at ``repository(service)``, by default ``../<service>``)."""
+    return _dump(fleet_entities(loaded_fleet, repository))
