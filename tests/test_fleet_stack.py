@@ -83,8 +83,9 @@ def test_lint_can_fail():
 
 
 def test_no_policy_of_the_stack_allows_a_wildcard_action_or_principal():
-    docs = [p[k] for r in shop()["Resources"].values() for p in [r["Properties"]] for k in ("KeyPolicy", "PolicyDocument") if k in p]
-    assert len(docs) == 3  # key, queue and topic policies
+    keys = ("KeyPolicy", "PolicyDocument", "ResourcePolicyDocument")
+    docs = [p[k] for r in shop()["Resources"].values() for p in [r["Properties"]] for k in keys if k in p]
+    assert len(docs) == 4  # key, queue, topic and log group policies
     for doc in docs:
         for st in doc["Statement"]:
             if st["Effect"] == "Allow":
@@ -189,6 +190,27 @@ def test_dead_letter_queue_is_encrypted_kept_and_only_eventbridge_sends_to_it_ov
     sts = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
     assert sts["EventBridgeSendsDeadLetters"]["Principal"] == {"Service": "events.amazonaws.com"}
     assert sts["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_bus_error_records_go_to_an_encrypted_fleet_log_group_kept_as_the_fleet_file_says():
+    data = build_fleet_template(fleet_of(shop_specs(), log_retention_days=90), "dev")
+    res = data["Resources"]
+    assert res["EventBus"]["Properties"]["LogConfig"] == {"Level": "ERROR", "IncludeDetail": "NONE"}  # no event payloads in logs
+    group = res["EventBusLogGroup"]
+    assert group["Properties"]["LogGroupName"] == "/msgen/shop/dev/event-bus"
+    assert group["Properties"]["RetentionInDays"] == 90
+    assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["FleetKey", "Arn"]}
+    (writes,) = group["Properties"]["ResourcePolicyDocument"]["Statement"]
+    assert writes["Principal"] == {"Service": "delivery.logs.amazonaws.com"} and "aws:SourceAccount" in writes["Condition"]["StringEquals"]
+    source = res["EventBusLogSource"]["Properties"]
+    assert (source["LogType"], source["ResourceArn"]) == ("ERROR_LOGS", {"Fn::GetAtt": ["EventBus", "Arn"]})
+    destination = res["EventBusLogDestination"]["Properties"]["DestinationResourceArn"]["Fn::Sub"]
+    assert destination.endswith(":log-group:/msgen/shop/dev/event-bus")
+    delivery = res["EventBusLogDelivery"]["Properties"]
+    assert delivery == {**delivery, "DeliverySourceName": {"Ref": "EventBusLogSource"},
+                        "DeliveryDestinationArn": {"Fn::GetAtt": ["EventBusLogDestination", "Arn"]}}
+    logs_key = {s["Sid"]: s for s in res["FleetKey"]["Properties"]["KeyPolicy"]["Statement"]}["CloudWatchLogsEncrypts"]
+    assert logs_key["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]["Fn::Sub"].endswith(":log-group:/msgen/shop/dev/event-bus")
 
 
 def test_ssm_parameters_publish_the_bus_and_the_fleet_under_the_agreed_names():

@@ -8,7 +8,8 @@ troposphere, deterministic output (``generator.synth.pipeline.render``), every r
   with an archive (replay; retention from the fleet file) and a dead-letter queue for the events EventBridge cannot
   encrypt or decrypt (``DeadLetterConfig`` of the bus; the rules on the bus, which live in the services' stacks,
   may use the same queue: its policy admits them). The bus's name and ARN, the queue's ARN and the fleet's name are
-  published as SSM parameters under ``/msgen/<env>/fleet/`` (docs/fleet.md);
+  published as SSM parameters under ``/msgen/<env>/fleet/`` (docs/fleet.md). EventBridge's error records for the bus
+  go to the log group ``/msgen/<fleet>/<env>/event-bus`` (retention from the fleet file, encrypted);
 * the fleet dashboard ``msgen-<fleet>-<env>-fleet``: one row per service (requests against the expected band,
   error rate, p90 latency, its health alarm) and a fleet-wide error-message table;
 * a saved Logs Insights query that follows one correlation id across every service's log groups;
@@ -47,7 +48,7 @@ from troposphere import (
 from generator import __version__
 from generator.synth.context import tag_value
 from generator.synth.layers.api import STAGE
-from generator.synth.layers.security import ROOT_ACTIONS
+from generator.synth.layers.security import ROOT_ACTIONS, SERVICE_ACTIONS
 from generator.synth.pipeline import RESOURCE_KEY_ORDER, TOP_LEVEL_ORDER
 from generator.synth.policy import deny_insecure_transport, document, statement
 
@@ -58,6 +59,7 @@ PARAMETER_PREFIX = "/msgen/{env}/fleet/"
 MAX_SOURCE_PREFIXES = 5
 MAX_RULE_CHARS = 10_240  # AWS::CloudWatch::CompositeAlarm AlarmRule (CloudFormation schema)
 MAX_ARCHIVE_NAME = 48  # AWS::Events::Archive ArchiveName
+MAX_DELIVERY_NAME = 60  # AWS::Logs::DeliverySource and DeliveryDestination Name
 DLQ_RETENTION_S = 14 * 24 * 3600  # SQS's longest retention: time to look at what failed
 QUERY_LIMIT = 10_000  # Logs Insights returns at most 10,000 rows
 ERROR_TABLE_ROWS = 100
@@ -204,6 +206,15 @@ class _Builder:
         return self.arn("events", f"event-bus/{self.bus}")
 
     @property
+    def log_group_name(self) -> str:
+        """The bus's error log: the log-group convention /msgen/<name>/<environment>/<component>, the fleet in the name's place."""
+        return f"/msgen/{self.name}/{self.env}/event-bus"
+
+    @property
+    def log_group_arn(self) -> Sub:
+        return self.arn("logs", f"log-group:{self.log_group_name}")
+
+    @property
     def rules_arn(self) -> Sub:
         return self.arn("events", f"rule/{self.bus}/*")
 
@@ -218,6 +229,7 @@ class _Builder:
         self.key = self.fleet_key()
         self.dlq = self.dead_letter_queue()
         self.event_bus = self.bus_and_archive()
+        self.bus_error_log()
         self.publish()
         self.topic = self.alarm_topic()
         self.health = self.health_alarm()
@@ -248,6 +260,8 @@ class _Builder:
             statement(["kms:Decrypt", "kms:GenerateDataKey"], "*", sid="EventBridgeWritesDeadLetters",
                       Principal={"Service": "events.amazonaws.com"},
                       Condition={"StringEquals": account, "ArnLike": {"aws:SourceArn": [self.bus_arn, self.rules_arn]}}),
+            statement(SERVICE_ACTIONS, "*", sid="CloudWatchLogsEncrypts", Principal={"Service": Sub("logs.${AWS::Region}.amazonaws.com")},
+                      Condition={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": self.log_group_arn}}),
             statement(["kms:Decrypt", "kms:GenerateDataKey"], "*", sid="CloudWatchAlarmsPublish",
                       Principal={"Service": ["cloudwatch.amazonaws.com", "sns.amazonaws.com"]}, Condition={"StringEquals": account}),
         ]
@@ -275,7 +289,8 @@ class _Builder:
     def bus_and_archive(self) -> events.EventBus:
         bus = self.add(
             events.EventBus("EventBus", Name=self.bus, Description=_fit(f"Events between the services of fleet {self.name} ({self.env})", 512),
-                            KmsKeyIdentifier=GetAtt(self.key, "Arn"), DeadLetterConfig=events.DeadLetterConfig(Arn=GetAtt(self.dlq, "Arn"))),
+                            KmsKeyIdentifier=GetAtt(self.key, "Arn"), DeadLetterConfig=events.DeadLetterConfig(Arn=GetAtt(self.dlq, "Arn")),
+                            LogConfig=events.LogConfig(Level="ERROR", IncludeDetail="NONE")),
             "The fleet's event bus: services put the events they declare in emits: (source = their own name) and listen with "
             "rules (messaging.events[].bus: fleet)")
         retention = self.fleet.settings.event_bus.archive_retention_days
@@ -286,6 +301,36 @@ class _Builder:
                            Description=f"Every event of the fleet bus, kept {kept} for replay"),
             f"Archive of every event on the bus (replay), kept {kept} (settings.event_bus.archive_retention_days)")
         return bus
+
+    def bus_error_log(self) -> None:
+        """EventBridge's error records for the bus (failed deliveries to targets, and why), delivered to a log group of the fleet.
+
+        Bus logging is vended logs: a delivery source (the bus, ERROR_LOGS), a delivery destination (the log group) and a
+        delivery pairing them; the log group's own resource policy lets the log delivery service write to it. Records carry
+        no event detail (IncludeDetail NONE): payloads stay out of the logs.
+        """
+        account = Sub("${AWS::AccountId}")
+        group = self.add(
+            logs.LogGroup(
+                "EventBusLogGroup", LogGroupName=self.log_group_name, RetentionInDays=self.fleet.settings.log_retention_days,
+                KmsKeyId=GetAtt(self.key, "Arn"),
+                ResourcePolicyDocument=document(statement(
+                    ["logs:CreateLogStream", "logs:PutLogEvents"], Sub(f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:"
+                                                                       f"log-group:{self.log_group_name}:log-stream:*"),
+                    sid="LogDeliveryWrites", Principal={"Service": "delivery.logs.amazonaws.com"},
+                    Condition={"StringEquals": {"aws:SourceAccount": account},
+                               "ArnLike": {"aws:SourceArn": self.arn("logs", "delivery-source:*")}}))),
+            f"The fleet bus's error log (settings.log_retention_days: {self.fleet.settings.log_retention_days} days)", retain=True)
+        source = self.add(
+            logs.DeliverySource("EventBusLogSource", Name=_fit(f"msgen-{self.name}-{self.env}-event-bus-errors", MAX_DELIVERY_NAME),
+                                ResourceArn=GetAtt(self.event_bus, "Arn"), LogType="ERROR_LOGS"),
+            "The fleet bus as a source of error logs")
+        destination = self.add(
+            logs.DeliveryDestination("EventBusLogDestination", Name=_fit(f"msgen-{self.name}-{self.env}-event-bus-log", MAX_DELIVERY_NAME),
+                                     DestinationResourceArn=self.log_group_arn, DependsOn=[group.title]),
+            "The fleet bus's error log group as a log delivery destination")
+        self.add(logs.Delivery("EventBusLogDelivery", DeliverySourceName=Ref(source), DeliveryDestinationArn=GetAtt(destination, "Arn")),
+                 "Delivers the fleet bus's error records to its log group")
 
     def publish(self) -> None:
         for lid, leaf, value, what in (
