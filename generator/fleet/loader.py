@@ -9,7 +9,10 @@ in one run, as one :class:`~generator.errors.SpecError`: the fleet file's own (Y
 - a call to a service that is not in the fleet, to a route the callee does not have, or to routes whose auth
   is not ``iam`` (callers sign with SigV4);
 - an event a service listens for on the fleet bus that its source does not emit, or whose source is not a
-  service of the fleet, and a service that emits under another service's name.
+  service of the fleet.
+
+A service emits only under its own name (its PutEvents grant pins ``events:source`` to it), so the one way for a
+service to emit as another's source is two specs naming the same service, which is an error here.
 
 An event that a service emits and nobody listens for is a warning (:attr:`LoadedFleet.warnings`), not an error.
 """
@@ -87,6 +90,9 @@ def load_fleet(path: str | os.PathLike[str]) -> LoadedFleet:
 
     services, spec_issues = _load_services(located, fleet_path)
     issues += spec_issues
+    # a listed spec that could not be loaded: a reference to a service the fleet does not know may be to that one,
+    # so it is not reported again (its cause is)
+    complete = not spec_issues
     environments = _strings(data.get("environments"))
     issues += _environment_issues(located, environments, services)
     refs: dict[str, Any] = {}
@@ -95,7 +101,8 @@ def load_fleet(path: str | os.PathLike[str]) -> LoadedFleet:
         from generator.spec.refs import service_refs
 
         refs = {name: service_refs(loaded.spec) for name, loaded in services.items()}
-        found, warnings = check_references(services, refs, str(data.get("name", "")) if isinstance(data.get("name"), str) else "")
+        found, warnings = check_references(services, refs, str(data.get("name", "")) if isinstance(data.get("name"), str) else "",
+                                           complete=complete)
         issues += found
     if issues:
         raise SpecError(issues)
@@ -163,7 +170,7 @@ def _load_services(located: Located, fleet_path: Path) -> tuple[dict[str, Loaded
         if name in services:
             other = services[name]
             issues.append(located.issue(at, f"{loaded.display} names service '{name}', as {other.display} (services[{where_of[name]}]) "
-                                            "does; each service of a fleet needs its own name"))
+                                            "does; each service of a fleet needs its own name (it is the source of its events and the path of its SSM parameters)"))
             continue
         services[name] = loaded
         where_of[name] = i
@@ -189,8 +196,12 @@ def _route_name(route: Any) -> str:
     return f"{route.method} {route.path}"
 
 
-def check_references(services: dict[str, LoadedSpec], refs: dict[str, Any], fleet_name: str = "") -> tuple[list[Issue], list[Issue]]:
-    """The calls and events between SERVICES: (errors, warnings), each located in the spec that declares it."""
+def check_references(services: dict[str, LoadedSpec], refs: dict[str, Any], fleet_name: str = "",
+                     complete: bool = True) -> tuple[list[Issue], list[Issue]]:
+    """The calls and events between SERVICES: (errors, warnings), each located in the spec that declares it.
+
+    With ``complete`` false (a listed spec could not be loaded), references to services not in SERVICES are left
+    alone, and so are warnings: the missing spec may be the one they refer to."""
     errors: list[Issue] = []
     warnings: list[Issue] = []
     names = ", ".join(services)
@@ -203,6 +214,8 @@ def check_references(services: dict[str, LoadedSpec], refs: dict[str, Any], flee
                 errors.append(loaded.located.issue(where, f"'{caller}' calls itself through its API; call the code directly"))
                 continue
             if callee is None:
+                if not complete:
+                    continue
                 errors.append(loaded.located.issue(where, f"calls '{call.service}', which is not a service of {fleet} (its services: {names})"))
                 continue
             routes = callee.spec.api.routes
@@ -226,15 +239,13 @@ def check_references(services: dict[str, LoadedSpec], refs: dict[str, Any], flee
     emitted: dict[tuple[str, str], bool] = {}  # (source, detail-type) -> listened to
     for name in services:
         for detail_type in refs[name].emits:
-            emitted[(name, detail_type)] = False
-            source = getattr(detail_type, "source", name)
-            if source != name:
-                errors.append(services[name].located.issue(("emits",), f"'{name}' emits as '{source}'; a service emits events only under "
-                                                                       "its own name (the bus policy pins events:source)"))
+            emitted[(name, detail_type)] = False  # source: the service's own name (its grant pins events:source to it)
     for consumer, loaded in services.items():
         for listen in refs[consumer].listens:
             where = tuple(listen.where)
             if listen.source not in services:
+                if not complete:
+                    continue
                 errors.append(loaded.located.issue(where, f"listens for {listen.detail_type} from '{listen.source}', which is not a "
                                                           f"service of {fleet} (its services: {names})"))
                 continue
@@ -247,7 +258,7 @@ def check_references(services: dict[str, LoadedSpec], refs: dict[str, Any], flee
                 continue
             emitted[(listen.source, listen.detail_type)] = True
     for (source, detail_type), heard in emitted.items():
-        if not heard:
+        if not heard and complete:
             loaded = services[source]
             listed = loaded.located.data.get("emits") if isinstance(loaded.located.data, dict) else None
             where: tuple = ("emits", listed.index(detail_type)) if isinstance(listed, list) and detail_type in listed else ("emits",)

@@ -65,3 +65,21 @@ class Fleet(Model):
         if len(set(v)) != len(v):
             raise ValueError("an environment is listed twice")
         return v
+
+
+SCHEMA_ID = "https://msgen.dev/schemas/fleet.schema.json"
+
+
+def json_schema() -> str:
+    """The JSON Schema of the fleet file, as committed in generator/fleet/fleet.schema.json (sorted keys, so stable).
+
+    What it does not say, by design: the rules across files (a spec listed twice, an environment a service lacks,
+    calls and events between the services), which `msgen fleet validate` checks."""
+    import json
+
+    from generator.spec.schema import SCHEMA_DIALECT, SpecJsonSchema
+
+    schema = Fleet.model_json_schema(mode="validation", schema_generator=SpecJsonSchema)
+    schema["$schema"] = SCHEMA_DIALECT
+    schema["$id"] = SCHEMA_ID
+    return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

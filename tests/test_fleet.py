@@ -1,0 +1,363 @@
+"""The fleet file and `msgen fleet` (issue 13): validation across specs, synth, lint, graph, deploy order, new.
+
+Bad input of every kind is a located error (FILE:LINE:COL), exit 2, nothing written; the shop blueprint (five
+services, three patterns, calls and events) validates, synthesizes deterministically and lints clean.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+
+from generator.fleet.commands import load
+from generator.fleet.graph import CallCycle, build_graph, deploy_order
+from generator.fleet.model import json_schema
+from tests.conftest import ROOT
+
+SHOP = ROOT / "blueprints" / "fleets" / "shop"
+SERVICES = ["ui-svc", "catalog-svc", "checkout-svc", "payment-svc", "shipping-svc"]
+LOCATED = re.compile(r"^(?P<file>[^\s:]+):(?P<line>\d+):(?P<col>\d+): (?P<rest>.*)$", re.M)
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Path:
+    """A copy of the shop blueprint to break: tmp/shop/fleet.yaml and its five specs."""
+    folder = tmp_path / "shop"
+    shutil.copytree(SHOP, folder)
+    return folder
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def located(output: str) -> list[tuple[str, int, str]]:
+    """(file name, line, rest of the message) of every located line."""
+    return [(Path(m["file"]).name, int(m["line"]), m["rest"]) for m in LOCATED.finditer(output)]
+
+
+def line_of(path: Path, text: str) -> int:
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if text in line:
+            return i
+    raise AssertionError(f"{text!r} not in {path}")
+
+
+def refused(cli, shop: Path, tmp_path: Path):
+    """Run validate and synth on the broken fleet: both exit 2, synth writes nothing; the validate result."""
+    result = cli("fleet", "validate", str(shop / "fleet.yaml"))
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    out = tmp_path / "out"
+    synth = cli("fleet", "synth", str(shop / "fleet.yaml"), "-o", str(out))
+    assert synth.exit_code == 2, synth.output
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+    return result
+
+
+# --- the shop blueprint -----------------------------------------------------------------------------------------
+
+
+def test_shop_validates(cli):
+    result = cli("fleet", "validate", "shop")
+    assert result.exit_code == 0, result.output
+    assert "OK (fleet shop, 5 services, 3 environments, 4 calls, 2 event subscriptions)" in result.output
+    assert "warning" not in result.output
+
+
+def test_shop_specs_are_valid_alone_and_cover_the_three_patterns(cli):
+    patterns = set()
+    for name in SERVICES:
+        result = cli("validate", str(SHOP / f"{name}.yaml"))
+        assert result.exit_code == 0, result.output
+        patterns.add(yaml.safe_load((SHOP / f"{name}.yaml").read_text())["pattern"])
+    assert patterns == {"serverless", "hybrid", "micro"}
+
+
+def test_shop_graph_calls_events_and_order(cli):
+    result = cli("fleet", "graph", "shop")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert out.startswith("flowchart LR\n")
+    assert 's_ui_svc -->|"GET /products, GET /products/{sku}, POST /products/{sku}/purchases"| s_catalog_svc' in out
+    assert 's_catalog_svc -->|"POST /orders"| s_checkout_svc' in out
+    assert 's_checkout_svc -.->|"OrderPlaced"| s_payment_svc' in out
+    assert 's_payment_svc -.->|"PaymentSettled"| s_shipping_svc' in out
+    assert "%% deploy order: fleet stack, then checkout-svc, payment-svc, shipping-svc, catalog-svc, ui-svc" in out
+    order = cli("fleet", "graph", "shop", "--order")
+    assert order.stdout.split() == ["checkout-svc", "payment-svc", "shipping-svc", "catalog-svc", "ui-svc"]
+
+
+def test_deploy_order_puts_callees_first():
+    loaded = load("shop")
+    order = deploy_order(build_graph(loaded))
+    for caller, refs in loaded.refs.items():
+        for call in refs.calls:
+            assert order.index(call.service) < order.index(caller), (call.service, caller)
+
+
+def test_call_cycle_is_reported_with_how_to_bootstrap_it(cli, shop):
+    edit(shop / "checkout-svc.yaml", 'handler: orders.get, target: function, uses: ["orders:read"]',
+         'handler: orders.get, target: function, uses: ["orders:read", "ui-svc:invoke:GET /products"]')
+    assert cli("fleet", "validate", str(shop)).exit_code == 0
+    with pytest.raises(CallCycle) as info:
+        deploy_order(build_graph(load(str(shop))))
+    assert info.value.cycle == ["catalog-svc", "checkout-svc", "ui-svc", "catalog-svc"]
+    result = cli("fleet", "graph", str(shop), "--order")
+    assert result.exit_code == 2
+    assert "cycle (catalog-svc -> checkout-svc -> ui-svc -> catalog-svc)" in result.output
+    assert "aws ssm put-parameter" in result.output and "/msgen/<env>/catalog-svc/api-id" in result.output
+    graph = cli("fleet", "graph", str(shop))
+    assert graph.exit_code == 0 and "deploy order: none" in graph.stdout
+    deploy = cli("fleet", "deploy", str(shop), "--env", "dev")
+    assert deploy.exit_code == 2 and "/msgen/dev/catalog-svc/api-id" in deploy.output
+
+
+def test_synth_writes_every_template_atomically_and_deterministically(cli, tmp_path):
+    out = tmp_path / "build"
+    first = cli("fleet", "synth", "shop", "-o", str(out))
+    assert first.exit_code == 0, first.output
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("template.yaml"))
+    expected = sorted([f"fleet/{e}/template.yaml" for e in ("dev", "staging", "prod")]
+                      + [f"services/{s}/{e}/template.yaml" for s in SERVICES for e in ("dev", "staging", "prod")])
+    assert files == expected
+    assert sorted(first.stdout.split()) == sorted(str(out / f) for f in files)
+    texts = {f: (out / f).read_bytes() for f in files}
+    # the same fleet, afresh (no cache): byte-identical; a folder msgen fleet wrote is replaced without --force
+    again = cli("fleet", "synth", "shop", "-o", str(out), "--no-cache")
+    assert again.exit_code == 0, again.output
+    assert {f: (out / f).read_bytes() for f in files} == texts
+    assert [p.name for p in tmp_path.iterdir()] == ["build"]  # no temporary folder left behind
+    # a service's template is what msgen synth gives for it
+    single = cli("synth", str(SHOP / "payment-svc.yaml"), "--env", "prod")
+    assert single.stdout.encode() == texts["services/payment-svc/prod/template.yaml"]
+
+
+def test_synth_one_environment_json(cli, tmp_path):
+    out = tmp_path / "prod"
+    result = cli("fleet", "synth", "shop", "--env", "prod", "--format", "json", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*.json"))
+    assert files == sorted(["fleet/prod/template.json"] + [f"services/{s}/prod/template.json" for s in SERVICES])
+    assert "Resources" in json.loads((out / "fleet/prod/template.json").read_text())
+    bad = cli("fleet", "synth", "shop", "--env", "qa", "-o", str(tmp_path / "qa"))
+    assert bad.exit_code == 2 and "--env qa: not an environment of fleet shop" in bad.output
+    assert not (tmp_path / "qa").exists()
+
+
+def test_synth_refuses_a_folder_it_did_not_write(cli, tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    result = cli("fleet", "synth", "shop", "--env", "dev", "-o", str(out))
+    assert result.exit_code == 2 and "use --force" in result.output
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    forced = cli("fleet", "synth", "shop", "--env", "dev", "-o", str(out), "--force")
+    assert forced.exit_code == 0, forced.output
+    assert not (out / "notes.txt").exists() and (out / "fleet/dev/template.yaml").is_file()
+
+
+def test_schema_is_committed_and_accepts_the_shop():
+    committed = ROOT / "generator" / "fleet" / "fleet.schema.json"
+    assert committed.read_text(encoding="utf-8") == json_schema(), "run: python -c 'from generator.fleet.model import json_schema; " \
+                                                                  "open(\"generator/fleet/fleet.schema.json\", \"w\").write(json_schema())'"
+    validator = Draft202012Validator(json.loads(committed.read_text(encoding="utf-8")))
+    assert validator.is_valid(yaml.safe_load((SHOP / "fleet.yaml").read_text()))
+    assert not validator.is_valid({"name": "shop", "owner": "x", "environments": ["dev"], "services": ["a.yaml"], "colour": "red"})
+    assert not validator.is_valid({"name": "shop", "owner": "x", "environments": ["dev", "dev"], "services": ["a.yaml"]})
+
+
+def test_blueprints_list_ignores_the_fleet_folder(cli):
+    result = cli("blueprints", "--json")
+    names = [b["name"] for b in json.loads(result.stdout)]
+    assert not set(names) & {"shop", "fleet", *SERVICES}
+
+
+# --- bad input: located, exit 2, nothing written -----------------------------------------------------------------
+
+
+def test_service_listed_twice(cli, shop, tmp_path):
+    edit(shop / "fleet.yaml", "  - shipping-svc.yaml\n", "  - shipping-svc.yaml\n  - ./ui-svc.yaml\n")
+    result = refused(cli, shop, tmp_path)
+    assert ("fleet.yaml", line_of(shop / "fleet.yaml", "./ui-svc.yaml"),
+            "services[5]: './ui-svc.yaml' is listed twice (also services[0]); list each service once") in located(result.output)
+
+
+def test_two_specs_with_the_same_service_name(cli, shop, tmp_path):
+    shutil.copy(shop / "payment-svc.yaml", shop / "payment-copy.yaml")
+    edit(shop / "fleet.yaml", "  - shipping-svc.yaml\n", "  - shipping-svc.yaml\n  - payment-copy.yaml\n")
+    result = refused(cli, shop, tmp_path)
+    [(name, line, rest)] = located(result.output)
+    assert (name, line) == ("fleet.yaml", line_of(shop / "fleet.yaml", "payment-copy.yaml"))
+    assert "payment-copy.yaml names service 'payment-svc', as" in rest and "needs its own name" in rest
+
+
+def test_missing_and_unreadable_specs(cli, shop, tmp_path):
+    (shop / "catalog-svc.yaml").unlink()
+    (shop / "folder.yaml").mkdir()
+    edit(shop / "fleet.yaml", "  - shipping-svc.yaml\n", "  - shipping-svc.yaml\n  - folder.yaml\n")
+    result = refused(cli, shop, tmp_path)
+    found = located(result.output)
+    assert ("fleet.yaml", line_of(shop / "fleet.yaml", "catalog-svc.yaml"), f"services[1]: no such file: {shop / 'catalog-svc.yaml'}") in found
+    assert any(f == "fleet.yaml" and "services[5]" in r and "not a spec file" in r for f, _, r in found)
+    # the callers of the missing service are not also blamed for calling it: one problem per cause
+    assert len(found) == 2, result.output
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads any file")
+def test_unreadable_spec(cli, shop, tmp_path):
+    (shop / "ui-svc.yaml").chmod(0)
+    result = refused(cli, shop, tmp_path)
+    assert any(f == "fleet.yaml" and "cannot read the spec" in r for f, _, r in located(result.output))
+
+
+def test_a_specs_own_errors_are_located_in_the_spec(cli, shop, tmp_path):
+    edit(shop / "shipping-svc.yaml", "  memory_mb: 256", "  memory_mb: lots")
+    edit(shop / "ui-svc.yaml", "team: storefront", "team: storefront\ncolour: red")
+    result = refused(cli, shop, tmp_path)
+    found = located(result.output)
+    assert ("shipping-svc.yaml", line_of(shop / "shipping-svc.yaml", "memory_mb: lots")) in [(f, ln) for f, ln, _ in found]
+    assert ("ui-svc.yaml", line_of(shop / "ui-svc.yaml", "colour: red"), "colour: unknown key (check the spelling; "
+            "`msgen schema` lists every key)") in found
+
+
+def test_call_to_a_service_not_in_the_fleet(cli, shop, tmp_path):
+    edit(shop / "fleet.yaml", "  - checkout-svc.yaml\n", "")
+    result = refused(cli, shop, tmp_path)
+    found = located(result.output)
+    line = line_of(shop / "catalog-svc.yaml", "checkout-svc:invoke")
+    assert any(f == "catalog-svc.yaml" and ln == line and "api.routes[2].uses[1]: calls 'checkout-svc', which is not a service of "
+               "fleet 'shop'" in r for f, ln, r in found), result.output
+    # payment-svc listens for checkout-svc's OrderPlaced: checkout-svc is not in the fleet either
+    assert any(f == "payment-svc.yaml" and "from 'checkout-svc', which is not a service of fleet 'shop'" in r for f, _, r in found)
+
+
+def test_call_to_a_route_that_does_not_exist(cli, shop, tmp_path):
+    edit(shop / "ui-svc.yaml", "catalog-svc:invoke:GET /products\"", "catalog-svc:invoke:GET /items\"")
+    result = refused(cli, shop, tmp_path)
+    [(name, line, rest)] = located(result.output)
+    assert (name, line) == ("ui-svc.yaml", line_of(shop / "ui-svc.yaml", "GET /items"))
+    assert rest.startswith("api.routes[0].uses[0]: catalog-svc has no route GET /items (its routes: GET /products, GET /products/{sku}, ")
+
+
+def test_call_to_routes_whose_auth_is_not_iam(cli, shop, tmp_path):
+    edit(shop / "checkout-svc.yaml", "{method: POST, path: /orders, handler: orders.create}",
+         "{method: POST, path: /orders, handler: orders.create, auth: none}")
+    result = refused(cli, shop, tmp_path)
+    [(name, line, rest)] = located(result.output)
+    assert (name, line) == ("catalog-svc.yaml", line_of(shop / "catalog-svc.yaml", "checkout-svc:invoke"))
+    assert "calls checkout-svc routes whose auth is not iam: POST /orders (auth none)" in rest
+    assert "set auth: iam on those routes" in rest
+
+
+def test_whole_api_call_names_the_routes_that_are_not_iam(cli, shop, tmp_path):
+    edit(shop / "ui-svc.yaml", '"catalog-svc:invoke:GET /products"', '"catalog-svc:invoke"')
+    edit(shop / "catalog-svc.yaml", "handler: products.list_products,", "handler: products.list_products, auth: none,")
+    result = refused(cli, shop, tmp_path)
+    [(name, _, rest)] = located(result.output)
+    assert name == "ui-svc.yaml"
+    assert "GET /products (auth none)" in rest and "name the routes you call" in rest
+
+
+def test_event_nobody_emits_is_an_error_at_the_consumer(cli, shop, tmp_path):
+    edit(shop / "shipping-svc.yaml", "detail-type: [PaymentSettled]", "detail-type: [PaymentRefunded]")
+    result = refused(cli, shop, tmp_path)
+    found = located(result.output)
+    line = line_of(shop / "shipping-svc.yaml", "PaymentRefunded")
+    assert ("shipping-svc.yaml", line, "messaging.events[0].pattern.detail-type[0]: listens for PaymentRefunded from payment-svc, "
+            "which does not emit it (it emits: PaymentSettled)") in found
+    assert len(found) == 1, result.output  # payment-svc's PaymentSettled has no listener now: a warning, shown once the errors are fixed
+
+
+def test_event_from_the_wrong_source_names_who_emits_it(cli, shop, tmp_path):
+    edit(shop / "shipping-svc.yaml", "source: [payment-svc]", "source: [checkout-svc]")
+    result = refused(cli, shop, tmp_path)
+    assert "listens for PaymentSettled from checkout-svc, which does not emit it (it emits: OrderPlaced); payment-svc emits it" \
+        in result.output
+
+
+def test_event_nobody_listens_for_is_a_warning(cli, shop):
+    edit(shop / "payment-svc.yaml", "emits: [PaymentSettled]", "emits: [PaymentSettled, PaymentFailed]")
+    result = cli("fleet", "validate", str(shop / "fleet.yaml"))
+    assert result.exit_code == 0, result.output
+    line = line_of(shop / "payment-svc.yaml", "PaymentFailed")
+    assert f"payment-svc.yaml:{line}:" in result.output
+    assert "emits[1]: warning: no service of fleet 'shop' listens for PaymentFailed from payment-svc" in result.output
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("text, message", [
+    ("- shop\n", "the top level of a fleet file must be a mapping of keys, got a list"),
+    ("shop\n", "the top level of a fleet file must be a mapping of keys, got a string"),
+    ("# nothing\n", "file is empty; a fleet file needs at least 'name', 'owner', 'environments' and 'services'"),
+    ("name: shop\nname: shop\n", "duplicate key"),
+], ids=["list", "string", "empty", "duplicate-key"])
+def test_fleet_file_that_is_not_a_mapping(cli, tmp_path, text, message):
+    (tmp_path / "fleet.yaml").write_text(text)
+    result = cli("fleet", "validate", str(tmp_path / "fleet.yaml"))
+    assert result.exit_code == 2
+    assert located(result.output) and message in result.output
+
+
+def test_fleet_file_model_errors_all_in_one_run(cli, shop, tmp_path):
+    edit(shop / "fleet.yaml", "owner: shop-platform\n", "colour: red\n")
+    edit(shop / "fleet.yaml", "log_retention_days: 90", "log_retention_days: 10")
+    edit(shop / "shipping-svc.yaml", "  memory_mb: 256", "  memory_mb: lots")  # a spec's problem too, in the same run
+    result = refused(cli, shop, tmp_path)
+    found = {(f, r.split(":")[0]) for f, _, r in located(result.output)}
+    assert {("fleet.yaml", "owner"), ("fleet.yaml", "colour"), ("fleet.yaml", "settings.log_retention_days"),
+            ("shipping-svc.yaml", "application.memory_mb")} <= found, result.output
+    assert "4 problems found; nothing was written" in result.output
+
+
+def test_environment_a_service_lacks(cli, shop, tmp_path):
+    edit(shop / "fleet.yaml", "environments: [dev, staging, prod]", "environments: [dev, staging, prod, qa]")
+    result = refused(cli, shop, tmp_path)
+    found = [r for f, ln, r in located(result.output) if f == "fleet.yaml"]
+    assert len(found) == 5, result.output
+    assert "environments[3]: 'qa' is not an environment of ui-svc" in found[0] + "".join(found)
+
+
+def test_missing_fleet_file(cli, tmp_path):
+    result = cli("fleet", "validate", str(tmp_path / "nope.yaml"))
+    assert result.exit_code == 2 and "no such file" in result.output
+    unknown = cli("fleet", "validate", "no-such-fleet")
+    assert unknown.exit_code == 2 and "fleet blueprints: shop" in unknown.output
+
+
+# --- new and lint (slow: every repository, cfn-lint over 18 templates) -------------------------------------------
+
+
+@pytest.mark.slow
+def test_new_makes_every_repository_and_the_fleet_repository(cli, tmp_path):
+    result = cli("fleet", "new", "shop", "-o", str(tmp_path / "src"))
+    assert result.exit_code == 0, result.output
+    src = tmp_path / "src"
+    assert sorted(p.name for p in src.iterdir()) == sorted([*SERVICES, "shop-fleet"])
+    fleet_repo = src / "shop-fleet"
+    for name in ("fleet.yaml", "graph.mmd", "README.md", "infra/dev/template.yaml", "infra/prod/template.yaml"):
+        assert (fleet_repo / name).is_file(), name
+    for name in SERVICES:
+        assert (src / name / "service.yaml").is_file()
+    # the fleet repository's fleet.yaml points at the repositories beside it, and validates there
+    assert "  - ../ui-svc/service.yaml\n" in (fleet_repo / "fleet.yaml").read_text()
+    assert cli("fleet", "validate", str(fleet_repo)).exit_code == 0
+    again = cli("fleet", "new", "shop", "-o", str(src))
+    assert again.exit_code == 2 and "use --force" in again.output
+
+
+@pytest.mark.slow
+def test_every_template_of_the_shop_lints_clean(cli):
+    result = cli("fleet", "lint", "shop", "--no-cache")
+    assert result.exit_code == 0, result.output
+    assert "msgen: fleet shop: 18 templates: no findings" in result.output
