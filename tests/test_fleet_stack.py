@@ -361,3 +361,10 @@ def test_the_shop_fleet_from_its_fleet_file_lints_clean_and_watches_its_five_ser
     assert data["Resources"]["EventBus"]["Properties"]["Name"] == "msgen-shop-staging"
     archive = next(iter(of_type(data, "AWS::Events::Archive").values()))
     assert archive["Properties"]["RetentionDays"] == shop_fleet.fleet.settings.event_bus.archive_retention_days
+
+
+def test_free_text_in_the_dashboard_cannot_break_its_substitution():
+    fleet = Fleet(name="shop", owner="team ${AWS::NoSuchThing}", environments=["prod"], services=["a.yaml"])
+    data = build_fleet_template(SimpleNamespace(fleet=fleet, services={"payment-svc": shop_specs()["payment-svc"]}), "prod")
+    body = data["Resources"]["FleetDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    assert "team ${!AWS::NoSuchThing}" in body  # Fn::Sub writes a literal ${ as ${!

@@ -46,7 +46,7 @@ from troposphere import (
 )
 
 from generator import __version__
-from generator.synth.context import tag_value
+from generator.synth.context import sub_literal, tag_value
 from generator.synth.layers.api import STAGE
 from generator.synth.layers.security import ROOT_ACTIONS, SERVICE_ACTIONS
 from generator.synth.pipeline import RESOURCE_KEY_ORDER, TOP_LEVEL_ORDER
@@ -397,7 +397,7 @@ class _Builder:
         env, region = self.env, "${AWS::Region}"
         widgets: list[dict[str, Any]] = []
         y = 0
-        header = (f"# Fleet {self.name} ({env})\nOwner **{self.fleet.owner}**. Requests are drawn against CloudWatch's expected band "
+        header = (f"# Fleet {self.name} ({env})\nOwner **{sub_literal(self.fleet.owner)}**. Requests are drawn against CloudWatch's expected band "
                   "(anomaly detection, learnt from the metric's own history with its daily and weekly pattern): CloudWatch metric math "
                   "cannot shift a series by a day, so this band is the closest it offers to *the same time yesterday*. "
                   f"Saved query *msgen/fleet/{self.name}/{env}/follow-correlation-id* follows one correlation id across every service.")
