@@ -364,7 +364,9 @@ class _Builder:
             return None
         rule = " OR ".join(f'ALARM("{health_alarm_name(s, self.env)}")' for s in watched)
         if len(rule) > MAX_RULE_CHARS:
-            raise ValueError(f"fleet {self.name}: the health rule over {len(watched)} services has {len(rule)} characters; "
+            from generator.errors import SynthError
+
+            raise SynthError(f"fleet {self.name}: the health rule over {len(watched)} services has {len(rule)} characters; "
                              f"CloudWatch allows {MAX_RULE_CHARS}")
         unwatched = [n for n in self.services if n not in watched]
         note = f" Not watched (alarms off in {self.env}): {', '.join(unwatched)}." if unwatched else ""
