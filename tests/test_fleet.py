@@ -345,12 +345,16 @@ def test_new_makes_every_repository_and_the_fleet_repository(cli, tmp_path):
     src = tmp_path / "src"
     assert sorted(p.name for p in src.iterdir()) == sorted([*SERVICES, "shop-fleet"])
     fleet_repo = src / "shop-fleet"
-    for name in ("fleet.yaml", "graph.mmd", "README.md", "infra/dev/template.yaml", "infra/prod/template.yaml"):
+    for name in ("fleet.yaml", "graph.mmd", "README.md", "catalog-info.yaml", ".msgen/fleet.schema.json", "infra/dev/template.yaml",
+                 "infra/prod/template.yaml"):
         assert (fleet_repo / name).is_file(), name
     for name in SERVICES:
         assert (src / name / "service.yaml").is_file()
     # the fleet repository's fleet.yaml points at the repositories beside it, and validates there
-    assert "  - ../ui-svc/service.yaml\n" in (fleet_repo / "fleet.yaml").read_text()
+    text = (fleet_repo / "fleet.yaml").read_text()
+    assert "  - ../ui-svc/service.yaml\n" in text and text.startswith("# yaml-language-server: $schema=.msgen/fleet.schema.json\n")
+    assert (src / "ui-svc" / "catalog-info.yaml").is_file()
+    assert (fleet_repo / "graph.mmd").read_text() == cli("fleet", "graph", "shop").stdout
     assert cli("fleet", "validate", str(fleet_repo)).exit_code == 0
     again = cli("fleet", "new", "shop", "-o", str(src))
     assert again.exit_code == 2 and "use --force" in again.output
@@ -361,3 +365,25 @@ def test_every_template_of_the_shop_lints_clean(cli):
     result = cli("fleet", "lint", "shop", "--no-cache")
     assert result.exit_code == 0, result.output
     assert "msgen: fleet shop: 18 templates: no findings" in result.output
+
+
+@pytest.mark.slow
+def test_new_writes_nothing_when_a_repository_fails(tmp_path, monkeypatch):
+    from generator import api
+    from generator.errors import InputError
+    from generator.fleet import commands
+
+    real = api.new_repo
+    made = []
+
+    def new_repo(name, parent, *args, **kwargs):
+        if len(made) == 2:
+            raise InputError("the third repository fails")
+        made.append(name)
+        return real(name, parent, *args, **kwargs)
+
+    monkeypatch.setattr(api, "new_repo", new_repo)
+    with pytest.raises(InputError):
+        commands.new(load("shop"), tmp_path / "src")
+    assert made == SERVICES[:2]
+    assert not (tmp_path / "src").exists()

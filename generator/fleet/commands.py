@@ -24,6 +24,7 @@ from generator.fleet.loader import LoadedFleet, load_fleet
 MARKER = ".msgen-fleet"
 FLEET_DIR = "fleet"
 SERVICES_DIR = "services"
+SCHEMA_COPY = ".msgen/fleet.schema.json"  # in the fleet repository
 
 
 def resolve_fleet(fleet: str) -> Path:
@@ -368,6 +369,9 @@ def fleet_file_for_repos(loaded: LoadedFleet) -> str:
     """The fleet file of the fleet repository: the original text (comments and layout kept) with each service's path
     pointing at ../<service>/service.yaml, where `msgen fleet new` puts its repository."""
     lines = loaded.path.read_text(encoding="utf-8").splitlines(keepends=True)
+    for i, row in enumerate(lines):  # the editor's schema is the repository's own copy
+        if row.startswith("# yaml-language-server: $schema="):
+            lines[i] = f"# yaml-language-server: $schema={SCHEMA_COPY}\n"
     for index, service in sorted(_entries(loaded), reverse=True):
         line, col = loaded.located.values[("services", index)]
         row = lines[line - 1]
@@ -394,7 +398,9 @@ def _entries(loaded: LoadedFleet) -> list[tuple[int, str]]:
 
 
 def _fleet_repo(loaded: LoadedFleet, repo: Path) -> None:
-    files: dict[str, str] = {"fleet.yaml": fleet_file_for_repos(loaded)}
+    from generator.fleet.model import json_schema
+
+    files: dict[str, str] = {"fleet.yaml": fleet_file_for_repos(loaded), SCHEMA_COPY: json_schema()}
     for env in loaded.fleet.environments:
         files[f"infra/{env}/template.yaml"] = fleet_template(loaded, env)
     try:
@@ -442,6 +448,7 @@ Environments: {envs}. Deploy order (callees before their callers, after the flee
   the fleet dashboard, the saved correlation-id query, the fleet health alarm).
 - `catalog-info.yaml`: the fleet's Backstage System; every service repository has its own Component entry.
 - `graph.mmd`: the graph above.
+- `.msgen/fleet.schema.json`: the JSON Schema of the fleet file (for editors).
 
 ## Commands
 
