@@ -7,6 +7,7 @@ import os
 import re
 import shlex
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -120,6 +121,117 @@ def _synth_cached(spec: str, fmt: str, use_cache: bool, envs: list[str | None] |
     return out
 
 
+@dataclass
+class Synthesized:
+    """What `msgen synth` writes: each environment's templates, and the stack lock when the service is split.
+
+    ``templates[env]`` maps a file name suffix to its text: ``""`` is the (parent) template, ``".NestedStackN"`` a
+    nested stack's (written as ``template.NestedStackN.yaml`` next to ``template.yaml``).
+    """
+
+    templates: dict[str | None, dict[str, str]]
+    lock_path: Path | None = None  # set when the service is split into nested stacks
+    lock_text: str | None = None
+    lock_changed: bool = False
+
+    @property
+    def nested(self) -> bool:
+        return self.lock_path is not None
+
+    def warnings(self) -> list[str]:
+        """What is allowed but past a default quota: API Gateway's 300 resources (path parts) per REST API."""
+        counts = [sum(t.count("AWS::ApiGateway::Resource\n") + t.count('"AWS::ApiGateway::Resource"') for t in texts.values())
+                  for texts in self.templates.values()]
+        worst = max(counts, default=0)
+        if worst <= API_RESOURCES_QUOTA:
+            return []
+        return [f"warning: the REST API has {worst} resources (path parts); API Gateway allows {API_RESOURCES_QUOTA} per API by "
+                "default (quota 'Resources per API', adjustable: request an increase in Service Quotas before deploying)"]
+
+
+API_RESOURCES_QUOTA = 300
+
+
+def synth_templates(spec: str, fmt: str = "yaml", use_cache: bool = True, envs: list[str | None] | None = None,
+                    previous: Callable[[list[str | None]], set[str] | None] | None = None) -> Synthesized:
+    """The templates of ENVS (None: every environment). A service with a stack lock next to its spec, or whose single
+    template passes a CloudFormation quota, is split into a parent and nested stacks (generator.synth.nesting);
+    PREVIOUS gives the resources of the single template committed before the first split (they stay in the parent); it
+    is called only when the split has no lock yet."""
+    from generator import stacklock
+    from generator.synth.pipeline import QuotaError
+
+    path, _ = resolve_spec_path(spec)
+    lock_path = stacklock.path_for(path)
+    if not lock_path.exists():
+        try:
+            return Synthesized({env: {"": text} for env, text in _synth_cached(spec, fmt, use_cache, envs).items()})
+        except QuotaError:
+            pass
+    return _synth_split(load_spec(spec), fmt, envs, lock_path, previous)
+
+
+def _synth_split(loaded: LoadedSpec, fmt: str, envs: list[str | None] | None, lock_path: Path,
+                 previous: Callable[[list[str | None]], set[str] | None] | None) -> Synthesized:
+    from generator import stacklock
+    from generator.synth import nesting
+    from generator.synth.pipeline import build_template, render
+
+    names: list[str | None] = list(envs) if envs is not None else list(loaded.spec.environment_names)
+    for env in names:
+        check_env(loaded, env)
+    service = loaded.spec.service
+    lock = stacklock.read(lock_path, service)
+    work = lock.copy() if lock is not None else stacklock.StackLock(service)
+    kept = previous(names) if previous is not None and lock is None else None
+    out: dict[str | None, dict[str, str]] = {}
+    for env in names:
+        data = build_template(loaded.spec.for_environment(env) if env else loaded.spec, check=False)
+        where = nesting.place(data, work, kept)
+        result = nesting.split(data, where, service, render, fmt)
+        out[env] = {"": result.parent, **{f".{n}": t for n, t in result.children.items()}}
+    return Synthesized(out, lock_path, work.to_text(), lock is None or work != lock)
+
+
+def synth_stacks(loaded: LoadedSpec, env: str | None, fmt: str = "yaml") -> tuple[str, dict[str, str]]:
+    """One environment's template and nested templates ({NestedStackN: text}), for commands that deploy or lint what
+    is committed: a split service needs its committed, current stack lock (msgen never places resources here)."""
+    from generator import stacklock
+    from generator.synth.pipeline import QuotaError
+
+    lock_path = stacklock.path_for(loaded.path)
+    if not lock_path.exists():
+        try:
+            return synth(loaded.spec, fmt, env), {}
+        except QuotaError as exc:
+            raise InputError(f"{exc}. It needs nested stacks, placed by a stack lock ({lock_path}) that does not exist yet: "
+                             f"run msgen synth {shlex.quote(loaded.display)} -o DIR and commit the lock with the spec") from None
+    result = _synth_split(loaded, fmt, [env], lock_path, None)
+    if result.lock_changed:
+        raise InputError(f"{lock_path}: out of date (the spec has resources it does not place); run msgen synth "
+                         f"{shlex.quote(loaded.display)} -o DIR and commit the lock with the spec")
+    texts = result.templates[env]
+    return texts[""], {k[1:]: v for k, v in texts.items() if k}
+
+
+def single_template_resources(paths: list[Path]) -> set[str] | None:
+    """The logical IDs in the committed single templates among PATHS (msgen's, without nested stacks); None if none."""
+    found: set[str] | None = None
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if not TEMPLATE_MARKER.search(text[:4096]) or "AWS::CloudFormation::Stack" in text:
+            continue
+        try:
+            resources = read_template(path)["Resources"]
+        except InputError:
+            continue
+        found = (found or set()) | set(resources)
+    return found
+
+
 def explain(spec: str, fmt: str = "text") -> str:
     """`msgen explain`: every spec element's resources, grants, alarms and idle monthly cost (generator.explain)."""
     from generator import explain as explainer
@@ -151,6 +263,9 @@ def new_repo(name: str, parent: Path, blueprint_name: str | None = None, spec_fi
     except BaseException:
         remove_empty_dirs(made)
         raise
+    from generator.update import after_new
+
+    after_new(created, name)  # the pristine rendering in git: `msgen update`'s merge base (git init when needed)
     return created, source
 
 
@@ -233,7 +348,7 @@ def diff_template(spec: str, against: str | Path, env: str | None = None) -> Spe
     old = read_template(against)
     loaded = load_spec(spec)
     check_env(loaded, env)
-    new, _ = decode_str(synth(loaded.spec, "yaml", env))
+    new, _ = decode_str(synth_stacks(loaded, env)[0])  # a split service: its parent, which holds every data resource
     try:
         return SpecDiff(differ.compare(old, new), str(against), loaded.display)
     except RecursionError:

@@ -126,7 +126,19 @@ def synth(spec: str, output: str, env: str | None, fmt: str, check: bool, force:
     if env is None and output != "-" and _is_directory_output(output):
         _synth_environments(api, spec, Path(output), fmt, check, force, no_cache)
         return
-    text = api.synth_file(spec, fmt, use_cache=not no_cache, env=env)
+    previous = None if output == "-" else (lambda envs: api.single_template_resources([Path(output)]))
+    result = api.synth_templates(spec, fmt, use_cache=not no_cache, envs=[env], previous=previous)
+    for warning in result.warnings():
+        click.echo(f"msgen: {warning}", err=True)
+    if result.nested:  # a parent and nested stacks: written next to each other (see generator.synth.nesting)
+        if output == "-":
+            raise click.UsageError(f"{spec} needs nested stacks (it passes a CloudFormation quota in one template); give -o FILE "
+                                   "or -o DIR to write the parent template and the nested ones next to it")
+        target = Path(output)
+        files = {target.with_name(f"{target.stem}{k}{target.suffix}"): t for k, t in result.templates[env].items()}
+        _write_or_check(api, spec, files, result, check, force, shlex.quote(output))
+        return
+    text = result.templates[env][""]
     if check:
         if output == "-":
             raise click.UsageError("--check needs -o FILE, the committed template to compare with")
@@ -159,19 +171,32 @@ def _is_directory_output(output: str) -> bool:
 
 def _synth_environments(api, spec: str, folder: Path, fmt: str, check: bool, force: bool, no_cache: bool) -> None:
     """msgen synth SPEC -o DIR: DIR/<env>/template.<fmt> for every environment, all written or none (or checked)."""
-    texts = api.synth_environments(spec, fmt, use_cache=not no_cache)
-    name = "template.json" if fmt == "json" else "template.yaml"
-    files = {folder / env / name: text for env, text in texts.items()}
+    stem, suffix = "template", ".json" if fmt == "json" else ".yaml"
+    result = api.synth_templates(spec, fmt, use_cache=not no_cache, envs=None,
+                                 previous=lambda envs: api.single_template_resources([folder / str(e) / f"{stem}{suffix}" for e in envs]))
+    for warning in result.warnings():
+        click.echo(f"msgen: {warning}", err=True)
+    files = {folder / str(env) / f"{stem}{k}{suffix}": text for env, texts in result.templates.items() for k, text in texts.items()}
+    _write_or_check(api, spec, files, result, check, force, f"{shlex.quote(str(folder))}/")
+
+
+def _write_or_check(api, spec: str, files: dict[Path, str], result, check: bool, force: bool, target: str) -> None:
+    """Write FILES (all or none) and the stack lock of a split service, or (--check) compare them with what is there."""
+    lock = result.lock_path if result.nested and result.lock_changed else None
     if check:
         stale = 0
+        if lock is not None:
+            state = "is out of date" if lock.exists() else "does not exist"
+            click.echo(f"msgen: {lock} (the stack lock) {state}; run: msgen synth {shlex.quote(spec)} -o {target} and commit it", err=True)
+            stale += 1
         for path, text in files.items():
             current = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
             if current is None:
-                click.echo(f"msgen: {path} does not exist; create it with: msgen synth {shlex.quote(spec)} -o {shlex.quote(str(folder))}/", err=True)
+                click.echo(f"msgen: {path} does not exist; create it with: msgen synth {shlex.quote(spec)} -o {target}", err=True)
                 stale += 1
             elif current != text:
                 click.echo(api.diff(current, text, f"{path} (committed)", f"{path} (from {spec})"), nl=False)
-                click.echo(f"msgen: {path} is stale; run: msgen synth {shlex.quote(spec)} -o {shlex.quote(str(folder))}/", err=True)
+                click.echo(f"msgen: {path} is stale; run: msgen synth {shlex.quote(spec)} -o {target}", err=True)
                 stale += 1
             else:
                 click.echo(f"{path}: up to date", err=True)
@@ -181,6 +206,11 @@ def _synth_environments(api, spec: str, folder: Path, fmt: str, check: bool, for
     api.write_all(files, force=force)
     for path in files:
         click.echo(f"wrote {path}", err=True)
+    if lock is not None:
+        from generator import stacklock
+
+        stacklock.write(lock, result.lock_text)
+        click.echo(f"wrote {lock} (the stack lock: commit it with the spec)", err=True)
 
 
 @main.command(epilog=EPILOG)

