@@ -35,6 +35,9 @@ def test_wheel_installs_into_a_fresh_venv_and_synthesizes_a_packaged_blueprint(t
     assert any("/templates/serverless-python/" in m for m in members)
     assert "generator/_data/blueprints/serverless-api.yaml" in names
     assert "generator/spec/service.schema.json" in names
+    assert "generator/fleet/fleet.schema.json" in names
+    assert {f"generator/_data/blueprints/fleets/shop/{f}.yaml" for f in ("fleet", "ui-svc", "catalog-svc", "checkout-svc", "payment-svc",
+                                                                       "shipping-svc")} <= set(names)
     assert any(n.startswith("generator/lint_rules/") for n in names)
 
     venv = tmp_path / "venv"
@@ -53,6 +56,8 @@ def test_wheel_installs_into_a_fresh_venv_and_synthesizes_a_packaged_blueprint(t
     assert (elsewhere / "t.yaml").read_text() == expected.stdout
     lint = subprocess.run([msgen, "lint", "t.yaml"], cwd=elsewhere, capture_output=True, text=True, env=env)
     assert lint.returncode == 0, lint.stdout + lint.stderr
+    fleet = subprocess.run([msgen, "fleet", "validate", "shop"], cwd=elsewhere, capture_output=True, text=True, env=env)
+    assert fleet.returncode == 0 and "OK (fleet shop, 5 services" in fleet.stderr, fleet.stderr
     where = subprocess.run([str(venv / "bin" / "python"), "-c", "import generator; print(generator.__file__)"],
                            cwd=elsewhere, capture_output=True, text=True, check=True, env=env)
     assert str(venv) in where.stdout, "the installed package, not the checkout, must have run"
