@@ -187,7 +187,7 @@ def assert_repository_is_well_formed(repo: Path) -> None:
         py_compile.compile(str(path), doraise=True, cfile=str(path) + "c")
         Path(str(path) + "c").unlink()
     for path in [*repo.rglob("*.yaml"), *repo.rglob("*.yml")]:
-        yaml.safe_load(path.read_text(encoding="utf-8"))
+        list(yaml.safe_load_all(path.read_text(encoding="utf-8")))  # catalog-info.yaml holds several documents
     for path in repo.rglob("*.json"):
         json.loads(path.read_text(encoding="utf-8"))
     tomllib.loads((repo / "pyproject.toml").read_text(encoding="utf-8"))
