@@ -387,3 +387,80 @@ def test_new_writes_nothing_when_a_repository_fails(tmp_path, monkeypatch):
         commands.new(load("shop"), tmp_path / "src")
     assert made == SERVICES[:2]
     assert not (tmp_path / "src").exists()
+
+
+# --- deploy: the order of the stacks, inputs checked first (the deploys themselves are generator.deploy's) ---------
+
+
+@pytest.fixture
+def recorded(monkeypatch):
+    """generator.deploy.deploy and the fleet stack's deploy, recorded instead of run."""
+    from generator import deploy as deployer
+    from generator.fleet import commands
+
+    calls: list[tuple] = []
+
+    def service(loaded, env, **kwargs):
+        calls.append(("service", loaded.spec.service, env, kwargs.get("artifact"), kwargs.get("image")))
+        return deployer.Outcome(f"{loaded.spec.service}-{env}", "created")
+
+    def fleet_stack(loaded, env, *, watch_services=False, **kwargs):
+        calls.append(("fleet", commands.fleet_stack_name(loaded, env), env, watch_services))
+        return deployer.Outcome(commands.fleet_stack_name(loaded, env), "created")
+
+    monkeypatch.setattr(deployer, "deploy", service)
+    monkeypatch.setattr(commands, "deploy_fleet_stack", fleet_stack)
+    monkeypatch.setattr(commands, "_all_service_stacks_exist", lambda loaded, env, region: False)
+    return calls
+
+
+SHOP_INPUTS = ["--artifact", "ui-svc=ui.zip", "--artifact", "catalog-svc=catalog.zip", "--artifact", "checkout-svc=checkout.zip",
+               "--artifact", "payment-svc=payment.zip", "--artifact", "shipping-svc=shipping.zip", "--image", "checkout-svc=repo/checkout:1"]
+
+
+def test_deploy_fleet_stack_first_then_callees_then_the_health_alarm(cli, recorded):
+    result = cli("fleet", "deploy", "shop", "--env", "staging", "--yes", *SHOP_INPUTS)
+    assert result.exit_code == 0, result.output
+    assert recorded == [
+        ("fleet", "msgen-fleet-shop-staging", "staging", False),
+        ("service", "checkout-svc", "staging", Path("checkout.zip"), "repo/checkout:1"),
+        ("service", "payment-svc", "staging", Path("payment.zip"), None),
+        ("service", "shipping-svc", "staging", Path("shipping.zip"), None),
+        ("service", "catalog-svc", "staging", Path("catalog.zip"), None),
+        ("service", "ui-svc", "staging", Path("ui.zip"), None),
+        ("fleet", "msgen-fleet-shop-staging", "staging", True),
+    ]
+    assert "deploy order: checkout-svc, payment-svc, shipping-svc, catalog-svc, ui-svc" in result.output
+
+
+def test_deploy_checks_every_input_before_deploying_anything(cli, recorded):
+    result = cli("fleet", "deploy", "shop", "--env", "dev", "--artifact", "ui-svc=ui.zip")
+    assert result.exit_code == 2
+    assert recorded == []
+    for missing in ("--artifact catalog-svc=ZIP", "--artifact checkout-svc=ZIP", "--image checkout-svc=URI", "--artifact shipping-svc=ZIP"):
+        assert missing in result.output
+    unknown = cli("fleet", "deploy", "shop", "--env", "dev", "--artifact", "cart-svc=cart.zip")
+    assert unknown.exit_code == 2 and "cart-svc=...: not a service of fleet shop" in unknown.output
+    malformed = cli("fleet", "deploy", "shop", "--env", "dev", "--artifact", "ui.zip")
+    assert malformed.exit_code == 2 and "write it as SERVICE=VALUE" in malformed.output
+    wrong_env = cli("fleet", "deploy", "shop", "--env", "qa", *SHOP_INPUTS)
+    assert wrong_env.exit_code == 2 and "--env qa: not an environment of fleet shop" in wrong_env.output
+    assert recorded == []
+
+
+def test_deploy_stops_at_the_first_failure_and_names_the_rest(cli, recorded, monkeypatch):
+    from generator import deploy as deployer
+
+    recording = deployer.deploy
+
+    def failing(loaded, env, **kwargs):
+        recording(loaded, env, **kwargs)
+        if loaded.spec.service == "shipping-svc":
+            raise deployer.DeployFailed("stack shipping-svc-dev ended in ROLLBACK_COMPLETE")
+        return deployer.Outcome("x", "created")
+
+    monkeypatch.setattr(deployer, "deploy", failing)
+    result = cli("fleet", "deploy", "shop", "--env", "dev", "--yes", *SHOP_INPUTS)
+    assert result.exit_code == 1
+    assert [c[1] for c in recorded] == ["msgen-fleet-shop-dev", "checkout-svc", "payment-svc", "shipping-svc"]
+    assert "shipping-svc failed; not deployed: catalog-svc, ui-svc" in result.output
