@@ -3,7 +3,8 @@
 Get a collection by its name in service.yaml with ``storage.collection(name)``; SEARCH_<NAME> holds its endpoint
 (https://<id>.<region>.aoss.amazonaws.com). Every request is signed with Signature Version 4 for the service
 "aoss" by botocore, with the credentials of the function's or task's role (read when a request is made, so they
-are refreshed when they expire), and carries the current correlation id. What a role may do is the collection's
+are refreshed when they expire), and carries the current correlation id; boto3 and botocore are imported on first
+use, not during the cold start. What a role may do is the collection's
 data access policy, written from service.yaml's `uses:`: read = search and describe indexes, write = also
 index and delete documents and create indexes.
 """
@@ -14,16 +15,15 @@ import hashlib
 import json
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-import boto3
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSPreparedRequest, AWSRequest
-from botocore.exceptions import NoCredentialsError
-from botocore.httpsession import URLLib3Session
-
 import correlation
+
+if TYPE_CHECKING:
+    import boto3
+    from botocore.awsrequest import AWSPreparedRequest
+    from botocore.httpsession import URLLib3Session
 
 SERVICE = "aoss"
 TIMEOUT_S = 10
@@ -45,12 +45,16 @@ def _default(value: Any) -> Any:
 
 @cache
 def _session() -> boto3.Session:
+    import boto3
+
     return boto3.Session()
 
 
 @cache
 def _http() -> URLLib3Session:
     """botocore's HTTP client: TLS verified, connections kept for the next request."""
+    from botocore.httpsession import URLLib3Session
+
     return URLLib3Session(timeout=TIMEOUT_S)
 
 
@@ -62,6 +66,10 @@ def send(request: AWSPreparedRequest) -> tuple[int, bytes]:
 
 def sign(method: str, url: str, body: bytes | None = None) -> AWSPreparedRequest:
     """A request signed for OpenSearch Serverless, with the payload's hash and the correlation id among the signed headers."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.exceptions import NoCredentialsError
+
     credentials = _session().get_credentials()
     if credentials is None:
         raise NoCredentialsError()

@@ -5,7 +5,8 @@
 """The container service (hybrid pattern): the routes API Gateway sends through its VPC link.
 
 Same standards as the Lambda handlers: the correlation id from the header (or a new one) on every log
-line and on the response, JSON logs through Powertools' Logger, the handlers named in service.yaml.
+line and on the response, the trace id of the request's X-Amzn-Trace-Id header on every log line, JSON logs
+through Powertools' Logger, the handlers named in service.yaml.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from fastapi import Body, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 {% for name in (["correlation"] + (["storage"] if ready else []) + (cookiecutter._msgen.container_routes | map(attribute="module") | unique | list)) | unique | sort %}import {{ name }}
-{% endfor %}from observability import logger
+{% endfor %}from observability import TRACE_HEADER, adopt_trace_header, logger
 from rest import decimals, plain
 
 
@@ -45,6 +46,7 @@ app = FastAPI(title="{{ cookiecutter.service }}", docs_url=None, redoc_url=None)
 async def correlation_middleware(request: Request, call_next):
     incoming = request.headers.get(correlation.HEADER)
     cid = correlation.adopt(incoming if incoming and correlation.is_valid(incoming) else str(uuid.uuid4()))
+    adopt_trace_header(request.headers.get(TRACE_HEADER))
     started = time.perf_counter()
     response = await call_next(request)
     response.headers[correlation.HEADER] = cid

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 {% for name in (["correlation"] + (cookiecutter._msgen.consumers | map(attribute="module") | unique | list)) | sort %}import {{ name }}
-{% endfor %}from observability import logger, metrics, tracer
+{% endfor %}from observability import logger, metrics
 
 HANDLERS = {
 {%- for c in cookiecutter._msgen.consumers %}
@@ -30,14 +30,12 @@ def _adopt(cid: str | None, fallback: str) -> None:
     logger.set_correlation_id(correlation.adopt(cid if cid and correlation.is_valid(cid) else fallback))
 
 
-@tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
     _adopt(correlation.from_message(record.raw_event), record.message_id)
     HANDLERS[os.environ["EVENT_SOURCE"]](record)
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
     source = os.environ["EVENT_SOURCE"]

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 {%- if collections %}
 from urllib.parse import unquote, urlsplit
+{%- elif cookiecutter._msgen.callees %}
+from urllib.parse import urlsplit
 {%- endif %}
 
 import pytest
@@ -27,13 +29,26 @@ os.environ.update(
         "AWS_SECRET_ACCESS_KEY": "testing",
         "POWERTOOLS_SERVICE_NAME": "{{ cookiecutter.service }}",
         "POWERTOOLS_METRICS_NAMESPACE": "msgen/{{ cookiecutter.service }}/test",
-        "POWERTOOLS_TRACE_DISABLED": "true",
         "CORRELATION_HEADER": "{{ cookiecutter._msgen.correlation_header }}",
 {%- if cookiecutter._msgen.email %}
         "EMAIL_SENDER": "{{ cookiecutter._msgen.email.sender }}",
 {%- endif %}
     }
 )
+{%- if cookiecutter._msgen.callees or cookiecutter._msgen.emits %}
+# The fleet: the other services' base URLs (read from SSM when the stack is deployed) and the fleet's event bus.
+os.environ.update(
+    {
+{%- for callee in cookiecutter._msgen.callees %}
+        "{{ callee.env }}": "https://{{ callee.service }}.execute-api.eu-west-1.amazonaws.com/api",
+{%- endfor %}
+{%- if cookiecutter._msgen.emits %}
+        "EVENT_BUS_NAME": "shop-test",
+        "EVENT_SOURCE": "{{ cookiecutter.service }}",
+{%- endif %}
+    }
+)
+{%- endif %}
 
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
@@ -429,3 +444,78 @@ def sqs_event():
         return {"Records": records}
 
     return make
+{%- if cookiecutter._msgen.callees %}
+
+
+@dataclass
+class SentCall:
+    """A request the code sent to another service of the fleet, as that service received it."""
+
+    service: str  # whose base URL (SERVICE_URL_<NAME>) it went to
+    method: str
+    path: str  # below the stage, e.g. /products/p-1
+    headers: dict[str, str]
+    body: Any
+
+
+class FakeServices:
+    """The other services of the fleet, for the tests: each signed request is kept and answered (200 and a JSON body, or
+    what answer() set for that service); nothing goes to the network."""
+
+    def __init__(self) -> None:
+        self.calls: list[SentCall] = []
+        self.answers: dict[str, tuple[int, Any]] = {}
+
+    def answer(self, service: str, status: int, body: Any) -> None:
+        self.answers[service] = (status, body)
+
+    def send(self, request) -> tuple[int, bytes]:
+        url = urlsplit(request.url)
+        service = next(name for name, value in FLEET_URLS.items() if urlsplit(value).hostname == url.hostname)
+        body = json.loads(request.body) if request.body else None
+        self.calls.append(SentCall(service, request.method, url.path.removeprefix("/api"), dict(request.headers.items()), body))
+        status, answer = self.answers.get(service, (200, {"service": service, "status": "ok"}))
+        return status, json.dumps(answer).encode()
+
+    @staticmethod
+    def assert_signed(sent: SentCall, correlation_id: str) -> None:
+        """Signed with SigV4 for API Gateway (service "execute-api") in the API's Region, the correlation id signed too."""
+        import correlation
+
+        headers = {name.lower(): value for name, value in sent.headers.items()}
+        authorization = headers["authorization"]
+        assert authorization.startswith("AWS4-HMAC-SHA256 Credential="), authorization
+        assert "/eu-west-1/execute-api/aws4_request" in authorization, authorization
+        signed = authorization.split("SignedHeaders=", 1)[1].split(",", 1)[0].split(";")
+        assert {"host", "x-amz-date", correlation.HEADER.lower()} <= set(signed), signed
+        assert headers[correlation.HEADER.lower()] == correlation_id
+
+
+FLEET_URLS = {
+{%- for callee in cookiecutter._msgen.callees %}
+    "{{ callee.service }}": os.environ["{{ callee.env }}"],
+{%- endfor %}
+}
+
+
+@pytest.fixture(autouse=True)
+def services(monkeypatch) -> FakeServices:
+    """The services this one calls, simulated: calls.send (the client's only network call) goes here in every test."""
+    import calls
+
+    fake = FakeServices()
+    monkeypatch.setattr(calls, "send", fake.send)
+    return fake
+{%- endif %}
+{%- if cookiecutter._msgen.emits %}
+
+
+@pytest.fixture(autouse=True)
+def fleet_bus(aws):
+    """The fleet's event bus in moto, as the fleet stack makes it; the events module gets a fresh client."""
+    import events
+
+    boto3.client("events").create_event_bus(Name=os.environ["EVENT_BUS_NAME"])
+    events.clear_caches()
+    return os.environ["EVENT_BUS_NAME"]
+{%- endif %}

@@ -1,4 +1,4 @@
-"""The correlation-ID contract, on every route: kept when it comes in, created when it does not, returned, logged."""
+"""The correlation-ID contract, on every route: kept when it comes in, created when it does not, returned, logged (with the trace id)."""
 
 from __future__ import annotations
 
@@ -42,6 +42,16 @@ def test_an_incoming_id_is_kept_returned_and_logged(call, header, log_lines, met
     for line in lines:
         assert line["correlation_id"] == "caller-id-123"
         assert line["service"] == "{{ cookiecutter.service }}"
+
+
+@pytest.mark.parametrize("method,resource,params", ROUTES, ids=[f"{m} {r}" for m, r, _ in ROUTES])
+def test_every_line_carries_the_correlation_id_and_the_trace_id(monkeypatch, call, log_lines, method, resource, params):
+    """Lambda sets _X_AMZN_TRACE_ID for each invocation (active tracing): its Root is the trace id of every line."""
+    trace_id = "1-5759e988-bd862e3fe1be46a994272793"
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", f"Root={trace_id};Parent=53995c3f42cd8ad8;Sampled=1")
+    call(method, resource, path_params=params, body=body_for(method), headers={HEADER: "caller-id-456"})
+    ids = {(line["correlation_id"], line["xray_trace_id"]) for line in log_lines()}
+    assert ids == {("caller-id-456", trace_id)}
 
 
 @pytest.mark.parametrize("method,resource,params", ROUTES, ids=[f"{m} {r}" for m, r, _ in ROUTES])

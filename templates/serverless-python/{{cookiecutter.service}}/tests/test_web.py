@@ -61,6 +61,18 @@ def test_an_incoming_correlation_id_is_returned_and_logged(server, log_lines):
     assert lines and lines[-1]["correlation_id"] == "web-caller-1" and lines[-1]["service"] == "{{ cookiecutter.service }}"
 
 
+def test_the_trace_id_of_the_request_is_on_its_log_lines(server, log_lines):
+    """API Gateway and the load balancer pass X-Amzn-Trace-Id on: its Root is the trace id of the request's lines."""
+    trace_id = "1-5759e988-bd862e3fe1be46a994272793"
+    trace_header = f"Self=1-67891234-12456789abcdef012345678;Root={trace_id};Sampled=1"
+    traced = {HEADER: "web-trace-1", "X-Amzn-Trace-Id": trace_header}
+    assert request(server + "{{ health }}", headers=traced)[0] == 200
+    assert request(server + "{{ health }}", headers={HEADER: "web-trace-2"})[0] == 200
+    lines = {line["correlation_id"]: line for line in log_lines() if line.get("message") == "handled request"}
+    assert lines["web-trace-1"]["xray_trace_id"] == trace_id
+    assert "xray_trace_id" not in lines["web-trace-2"], "a request without a trace header has no trace id"
+
+
 def test_a_missing_correlation_id_is_created(server):
     _, headers, _ = request(server + "{{ health }}")
     assert len({k.lower(): v for k, v in headers.items()}[HEADER.lower()]) == 36
