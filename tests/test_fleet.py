@@ -214,6 +214,12 @@ def test_missing_and_unreadable_specs(cli, shop, tmp_path):
     assert len(found) == 2, result.output
 
 
+def test_a_spec_that_is_not_text(cli, shop, tmp_path):
+    (shop / "ui-svc.yaml").write_bytes(b"service: ui-svc\n\x00\x01binary")
+    result = refused(cli, shop, tmp_path)
+    assert ("ui-svc.yaml", 2, "file is binary (contains a NUL byte), not YAML text") in located(result.output)
+
+
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads any file")
 def test_unreadable_spec(cli, shop, tmp_path):
     (shop / "ui-svc.yaml").chmod(0)

@@ -20,6 +20,7 @@ An event that a service emits and nobody listens for is a warning (:attr:`Loaded
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,13 +116,19 @@ def _strings(value: Any) -> list[tuple[int, str]]:
 
 
 def _model_issues(located: Located, exc: Any) -> list[Issue]:
+    from generator.fleet.model import EMAIL_RE, SPEC_PATH_RE
     from generator.spec.loader import dotted
     from generator.spec.validate import _message
 
+    help_for = {SPEC_PATH_RE: "a service is the path of its spec file, relative to the fleet file, ending in .yaml or .yml",
+                EMAIL_RE: "expected an e-mail address (name@example.com)"}
     out = []
     for err in exc.errors(include_url=False):
         path = tuple(err["loc"])
-        if err["type"] == "missing":
+        pattern = (err.get("ctx") or {}).get("pattern") if err["type"] == "string_pattern_mismatch" else None
+        if pattern in help_for:
+            out.append(located.issue(path, f"{err['input']!r} is not valid: {help_for[pattern]}"))
+        elif err["type"] == "missing":
             line, col = located.position(path[:-1])
             out.append(Issue(located.file, line, col, dotted(path), "required key is missing"))
         else:
@@ -138,8 +145,12 @@ def _load_services(located: Located, fleet_path: Path) -> tuple[dict[str, Loaded
     where_of: dict[str, int] = {}  # service name -> index in services:
     seen: dict[Path, int] = {}
     base = fleet_path.parent
+    from generator.fleet.model import SPEC_PATH_RE
+
     for i, entry in _strings(located.data.get("services")):
         at = ("services", i)
+        if not re.match(SPEC_PATH_RE, entry):
+            continue  # the model says what is wrong with it
         if os.path.isabs(entry):
             issues.append(located.issue(at, f"'{entry}' is an absolute path; list specs relative to the fleet file"))
             continue
