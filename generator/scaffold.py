@@ -478,6 +478,7 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
         "python_version": spec.application.runtime.removeprefix("python"),
         "architecture": spec.application.architecture,
         "correlation_header": spec.observability.correlation_header,
+        "tracing": spec.observability.tracing,
         "tables": list(tables.values()),
         "buckets": list(buckets.values()),
         "routes": routes,

@@ -230,7 +230,7 @@ def _check_routes(data: dict[str, Any]) -> Iterator[Problem]:
 
 # Modules of the generated service (and the libraries its tests import) that a handler module must not shadow.
 RESERVED_MODULES = frozenset({"app", "correlation", "observability", "rest", "storage", "conftest", "boto3", "botocore",
-                              "aws_lambda_powertools", "moto", "pytest", "responses", "tests"})
+                              "aws_lambda_powertools", "moto", "pytest", "responses", "tests", "tracing", "opentelemetry"})
 
 
 def _check_handlers(data: dict[str, Any]) -> Iterator[Problem]:

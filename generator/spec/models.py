@@ -502,6 +502,13 @@ class Observability(Model):
     )
     alarms: Alarms = Field(default_factory=Alarms)
     dashboard: bool = Field(True, description="Create the service's CloudWatch dashboard")
+    tracing: Literal["active", "opentelemetry"] = Field(
+        "active",
+        description="active: Lambda's and API Gateway's active tracing record every request with no tracing SDK in the code, "
+        "and every log line carries the trace id; opentelemetry: also OpenTelemetry spans inside the code (the generated "
+        "repository adds the OpenTelemetry API and SDK and src/tracing.py; costs cold start, see docs/standards.md). "
+        "The code is the same in every environment: set it at the top level",
+    )
 
     @field_validator("log_retention_days")
     @classmethod

@@ -35,6 +35,13 @@ def render_modules(project: Path, ctx: dict) -> None:
         unused += ["src/search.py", "tests/test_search.py"]
     if not ctx["function_routes"]:
         unused += ["src/app.py", "tests/test_correlation.py"]
+    # observability.tracing: opentelemetry adds the OpenTelemetry packages to requirements.txt, and the span helper.
+    if ctx["tracing"] == "opentelemetry":
+        with (project / "requirements.txt").open("a", encoding="utf-8") as requirements:
+            requirements.write((project / "requirements-opentelemetry.txt").read_text(encoding="utf-8"))
+    else:
+        unused += ["src/tracing.py", "tests/test_tracing.py"]
+    unused += ["requirements-opentelemetry.txt"]
     for path in unused:
         (project / path).unlink()
     # After the unused files are gone: a handler module may take a free name (src/search.py without collections).

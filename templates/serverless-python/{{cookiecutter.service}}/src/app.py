@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-{% for name in (["correlation"] + (cookiecutter._msgen.function_routes | map(attribute="module") | unique | list)) | sort %}import {{ name }}
+{% for name in (["correlation"] + (["tracing"] if cookiecutter._msgen.tracing == "opentelemetry" else []) + (cookiecutter._msgen.function_routes | map(attribute="module") | unique | list)) | sort %}import {{ name }}
 {% endfor %}from observability import logger, metrics
 
 app = APIGatewayRestResolver()
@@ -65,8 +65,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     logger.set_correlation_id(cid)
     logger.append_keys(apigw_request_id=correlation.gateway_request_id(event))
     started = time.perf_counter()
-    response = app.resolve(event, context)
     route = f"{event.get('httpMethod')} {event.get('resource')}"
+{%- if cookiecutter._msgen.tracing == "opentelemetry" %}
+    with tracing.span(route, route=route):
+        response = app.resolve(event, context)
+{%- else %}
+    response = app.resolve(event, context)
+{%- endif %}
     elapsed_ms = (time.perf_counter() - started) * 1000
     status = response["statusCode"]
     logger.info("handled request", extra={"route": route, "status": status, "latency_ms": int(elapsed_ms)})

@@ -41,9 +41,15 @@ def adopt_trace_header(header: str | None) -> str | None:
     return trace_root(header)
 
 
+def current_trace_header() -> str | None:
+    """The trace header of the work being done: the request's adopted header, else the invocation's (Lambda sets
+    _X_AMZN_TRACE_ID each time)."""
+    return _request_trace.get() or os.environ.get(TRACE_ENV)
+
+
 def trace_id() -> str | None:
-    """The current trace id: the request's adopted header, else the invocation's (Lambda sets _X_AMZN_TRACE_ID each time)."""
-    return trace_root(_request_trace.get() or os.environ.get(TRACE_ENV))
+    """The current trace id (the Root of the current trace header)."""
+    return trace_root(current_trace_header())
 
 
 class TraceIdFormatter(LambdaPowertoolsFormatter):
