@@ -351,6 +351,9 @@ class _Builder:
             statement(["s3:GetBucketLocation", "s3:ListBucket"], [GetAtt(bucket, "Arn")], sid="ArtifactBucket"),
             statement(["kms:Decrypt", "kms:GenerateDataKey"], [GetAtt("ArtifactKey", "Arn")], sid="ArtifactKey"),
             statement(["ssm:GetParameter", "ssm:GetParameters"], [self.arn("ssm", f"parameter/msgen/{self.env}/*")], sid="MsgenParameters"),
+            # the stacks publish what other stacks discover (/msgen/<env>/<service>/api-id, /msgen/<env>/fleet/...)
+            statement(["ssm:AddTagsToResource", "ssm:DeleteParameter", "ssm:ListTagsForResource", "ssm:PutParameter",
+                       "ssm:RemoveTagsFromResource"], [self.arn("ssm", f"parameter/msgen/{self.env}/*")], sid="PublishMsgenParameters"),
             statement(["iam:CreateRole", "iam:DeleteRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy",
                        "iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies", "iam:PutRolePolicy",
                        "iam:TagRole", "iam:UntagRole", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole", "iam:UpdateRoleDescription"],
@@ -368,6 +371,8 @@ class _Builder:
                        "iam:PutRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole",
                        "iam:UpdateRoleDescription"],
                       [self.arn("iam", f"role/{stack_name(self.env)}-*", region=False)], effect="Deny", sid="NeverTheBootstrapRoles"),
+            statement(["ssm:AddTagsToResource", "ssm:DeleteParameter", "ssm:PutParameter", "ssm:RemoveTagsFromResource"],
+                      [self.arn("ssm", f"parameter/msgen/{self.env}/bootstrap/*")], effect="Deny", sid="NeverTheBootstrapParameters"),
             statement(["iam:CreateServiceLinkedRole"], [self.arn("iam", "role/aws-service-role/*", region=False)], sid="ServiceLinkedRoles",
                       Condition={"StringEquals": {"iam:AWSServiceName": [
                           "ecs.amazonaws.com", "elasticloadbalancing.amazonaws.com", "rds.amazonaws.com",
@@ -386,8 +391,9 @@ class _Builder:
                         "UpdateFunctionCode UpdateFunctionConfiguration"),
             t("states", "CreateStateMachine DeleteStateMachine DescribeStateMachine ListTagsForResource TagResource UntagResource "
                         "UpdateStateMachine"),
-            t("events", "DeleteRule DescribeRule DisableRule EnableRule ListTagsForResource ListTargetsByRule PutRule PutTargets "
-                        "RemoveTargets TagResource UntagResource"),
+            t("events", "CreateArchive CreateEventBus DeleteArchive DeleteEventBus DeleteRule DescribeArchive DescribeEventBus DescribeRule "
+                        "DisableRule EnableRule ListTagsForResource ListTargetsByRule PutPermission PutRule PutTargets RemovePermission "
+                        "RemoveTargets TagResource UntagResource UpdateArchive UpdateEventBus"),
             t("ecs", "CreateCluster CreateService DeleteCluster DeleteService DeregisterTaskDefinition DescribeClusters DescribeServices "
                      "DescribeServiceDeployments DescribeServiceRevisions DescribeTaskDefinition ListServiceDeployments ListTagsForResource "
                      "PutClusterCapacityProviders RegisterTaskDefinition TagResource "
@@ -424,6 +430,10 @@ class _Builder:
                       "DeleteQueryDefinition DeleteRetentionPolicy DescribeLogGroups DescribeMetricFilters DescribeQueryDefinitions "
                       "DescribeResourcePolicies DisassociateKmsKey GetLogDelivery ListLogDeliveries ListTagsForResource PutMetricFilter "
                       "PutQueryDefinition PutResourcePolicy PutRetentionPolicy TagResource UntagResource UpdateLogDelivery"),
+            # vended logs (the fleet bus's error log): delivery source, destination and the delivery between them
+            t("logs", "CreateDelivery DeleteDelivery DeleteDeliveryDestination DeleteDeliverySource "
+                      "DescribeDeliveries GetDelivery GetDeliveryDestination GetDeliverySource PutDeliveryDestination PutDeliverySource "
+                      "UpdateDeliveryConfiguration"),
             t("cloudwatch", "DeleteAlarms DeleteAnomalyDetector DeleteDashboards DescribeAlarms DescribeAnomalyDetectors GetDashboard "
                             "ListTagsForResource PutAnomalyDetector PutCompositeAlarm PutDashboard PutMetricAlarm TagResource "
                             "UntagResource"),
@@ -449,7 +459,7 @@ class _Builder:
                       "DeleteSecurityPolicy GetAccessPolicy GetSecurityPolicy ListCollections ListTagsForResource TagResource "
                       "UntagResource UpdateAccessPolicy UpdateCollection UpdateSecurityPolicy"),
             t("kms", "CreateAlias CreateGrant CreateKey Decrypt DeleteAlias DescribeKey EnableKeyRotation Encrypt GenerateDataKey "
-                     "GetKeyPolicy GetKeyRotationStatus ListAliases ListResourceTags PutKeyPolicy ScheduleKeyDeletion TagResource "
+                     "GenerateDataKeyWithoutPlaintext ReEncryptFrom ReEncryptTo GetKeyPolicy GetKeyRotationStatus ListAliases ListResourceTags PutKeyPolicy ScheduleKeyDeletion TagResource "
                      "UntagResource UpdateAlias UpdateKeyDescription"),
         ]
         region = Sub("${AWS::Region}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
+from pathlib import Path
 
 import pytest
 import yaml
@@ -12,7 +13,7 @@ from generator import alarm_table
 from generator.bootstrap import SKIP_REASONS, artifact_bucket_parameter, bootstrap_template, build, stack_name
 from generator.errors import InputError
 from generator.lint import lint_text
-from tests.conftest import offline_aws
+from tests.conftest import ROOT, offline_aws
 from tests.test_templates import _checkov
 
 REPO = "acme/payment-svc"
@@ -375,3 +376,57 @@ def test_deleting_the_stack_in_moto_keeps_the_artifacts_and_their_key(moto_aws):
     assert boto3.client("s3").get_object(Bucket=outputs["ArtifactBucketName"], Key="svc/artifacts/abc.zip")["Body"].read() == b"zip"
     # (moto's DescribeKey fails on a key CloudFormation created: it re-reads the key policy as a JSON string; ListKeys does not)
     assert outputs["ArtifactKeyArn"] in {k["KeyArn"] for k in boto3.client("kms").list_keys()["Keys"]}
+
+
+# --- the deploy role can create, update and delete what msgen emits ------------------------------------------------
+
+def _emitted_types() -> set[str]:
+    """Every resource type of every blueprint (every environment), the shop fleet's services and its fleet stack."""
+    from generator import api
+    from generator.fleet.loader import load_fleet
+    from generator.fleet.stack import build_fleet_template
+    from tests.conftest import BLUEPRINTS
+
+    specs = [api.load_spec(path).spec for path in BLUEPRINTS.values()]
+    fleet = load_fleet(ROOT / "blueprints" / "fleets" / "shop" / "fleet.yaml")
+    specs += [loaded.spec for loaded in fleet.services.values()]
+    types: set[str] = set()
+    for spec in specs:
+        for env in spec.environment_names:
+            types |= {r["Type"] for r in json.loads(api.synth(spec.for_environment(env), "json"))["Resources"].values()}
+    for env in fleet.fleet.environments:
+        types |= {r["Type"] for r in build_fleet_template(fleet, env)["Resources"].values()}
+    return types
+
+
+# CloudFormation's service names whose IAM prefix is not the name in lower case
+IAM_PREFIX = {"ApiGatewayV2": "apigateway", "ElasticLoadBalancingV2": "elasticloadbalancing", "StepFunctions": "states",
+              "OpenSearchServerless": "aoss", "ApplicationAutoScaling": "application-autoscaling"}
+
+
+def _own_verbs(type_: str) -> set[str]:
+    """The actions named <Verb><Type> (CreateEventBus, PutParameter, DeleteBucket) in the type's CloudFormation handlers.
+
+    The handler lists (from the resource schemas cfn-lint ships) hold every action any property might need; the ones
+    named after the type itself are what creating, changing and deleting it cannot do without."""
+    import cfnlint
+
+    base = Path(cfnlint.__file__).parent / "data" / "schemas"
+    schema_id = json.loads((base / "providers" / "us-east-1.json").read_text())[type_]
+    schema = json.loads((base / "resources" / f"{schema_id}.json").read_text())
+    service, name = type_.split("::")[1:3]
+    prefix = {IAM_PREFIX.get(service, service.lower())}
+    return {p for kind in ("create", "update", "delete") for p in schema.get("handlers", {}).get(kind, {}).get("permissions", [])
+            if any(p.lower() == f"{s}:{verb}{name}".lower() for s in prefix for verb in ("Create", "Put", "Update", "Delete"))}
+
+
+def test_the_deploy_role_can_create_update_and_delete_every_resource_type_msgen_emits():
+    import fnmatch
+
+    allowed = [a.lower() for r in resources("github").values() if r["Type"] in ("AWS::IAM::Role", "AWS::IAM::ManagedPolicy")
+               for st in statements(r) if st["Effect"] == "Allow" and "Federated" not in str(st.get("Principal", ""))
+               for a in st["Action"]]
+    missing = {t: sorted(a for a in _own_verbs(t) if not any(fnmatch.fnmatchcase(a.lower(), p) for p in allowed))
+               for t in sorted(_emitted_types())}
+    assert _own_verbs("AWS::SSM::Parameter") == {"ssm:PutParameter", "ssm:DeleteParameter"}  # the check can see what it checks
+    assert {t: m for t, m in missing.items() if m} == {}
