@@ -190,7 +190,8 @@ KINDS: Mapping[str, Kind] = MappingProxyType({k.name: k for k in (
                       ("arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:"
                        "{{{{resolve:ssm:/msgen/${{Environment}}/{name}/api-id}}}}/api/{detail}",), whole="*/*"),),
         kms={"invoke": "read"}, env="SERVICE_URL", env_value="{{{{resolve:ssm:/msgen/${{Environment}}/{name}/api-url}}}}",
-        endpoint="execute-api",
+        # No interface endpoint: execute-api endpoints serve private APIs only, and msgen's APIs are regional (docs/standards.md).
+        helper="calls.call",
         detail=r"(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY) /[A-Za-z0-9._~{}+/-]*",
         detail_help="'<service>:invoke:<METHOD> <path>' names one route of it",
         detail_part=route_arn_part,
@@ -202,7 +203,7 @@ KINDS: Mapping[str, Kind] = MappingProxyType({k.name: k for k in (
                       ("{{{{resolve:ssm:/msgen/${{Environment}}/fleet/event-bus-arn}}}}",),
                       condition={"StringEquals": {"events:source": "{service}"}}, detail_condition="events:detail-type"),),
         env_vars={"EVENT_BUS_NAME": "{{{{resolve:ssm:/msgen/${{Environment}}/fleet/event-bus-name}}}}", "EVENT_SOURCE": "{service}"},
-        kms={"emit": "read"}, endpoint="events",
+        kms={"emit": "read"}, endpoint="events", helper="events.publish",
         detail=r"[A-Za-z][A-Za-z0-9._-]{0,127}", detail_help="'events:emit:<DetailType>' only one of them",
     ),
     # Components every service (or pattern) gets; no spec names them in `uses:`.

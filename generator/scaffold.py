@@ -21,13 +21,14 @@ from typing import Any
 import jinja2
 import yaml
 
-from generator import __version__
+from generator import __version__, openapi
 from generator.errors import InputError, MsgenError, OutputExistsError
 from generator.kinds import Use
 from generator.plan import build_plan, parse_uses
 from generator.resources import data_dir
 from generator.spec.loader import Located
 from generator.spec.models import SERVICE_NAME_RE, ServiceSpec
+from generator.spec.refs import service_refs
 
 TEMPLATE = "serverless-python"
 STATUS = {"create": 201, "delete": 204, "enqueue": 202, "start": 202, "index": 201}
@@ -71,7 +72,7 @@ def _singular(word: str) -> str:
 # Names a generated handler uses: a local variable named like one of them would shadow it.
 HANDLER_NAMES = {"event", "body", "key", "item", "table", "value", "result", "old", "obj", "objects", "json", "storage", "correlation",
                  "logger", "metrics", "tracer", "uuid", "datetime", "os", "Key", "Counter", "Response", "MetricUnit", "document",
-                 "document_id", "hits", "text"}
+                 "document_id", "hits", "text", "calls", "events", "answer", "event_id"}
 
 
 def _variable(word: str, taken: list[str]) -> str:
@@ -280,6 +281,16 @@ def _mermaid(spec: ServiceSpec) -> str:
             lines.append(f'    email(["SES: {m.email.domain}"])')
         lines += [f'    ev_{e.name.replace("-", "_")}(("EventBridge: {e.name}"))' for e in m.events]
         lines.append("  end")
+    callees = sorted({c.service for c in service_refs(spec).calls})
+    if callees or spec.emits:  # the fleet: other services' APIs this one calls, the fleet's bus it puts events on
+        lines.append('  subgraph fleet["Fleet"]')
+        for name in callees:
+            node[name] = f"x_{name.replace('-', '_')}"
+            lines.append(f'    {node[name]}[/"{name} API (SigV4)"/]')
+        if spec.emits:
+            node["events"] = "fleet_bus"
+            lines.append(f'    fleet_bus(("EventBridge: fleet bus ({", ".join(spec.emits)})"))')
+        lines.append("  end")
     if cd.enabled:
         lines.append("  client --> cdn")
         lines += ["  cdn --> site", "  cdn -->|/api/*| api"] if cd.static_site else ["  cdn --> api"]
@@ -308,6 +319,27 @@ def _mermaid(spec: ServiceSpec) -> str:
     for e in m.events:
         lines += [f"  ev_{e.name.replace('-', '_')} --> {node[q]}" for q in e.targets]
     return "\n".join(lines)
+
+
+def _fleet_actions(uses: list[str], emits: list[str], own: list[str] = ()) -> tuple[list[dict[str, Any]], list[str]]:
+    """What a handler does for the fleet with what it handled: the calls of the routes its uses name
+    (`catalog-svc:invoke:POST /orders`; a whole-API use names no route, so nothing is called), and the events it publishes
+    (`events:emit:<DetailType>`, or every one of `emits:` for `events:emit`)."""
+    calls: list[dict[str, Any]] = []
+    events: list[str] = []
+    for text in uses:
+        use = Use.parse(text)
+        if use.verb == "invoke" and use.detail:
+            method, _, path = use.detail.partition(" ")
+            segments = [{"text": s, "param": s.strip("{}+") if s.startswith("{") else None} for s in path.strip("/").split("/") if s]
+            params = [g["param"] for g in segments if g["param"]]
+            body = method in ("POST", "PUT", "PATCH")
+            # The handler's own path parameters fill the callee's of the same name; the others come from what it handled.
+            calls.append({"service": use.target, "method": "GET" if method == "ANY" else method, "path": path, "segments": segments,
+                          "params": params, "body": body, "uses_payload": body or any(p not in own for p in params)})
+        elif use.target == "events" and use.verb == "emit":
+            events += [use.detail] if use.detail else list(emits)
+    return calls, list(dict.fromkeys(events))
 
 
 def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
@@ -374,6 +406,9 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
             written = next((n for n, lv in sorted(access.items()) if n in buckets and "write" in lv), None)
             if kind in ("enqueue", "start", "static", "search", "index") and written:
                 data["receipt"] = buckets[written]
+        # Calls and events (the fleet); a container route without a payload of its own (static, search, index) does neither.
+        fleet = _fleet_actions(list(uses), list(spec.emits), params) if target == "function" or kind not in ("static", "search", "index") else ([], [])
+        also["also_calls"], also["also_events"] = fleet
         numbers = {k["param"] for k in data["key"] if k["source"] == "path" and k["type"] == "N"} if table else set()
         values = {p: f"4{i}" if p in numbers else f"v-{i}" for i, p in enumerate(params, 1)}
         slug = re.sub(r"[^a-z0-9]+", "_", r.path.lower()).strip("_") or "root"
@@ -443,6 +478,7 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
             "index_into": index_into,
             "search_in": search_in,
             "uses": list(uses),
+            **dict(zip(("calls", "events"), _fleet_actions(list(uses), list(spec.emits)), strict=True)),
         }
 
     consumers = [worker("consume", f"sqs:{q.name}", q.name, q.consumer.handler, q.consumer.uses, "consumes", queues[q.name])
@@ -505,6 +541,11 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
                                        allow_unicode=True, sort_keys=False, width=1_000_000).rstrip("\n"),
         "mermaid": _mermaid(spec),
         "catalog_info": _catalog_info(spec),
+        # The fleet: the services this one calls (SERVICE_URL_<NAME>), the events it emits, and its API as OpenAPI 3.
+        "callees": [{"service": name, "env": f"SERVICE_URL_{name.upper().replace('-', '_')}"}
+                    for name in sorted({c.service for c in service_refs(spec).calls})],
+        "emits": list(spec.emits),
+        "openapi": openapi.render(spec).rstrip("\n"),
         "schema_json": json_schema().rstrip("\n"),
         "environments": spec.environment_names,
         "synth_in_hook": False,
@@ -541,6 +582,16 @@ def render(spec: ServiceSpec, spec_text: str, source: str, destination: Path, fo
     The template's hooks run in-process: the name is already checked, and the post-generation step is
     imported from the template, so no interpreter is started per hook.
     """
+def _record_for_update(out: Path, template_dir: Path) -> None:
+    """What `msgen update` needs: the template's hash in .msgen/answers.yml, and what was rendered (the next update's
+    merge base) in .msgen/pristine.tar.gz (generator.update)."""
+    from generator.update import ANSWERS, PRISTINE, pristine_archive, read_dir, stamp_answers, template_version
+
+    answers = out / ANSWERS
+    answers.write_text(stamp_answers(answers.read_text(encoding="utf-8"), template_sha256=template_version(template_dir)), encoding="utf-8")
+    (out / PRISTINE).write_bytes(pristine_archive(read_dir(out)))
+
+
     from collections import OrderedDict
 
     from cookiecutter.exceptions import CookiecutterException
@@ -585,6 +636,7 @@ def render(spec: ServiceSpec, spec_text: str, source: str, destination: Path, fo
                 os.replace(out, destination)
             except OSError:
                 os.replace(trash, destination)
+        _record_for_update(out, template_dir)
                 raise
         else:
             os.replace(out, destination)

@@ -238,6 +238,11 @@ def _check_handlers(data: dict[str, Any]) -> Iterator[Problem]:
     seen: dict[str, int] = {}
     # With search collections the generated service has a search.py helper too.
     reserved = RESERVED_MODULES | ({"search"} if _list(data, "search", "collections") else set())
+    # A service that calls others has calls.py; one that emits events has events.py.
+    if any(isinstance(u, str) and u.split(":")[1:2] == ["invoke"] for _, uses in _uses_lists(data) for u in uses):
+        reserved |= {"calls"}
+    if _list(data, "emits"):
+        reserved |= {"events"}
     for i, route in enumerate(_list(data, "api", "routes")):
         handler = route.get("handler") if isinstance(route, dict) else None
         if not isinstance(handler, str) or "." not in handler:

@@ -33,6 +33,10 @@ def render_modules(project: Path, ctx: dict) -> None:
         unused += ["tests/test_database.py"]
     if not ctx["collections"]:
         unused += ["src/search.py", "tests/test_search.py"]
+    if not ctx["callees"]:
+        unused += ["src/calls.py", "tests/test_calls.py"]
+    if not ctx["emits"]:
+        unused += ["src/events.py", "tests/test_events.py"]
     if not ctx["function_routes"]:
         unused += ["src/app.py", "tests/test_correlation.py"]
     # observability.tracing: opentelemetry adds the OpenTelemetry packages to requirements.txt, and the span helper.

@@ -2,11 +2,13 @@
 
 - In: the id comes from the correlation header; without one, API Gateway's request id is the id.
 - Out: the id goes back to the caller in the same header.
-- Onward: ``http_headers()`` for calls to other services, ``message_attributes()`` for SQS and SNS.
+- Onward: ``http_headers()`` for calls to other services, ``message_attributes()`` for SQS and SNS, and
+  ``detail["correlation_id"]`` in events on the fleet's bus (events.py); an event a rule delivers to a queue carries it there.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import uuid
@@ -100,4 +102,19 @@ def from_message(record: Mapping[str, Any]) -> str | None:
     if sqs.get("stringValue"):
         return sqs["stringValue"]
     sns = ((record.get("Sns") or record).get("MessageAttributes") or {}).get(ATTRIBUTE) or {}
-    return sns.get("Value")
+    if sns.get("Value"):
+        return sns["Value"]
+    return _from_event_body(record.get("body"))
+
+
+def _from_event_body(body: Any) -> str | None:
+    """An EventBridge event a rule delivered to a queue is the message's body: its id is detail["correlation_id"]."""
+    if not isinstance(body, str) or not body.startswith("{"):
+        return None
+    try:
+        event = json.loads(body)
+    except ValueError:
+        return None
+    detail = event.get("detail") if isinstance(event, dict) else None
+    cid = detail.get(ATTRIBUTE) if isinstance(detail, dict) else None
+    return cid if isinstance(cid, str) else None

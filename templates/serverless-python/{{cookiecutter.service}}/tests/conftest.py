@@ -473,7 +473,8 @@ class FakeServices:
         url = urlsplit(request.url)
         service = next(name for name, value in FLEET_URLS.items() if urlsplit(value).hostname == url.hostname)
         body = json.loads(request.body) if request.body else None
-        self.calls.append(SentCall(service, request.method, url.path.removeprefix("/api"), dict(request.headers.items()), body))
+        path, headers = url.path.removeprefix("/api"), dict(request.headers.items())
+        self.calls.append(SentCall(service, request.method, path, headers, body))
         status, answer = self.answers.get(service, (200, {"service": service, "status": "ok"}))
         return status, json.dumps(answer).encode()
 
