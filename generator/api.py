@@ -263,9 +263,6 @@ def new_repo(name: str, parent: Path, blueprint_name: str | None = None, spec_fi
     except BaseException:
         remove_empty_dirs(made)
         raise
-    from generator.update import after_new
-
-    after_new(created, name)  # the pristine rendering in git: `msgen update`'s merge base (git init when needed)
     return created, source
 
 

@@ -309,6 +309,85 @@ def _stdin_is_terminal() -> bool:
         return False
 
 
+UPDATE_EPILOG = """\b
+Exit codes:
+  0  updated (or, with --check, current; with --dry-run, would apply cleanly)
+  1  conflicts: the files listed have conflict markers (with --check: the repository is behind)
+  2  refused: not a generated git repository, uncommitted changes, no base to merge from
+  3  internal error (a bug in msgen; --debug shows the traceback)
+"""
+
+
+@main.command(epilog=UPDATE_EPILOG)
+@click.argument("path", default=".", type=click.Path(file_okay=False))
+@click.option("--to", "to", metavar="VERSION", help="Update to this msgen version (fetched with pip) instead of the installed one.")
+@click.option("--dry-run", is_flag=True, help="Print the full diff the update would apply; change nothing.")
+@click.option("--check", is_flag=True, help="Only say whether the repository is behind the installed msgen or its spec (exit 1).")
+@click.option("--base-from", type=click.Path(file_okay=False, exists=True, path_type=Path), metavar="DIR",
+              help="The repository as msgen last rendered it, when msgen cannot reproduce it (README).")
+def update(path: str, to: str | None, dry_run: bool, check: bool, base_from: Path | None) -> None:
+    """Bring a generated repository to the current msgen template and its spec.
+
+    A three-way merge per file (git merge-file): what msgen generated last
+    time is the base, the repository is yours, what msgen generates now is
+    theirs. Your changes are kept, msgen's are applied; where both changed
+    the same lines the file gets conflict markers, is listed, and the exit
+    code is 1. infra/ and .msgen/ are regenerated; service.yaml is never
+    touched; handlers the spec gained get msgen's starter code and test,
+    appended to their modules. Needs a clean git work tree.
+
+    \b
+    Examples:
+      msgen update --check          # behind? (CI runs this as a warning)
+      msgen update --dry-run        # the diff it would apply
+      msgen update && git diff      # apply, review, commit
+    """
+    from generator import update as updater
+
+    if check:
+        reasons = updater.check(Path(path))
+        for reason in reasons:
+            click.echo(reason)
+        if reasons:
+            raise SystemExit(EXIT_FINDINGS)
+        click.echo(f"{path}: current with msgen {__version__} and its spec", err=True)
+        return
+    result = updater.update(Path(path), to=to, dry_run=dry_run, base_from=base_from)
+    if dry_run:
+        click.echo(result.diff(), nl=False)
+    click.echo(result.summary(dry_run), err=True)
+    if dry_run:
+        click.echo("msgen update: dry run; nothing was changed", err=True)
+    elif result.changes:
+        click.echo("msgen update: review with `git diff`, run `make test`, then commit", err=True)
+    raise SystemExit(result.exit_code)
+
+
+@main.command("check-handlers", epilog=EPILOG)
+@click.argument("path", default=".", type=click.Path(file_okay=False))
+def check_handlers(path: str) -> None:
+    """Fail when service.yaml and the code disagree on handlers (make check runs it).
+
+    Every handler the spec names must exist as a function (src/<module>.py:
+    <function>) and be wired in its entry point (src/app.py, src/web.py,
+    src/worker.py); every handler an entry point routes to must be in the
+    spec. Each disagreement is one line, FILE:LINE:COL: message.
+
+    \b
+    Example:
+      msgen check-handlers          # in a generated repository
+    """
+    from generator import drift
+
+    issues = drift.check(Path(path))
+    for issue in issues:
+        click.echo(str(issue))
+    if issues:
+        click.echo(f"msgen: {len(issues)} handler problem{'s' if len(issues) != 1 else ''}: the spec and the code disagree", err=True)
+        raise SystemExit(EXIT_FINDINGS)
+    click.echo(f"{path}: every handler in service.yaml is in the code and wired", err=True)
+
+
 @main.command(epilog=EPILOG)
 @click.argument("spec")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,

@@ -565,6 +565,13 @@ def cookiecutter_json(ctx: dict[str, Any]) -> dict[str, Any]:
     return {"service": ctx["service"], "_msgen": ctx, "_copy_without_render": ["_templates/*"]}
 
 
+def template_root() -> Path:
+    """The repository template msgen renders. MSGEN_TEMPLATE_DIR points at another copy of it (msgen's own tests of
+    `msgen update` render a changed copy, standing in for a later msgen release)."""
+    override = os.environ.get("MSGEN_TEMPLATE_DIR")
+    return Path(override) if override else data_dir("templates") / TEMPLATE
+
+
 def _post_gen_module(template_dir: Path):
     """The template's post-generation hook, imported so msgen runs it in-process (same code as plain cookiecutter)."""
     import importlib.util
@@ -575,13 +582,6 @@ def _post_gen_module(template_dir: Path):
     return module
 
 
-def render(spec: ServiceSpec, spec_text: str, source: str, destination: Path, force: bool = False) -> Path:
-    """Render the repository into ``destination`` (``parent/name``), atomically.
-
-    Uses cookiecutter's Python API (context, prompts with no_input, generate_files with StrictUndefined).
-    The template's hooks run in-process: the name is already checked, and the post-generation step is
-    imported from the template, so no interpreter is started per hook.
-    """
 def _record_for_update(out: Path, template_dir: Path) -> None:
     """What `msgen update` needs: the template's hash in .msgen/answers.yml, and what was rendered (the next update's
     merge base) in .msgen/pristine.tar.gz (generator.update)."""
@@ -592,6 +592,13 @@ def _record_for_update(out: Path, template_dir: Path) -> None:
     (out / PRISTINE).write_bytes(pristine_archive(read_dir(out)))
 
 
+def render(spec: ServiceSpec, spec_text: str, source: str, destination: Path, force: bool = False) -> Path:
+    """Render the repository into ``destination`` (``parent/name``), atomically.
+
+    Uses cookiecutter's Python API (context, prompts with no_input, generate_files with StrictUndefined).
+    The template's hooks run in-process: the name is already checked, and the post-generation step is
+    imported from the template, so no interpreter is started per hook.
+    """
     from collections import OrderedDict
 
     from cookiecutter.exceptions import CookiecutterException
@@ -615,7 +622,7 @@ def _record_for_update(out: Path, template_dir: Path) -> None:
         work = Path(tempfile.mkdtemp(prefix=f".{destination.name}.msgen-", dir=parent))
     except OSError as exc:
         raise InputError(f"{parent}: cannot create a working directory: {exc.strerror}") from None
-    template_dir = data_dir("templates") / TEMPLATE
+    template_dir = template_root()
     try:
         context_in = {"cookiecutter": OrderedDict(cookiecutter_json(ctx))}
         try:
@@ -629,6 +636,7 @@ def _record_for_update(out: Path, template_dir: Path) -> None:
         for env, text in templates.items():
             (out / "infra" / env).mkdir(parents=True, exist_ok=True)
             (out / "infra" / env / "template.yaml").write_text(text, encoding="utf-8")
+        _record_for_update(out, template_dir)
         if destination.exists():  # --force: the old tree is replaced only once the new one is complete
             trash = work / "replaced"
             os.replace(destination, trash)
@@ -636,7 +644,6 @@ def _record_for_update(out: Path, template_dir: Path) -> None:
                 os.replace(out, destination)
             except OSError:
                 os.replace(trash, destination)
-        _record_for_update(out, template_dir)
                 raise
         else:
             os.replace(out, destination)

@@ -203,7 +203,7 @@ def test_dependabot_bumps_actions_and_pip_weekly_and_the_readme_says_to_regenera
     assert all(u["directory"] == "/" and u["schedule"]["interval"] == "weekly" for u in updates.values())
     readme = (repo / "README.md").read_text()
     section = readme.split("## Keeping up to date", 1)[1].split("\n## ", 1)[0]
-    assert "when msgen is bumped" in section and "make synth" in section and "msgen-cli" in section
+    assert "when msgen is bumped" in section and "msgen update" in section and "msgen-cli" in section
 
 
 @pytest.mark.parametrize("blueprint", ["serverless-api", "hybrid-api"])

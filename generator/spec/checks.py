@@ -342,6 +342,10 @@ def _check_uses(data: dict[str, Any]) -> Iterator[Problem]:
             target, _, verb = use.partition(":")
             verb, _, detail = verb.partition(":")
             kind = kinds.get(target)
+            if path[0] == "workflows" and (verb in EXTERNAL_KINDS or target == "events") and target not in kinds.keys() - {"events"}:
+                yield (path + (u,), "a workflow does not call other services or put events on the fleet's bus; "
+                                    "do it in a function the workflow invokes")
+                continue
             if kind is None and verb in EXTERNAL_KINDS and target not in SINGLETONS:
                 if target == data.get("service"):  # another service of the fleet; whether it exists is the fleet's check
                     yield (path + (u,), f"'{use}': a service does not call its own API; call the code directly")

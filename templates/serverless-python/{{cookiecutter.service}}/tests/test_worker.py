@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
+{% if cookiecutter._msgen.consumers | rejectattr("kind", "equalto", "on_event") | list %}import json
 
-import pytest
+{% endif %}import pytest
 
 import worker
 
