@@ -35,10 +35,11 @@ $(CHECKOV_STAMP):
 	@touch $@
 
 $(WHEELHOUSE_STAMP): pyproject.toml $(SERVICE_TEMPLATE)/requirements.txt $(SERVICE_TEMPLATE)/requirements-dev.txt \
-		$(SERVICE_TEMPLATE)/requirements-container.txt $(STAMP)
+		$(SERVICE_TEMPLATE)/requirements-container.txt $(SERVICE_TEMPLATE)/requirements-opentelemetry.txt $(STAMP)
 	rm -rf $(WHEELHOUSE)
 	$(BIN)/python -m pip wheel -q --wheel-dir $(WHEELHOUSE) . -r "$(SERVICE_TEMPLATE)/requirements.txt" \
-		-r "$(SERVICE_TEMPLATE)/requirements-container.txt" -r <(grep -Ev '^(msgen|-r|\{)' "$(SERVICE_TEMPLATE)/requirements-dev.txt")
+		-r "$(SERVICE_TEMPLATE)/requirements-container.txt" -r "$(SERVICE_TEMPLATE)/requirements-opentelemetry.txt" \
+		-r <(grep -Ev '^(msgen|-r|\{)' "$(SERVICE_TEMPLATE)/requirements-dev.txt")
 	@touch $@
 
 demo: $(STAMP)
