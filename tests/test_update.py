@@ -343,8 +343,10 @@ def _fake_release_wheel(folder: Path, version: str, template: Path) -> Path:
     dist = f"msgen_cli-{version}.dist-info"
     with zipfile.ZipFile(wheel, "w") as zf:
         for p in sorted((ROOT / "generator").rglob("*")):
-            if p.is_file() and "__pycache__" not in p.parts:
+            if p.is_file() and "__pycache__" not in p.parts and p.relative_to(ROOT).as_posix() != "generator/__init__.py":
                 zf.write(p, p.relative_to(ROOT).as_posix())
+        init = (ROOT / "generator" / "__init__.py").read_text()
+        zf.writestr("generator/__init__.py", re.sub(r'__version__ = ".*"', f'__version__ = "{version}"', init))
         for folder, name in ((template.parent, "templates"), (ROOT / "blueprints", "blueprints")):
             for p in sorted(folder.rglob("*")):
                 if p.is_file() and "__pycache__" not in p.parts:
@@ -416,3 +418,24 @@ def test_a_service_in_a_subdirectory_of_a_work_tree_is_updated_alone(cli, tmp_pa
         assert needle in (repo / rel).read_text()
     assert (repo / B_NEW[0]).is_file() and not (mono / B_NEW[0]).exists()
     assert (mono / "README.md").read_text() == "# the monorepo\n"
+
+
+def test_to_version_renders_theirs_with_that_release(cli, tmp_path, monkeypatch, template_a, template_b):
+    """--to VERSION: theirs is what msgen-cli==VERSION renders (here a release made of template B)."""
+    repo = generate(cli, tmp_path)
+    kept = team_edits(repo)
+    index = tmp_path / "index"
+    index.mkdir()
+    _fake_release_wheel(index, "0.2.0", template_b)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(index))
+    result = cli("update", "--to", "0.2.0", str(repo))
+    assert result.exit_code == 0, result.output
+    assert f"msgen update: {__version__} -> 0.2.0 (base: .msgen/pristine.tar.gz)" in result.output
+    for rel, needle in kept.items():
+        assert needle in (repo / rel).read_text()
+    assert "everyday commands (template B)." in (repo / "Makefile").read_text()
+    answers = yaml.safe_load((repo / ".msgen" / "answers.yml").read_text())
+    assert answers["msgen_version"] == "0.2.0" and answers["template_sha256"] == template_version(template_b)
+    commit(repo, "msgen 0.2.0")
+    assert "newer than the installed msgen" in cli("update", "--check", str(repo)).stdout
