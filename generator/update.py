@@ -468,7 +468,6 @@ class Result:
         return "".join(out)
 
     def summary(self, dry_run: bool) -> str:
-        verb = "would be" if dry_run else ""
         lines = [f"msgen update: {self.old_version} -> {self.new_version} (base: {self.base_origin})"]
         for c in self.changes:
             lines.append(f"  {c.action:<11} {c.path}" + (f"  ({c.note})" if c.note else ""))
@@ -476,8 +475,10 @@ class Result:
         if not self.changes:
             lines.append("  nothing to change: the repository is current")
         if self.conflicts:
-            lines.append(f"msgen update: {len(self.conflicts)} file{'s' if len(self.conflicts) != 1 else ''} {verb or 'have'} "
-                         "conflict markers (<<<<<<< ======= >>>>>>>); resolve them, then commit:")
+            n = len(self.conflicts)
+            have = "would have" if dry_run else "has" if n == 1 else "have"
+            lines.append(f"msgen update: {n} file{'s' if n != 1 else ''} {have} conflict markers (<<<<<<< ======= >>>>>>>); "
+                         "resolve them, then commit:")
             lines += [f"  {p}" for p in self.conflicts]
         return "\n".join(lines)
 

@@ -188,11 +188,14 @@ def test_a_conflicting_edit_gets_markers_exit_1_and_the_rest_is_applied(cli, tmp
     makefile.write_text(makefile.read_text().replace("everyday commands.", "everyday commands (our wording)."))
     commit(repo, "our wording")
     monkeypatch.setenv("MSGEN_TEMPLATE_DIR", str(template_b))
+    preview = cli("update", "--dry-run", str(repo))
+    assert preview.exit_code == 1 and "1 file would have conflict markers" in preview.output, preview.output
+    assert "+<<<<<<< your repository" in preview.stdout and "<<<<<<<" not in makefile.read_text()
     result = cli("update", str(repo))
     assert result.exit_code == 1, result.output
     text = makefile.read_text()
     assert re.search(r"^<<<<<<< your repository\n.*our wording.*\n=======\n.*template B.*\n>>>>>>> msgen ", text, re.M), text
-    assert "1 file have conflict markers" in result.output and "\n  Makefile\n" in result.output + "\n"
+    assert "1 file has conflict markers" in result.output and "\n  Makefile\n" in result.output + "\n"
     assert "## Keeping up to date (template B)" in (repo / "README.md").read_text(), "the rest is applied"
     assert (repo / B_NEW[0]).is_file()
 
