@@ -568,6 +568,11 @@ def blueprints(as_json: bool) -> None:
     width = max((len(b.name) for b in items), default=0)
     for b in items:
         click.echo(f"{b.name.ljust(width)}  {b.description}")
+    from generator.resources import data_dir
+
+    fleets = sorted(p.parent.name for p in (data_dir("blueprints") / "fleets").glob("*/fleet.yaml"))
+    if fleets:  # fleets of several specs are not service specs: named on stderr, for `msgen fleet`
+        click.echo(f"fleet blueprints (msgen fleet validate NAME): {', '.join(fleets)}", err=True)
 
 
 @main.command(epilog=EPILOG)

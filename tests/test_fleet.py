@@ -182,6 +182,8 @@ def test_blueprints_list_ignores_the_fleet_folder(cli):
     result = cli("blueprints", "--json")
     names = [b["name"] for b in json.loads(result.stdout)]
     assert not set(names) & {"shop", "fleet", *SERVICES}
+    text = cli("blueprints")
+    assert "shop" not in text.stdout and "fleet blueprints (msgen fleet validate NAME): shop" in text.stderr
 
 
 # --- bad input: located, exit 2, nothing written -----------------------------------------------------------------
