@@ -269,6 +269,15 @@ def test_call_to_routes_whose_auth_is_not_iam(cli, shop, tmp_path):
     assert "set auth: iam on those routes" in rest
 
 
+def test_call_checked_in_each_environment_that_changes_the_callees_api(cli, shop, tmp_path):
+    edit(shop / "checkout-svc.yaml", "    container: {min_tasks: 2}", "    container: {min_tasks: 2}\n    api: {auth: none}")
+    assert cli("validate", str(shop / "checkout-svc.yaml")).exit_code == 0
+    result = refused(cli, shop, tmp_path)
+    [(name, _, rest)] = located(result.output)
+    assert name == "catalog-svc.yaml"
+    assert "api.routes[2].uses[1]: in environment prod, calls checkout-svc routes whose auth is not iam: POST /orders (auth none)" in rest
+
+
 def test_whole_api_call_names_the_routes_that_are_not_iam(cli, shop, tmp_path):
     edit(shop / "ui-svc.yaml", '"catalog-svc:invoke:GET /products"', '"catalog-svc:invoke"')
     edit(shop / "catalog-svc.yaml", "handler: products.list_products,", "handler: products.list_products, auth: none,")

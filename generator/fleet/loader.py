@@ -103,7 +103,7 @@ def load_fleet(path: str | os.PathLike[str]) -> LoadedFleet:
 
         refs = {name: service_refs(loaded.spec) for name, loaded in services.items()}
         found, warnings = check_references(services, refs, str(data.get("name", "")) if isinstance(data.get("name"), str) else "",
-                                           complete=complete)
+                                           complete=complete, environments=[e for _, e in environments])
         issues += found
     if issues:
         raise SpecError(issues)
@@ -207,8 +207,34 @@ def _route_name(route: Any) -> str:
     return f"{route.method} {route.path}"
 
 
+def _overrides_api(loaded: LoadedSpec, env: str) -> bool:
+    """Whether ENV's overrides of this spec change its API (its routes or their auth may differ there)."""
+    overrides = loaded.located.data.get("environments") if isinstance(loaded.located.data, dict) else None
+    return isinstance(overrides, dict) and isinstance(overrides.get(env), dict) and "api" in overrides[env]
+
+
+def _call_problem(call: Any, spec: Any, display: str) -> str | None:
+    """What is wrong with CALL to the service SPEC describes: a route it lacks, or routes a signed call cannot reach."""
+    routes = spec.api.routes
+    if call.path is not None or call.method is not None:
+        matched = [r for r in routes if (call.path is None or r.path == call.path) and (call.method is None or r.method in (call.method, "ANY"))]
+        if not matched:
+            wanted = f"{call.method or '*'} {call.path or '*'}"
+            return f"{call.service} has no route {wanted} (its routes: {', '.join(_route_name(r) for r in routes)})"
+    else:
+        matched = list(routes)
+    not_iam = [r for r in matched if _route_auth(spec, r) != "iam"]
+    if not not_iam:
+        return None
+    listed = ", ".join(f"{_route_name(r)} (auth {_route_auth(spec, r)})" for r in not_iam)
+    iam = [r for r in matched if _route_auth(spec, r) == "iam"]
+    hint = f"name the routes you call (e.g. {call.service}:invoke:{_route_name(iam[0])}) or " if iam else ""
+    return (f"calls {call.service} routes whose auth is not iam: {listed}; callers sign their requests (SigV4), so {hint}"
+            f"set auth: iam on those routes in {display}")
+
+
 def check_references(services: dict[str, LoadedSpec], refs: dict[str, Any], fleet_name: str = "",
-                     complete: bool = True) -> tuple[list[Issue], list[Issue]]:
+                     complete: bool = True, environments: list[str] | tuple[str, ...] = ()) -> tuple[list[Issue], list[Issue]]:
     """The calls and events between SERVICES: (errors, warnings), each located in the spec that declares it.
 
     With ``complete`` false (a listed spec could not be loaded), references to services not in SERVICES are left
@@ -229,24 +255,13 @@ def check_references(services: dict[str, LoadedSpec], refs: dict[str, Any], flee
                     continue
                 errors.append(loaded.located.issue(where, f"calls '{call.service}', which is not a service of {fleet} (its services: {names})"))
                 continue
-            routes = callee.spec.api.routes
-            if call.path is not None or call.method is not None:
-                matched = [r for r in routes if (call.path is None or r.path == call.path)
-                           and (call.method is None or r.method in (call.method, "ANY"))]
-                if not matched:
-                    wanted = f"{call.method or '*'} {call.path or '*'}"
-                    have = ", ".join(_route_name(r) for r in routes)
-                    errors.append(loaded.located.issue(where, f"{call.service} has no route {wanted} (its routes: {have})"))
-                    continue
-            else:
-                matched = list(routes)
-            not_iam = [r for r in matched if _route_auth(callee.spec, r) != "iam"]
-            if not_iam:
-                listed = ", ".join(f"{_route_name(r)} (auth {_route_auth(callee.spec, r)})" for r in not_iam)
-                hint = ("name the routes you call (" + f"{call.service}:invoke:{_route_name(matched[0])}" + ") or " if len(not_iam) < len(matched)
-                        else "")
-                errors.append(loaded.located.issue(where, f"calls {call.service} routes whose auth is not iam: {listed}; callers sign "
-                                                          f"their requests (SigV4), so {hint}set auth: iam on those routes in {callee.display}"))
+            variants = [("", callee.spec)] + [(f"in environment {env}, ", callee.spec.for_environment(env))
+                                               for env in environments if _overrides_api(callee, env)]
+            for prefix, spec in variants:
+                problem = _call_problem(call, spec, callee.display)
+                if problem:
+                    errors.append(loaded.located.issue(where, prefix + problem))
+                    break
     emitted: dict[tuple[str, str], bool] = {}  # (source, detail-type) -> listened to
     for name in services:
         for detail_type in refs[name].emits:
