@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from generator import cache
-from generator.errors import InputError, OutputExistsError
+from generator.errors import InputError, OutputExistsError, QuotaError
 from generator.resources import blueprint
 
 if TYPE_CHECKING:
@@ -114,7 +114,11 @@ def _synth_cached(spec: str, fmt: str, use_cache: bool, envs: list[str | None] |
         if text is None:
             loaded = loaded or load_spec(spec, raw)
             check_env(loaded, env)
-            text = synth(loaded.spec, fmt, env)
+            try:
+                text = synth(loaded.spec, fmt, env)
+            except QuotaError as exc:  # too big for one template: generator.synth.nesting splits what was built
+                exc.env = env
+                raise
             if use_cache:
                 cache.put(k, text, loaded.definitions)
         out[env] = text
@@ -159,20 +163,21 @@ def synth_templates(spec: str, fmt: str = "yaml", use_cache: bool = True, envs: 
     PREVIOUS gives the resources of the single template committed before the first split (they stay in the parent); it
     is called only when the split has no lock yet."""
     from generator import stacklock
-    from generator.synth.pipeline import QuotaError
 
     path, _ = resolve_spec_path(spec)
     lock_path = stacklock.path_for(path)
+    built: dict[str | None, dict] = {}
     if not lock_path.exists():
         try:
             return Synthesized({env: {"": text} for env, text in _synth_cached(spec, fmt, use_cache, envs).items()})
-        except QuotaError:
-            pass
-    return _synth_split(load_spec(spec), fmt, envs, lock_path, previous)
+        except QuotaError as exc:
+            if exc.data is not None:
+                built[exc.env] = exc.data
+    return _synth_split(load_spec(spec), fmt, envs, lock_path, previous, built)
 
 
 def _synth_split(loaded: LoadedSpec, fmt: str, envs: list[str | None] | None, lock_path: Path,
-                 previous: Callable[[list[str | None]], set[str] | None] | None) -> Synthesized:
+                 previous: Callable[[list[str | None]], set[str] | None] | None, built: dict[str | None, dict] | None = None) -> Synthesized:
     from generator import stacklock
     from generator.synth import nesting
     from generator.synth.pipeline import build_template, render
@@ -186,7 +191,7 @@ def _synth_split(loaded: LoadedSpec, fmt: str, envs: list[str | None] | None, lo
     kept = previous(names) if previous is not None and lock is None else None
     out: dict[str | None, dict[str, str]] = {}
     for env in names:
-        data = build_template(loaded.spec.for_environment(env) if env else loaded.spec, check=False)
+        data = (built or {}).get(env) or build_template(loaded.spec.for_environment(env) if env else loaded.spec, check=False)
         where = nesting.place(data, work, kept)
         result = nesting.split(data, where, service, render, fmt)
         out[env] = {"": result.parent, **{f".{n}": t for n, t in result.children.items()}}
@@ -197,7 +202,6 @@ def synth_stacks(loaded: LoadedSpec, env: str | None, fmt: str = "yaml") -> tupl
     """One environment's template and nested templates ({NestedStackN: text}), for commands that deploy or lint what
     is committed: a split service needs its committed, current stack lock (msgen never places resources here)."""
     from generator import stacklock
-    from generator.synth.pipeline import QuotaError
 
     lock_path = stacklock.path_for(loaded.path)
     if not lock_path.exists():

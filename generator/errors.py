@@ -58,3 +58,11 @@ class OutputExistsError(MsgenError):
 
 class SynthError(MsgenError):
     """The spec is valid but cannot become a deployable template (for example, a quota)."""
+
+
+class QuotaError(SynthError):
+    """The single template passes a CloudFormation quota: the service needs nested stacks (generator.synth.nesting).
+    ``data`` is the template built, so that splitting it does not build it again; ``env`` its environment."""
+
+    data: dict | None = None
+    env: str | None = None

@@ -305,10 +305,49 @@ def _register(model: type) -> contextlib.AbstractContextManager:
     return mock.patch.object(parsing, "get_model_map", lambda: {**current(), type_name: model})
 
 
+def _nested_stack_outputs():
+    """moto's ``AWS::CloudFormation::Stack`` claims every attribute but answers none, so the parent of a split service
+    (generator.synth.nesting) cannot read ``Fn::GetAtt NestedStackN.Outputs.X`` (nor ``${NestedStackN.Outputs.X}`` in a
+    ``Fn::Sub``, which moto splits at every dot). Answer it from the nested stack's outputs."""
+    from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+    from moto.cloudformation.models import Stack
+
+    def get(self, attribute_name: str):
+        if attribute_name.startswith("Outputs."):
+            output = self.output_map.get(attribute_name.split(".", 1)[1])
+            if output is not None:
+                return output.value
+        raise UnformattedGetAttTemplateException()
+
+    from moto.cloudformation import parsing
+
+    original = parsing.clean_json
+
+    def clean_json(resource_json, resources_map):  # ${NestedStackN.Outputs.X} in Fn::Sub: moto splits at every dot
+        if isinstance(resource_json, dict) and isinstance(resource_json.get("Fn::GetAtt"), list) and len(resource_json["Fn::GetAtt"]) > 2:
+            name, *attr = resource_json["Fn::GetAtt"]
+            resource_json = {"Fn::GetAtt": [name, ".".join(attr)]}
+        return original(resource_json, resources_map)
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(mock.patch.object(Stack, "get_cfn_attribute", get, create=True))
+    stack.enter_context(mock.patch.object(parsing, "clean_json", clean_json))
+    return stack
+
+
+def _request_validator_model():
+    """moto has no CloudFormation model for ``AWS::ApiGateway::RequestValidator`` or ``AWS::CodeDeploy::Application``:
+    it skips them and a ``Ref`` to one resolves to nothing, which a nested stack's parameter refuses. Stub them."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(_register(_stub_model("AWS::ApiGateway::RequestValidator", "Name", {})))
+    stack.enter_context(_register(_stub_model("AWS::CodeDeploy::Application", "ApplicationName", {})))
+    return stack
+
+
 SHIMS = (_kms_key_tags, _cloudwatch_alarm_model, _lambda_version_attribute, _lambda_alias_model, _search_collection_model,
          _log_group_update, _s3_bucket_update, _fn_cidr,
          _aurora_instance_engine_version, _aurora_cluster_model,
-         _target_group_attributes, _vpc_endpoint_delete, _route_table_delete)
+         _target_group_attributes, _vpc_endpoint_delete, _route_table_delete, _nested_stack_outputs, _request_validator_model)
 
 
 @contextlib.contextmanager

@@ -47,14 +47,15 @@ def split60(tmp_path_factory):
 
 def test_a_service_past_500_resources_is_split_and_each_template_keeps_every_quota(split60):
     _, result, templates = split60
-    assert set(templates) == {"", ".NestedStack1", ".NestedStack2"}
+    nested = sorted(k[1:] for k in templates if k)
+    assert "" in templates and nested == [f"NestedStack{i + 1}" for i in range(len(nested))] and len(nested) >= 2
     for name, t in templates.items():
         assert len(t["Resources"]) <= 500 and len(t.get("Outputs", {})) <= 200 and len(t.get("Parameters", {})) <= 200, name
         assert len(result.templates["prod"][name].encode()) < 1_000_000, name
         assert t["Description"].startswith("msgen "), name
     parent = templates[""]["Resources"]
     stacks = {k: v for k, v in parent.items() if v["Type"] == "AWS::CloudFormation::Stack"}
-    assert sorted(stacks) == ["NestedStack1", "NestedStack2"]
+    assert sorted(stacks) == nested
     for name, body in stacks.items():
         digest = __import__("hashlib").sha256(result.templates["prod"]["." + name].encode()).hexdigest()
         url = body["Properties"]["TemplateURL"]["Fn::Sub"]
@@ -84,7 +85,7 @@ def test_data_stays_in_the_parent_and_a_unit_stays_together(split60):
     for lid, kind in kinds.items():
         if kind in nesting.DATA_TYPES:
             assert home[lid] == "", lid
-    assert {home[lid] for lid, k in kinds.items() if k == "AWS::Lambda::Function"} == {"", ".NestedStack1", ".NestedStack2"}
+    assert {home[lid] for lid, k in kinds.items() if k == "AWS::Lambda::Function"} == set(templates)
     for fn in (lid for lid, k in kinds.items() if k == "AWS::Lambda::Function"):
         family = [lid for lid in kinds if lid.startswith(fn) and kinds[lid] not in nesting.DATA_TYPES]
         assert {f"{fn}LogGroup", f"{fn}Role", f"{fn}Alias", f"{fn}Version", f"{fn}DeploymentGroup", f"{fn}ErrorsAlarm"} <= set(family)
@@ -134,9 +135,9 @@ def test_the_first_split_keeps_the_first_units_in_the_parent_and_the_lock_record
                  if r["Type"] == "AWS::Lambda::Function"]
     homes = [lock.units[f] for f in functions]
     assert homes == sorted(homes, key=lambda h: -1 if h == "parent" else int(h.removeprefix("NestedStack")))  # in template order
-    assert homes[0] == "parent" and homes[-1] == "NestedStack2"
+    assert lock.stacks == sorted((k[1:] for k in templates if k), key=lambda n: int(n.removeprefix("NestedStack"))) and len(lock.stacks) >= 2
+    assert homes[0] == "parent" and homes[-1] == lock.stacks[-1]
     assert len(templates[""]["Resources"]) <= nesting.FIRST_SPLIT_PARENT
-    assert lock.stacks == ["NestedStack1", "NestedStack2"]
     assert {lid for t in templates.values() for lid, r in t["Resources"].items() if r["Type"] != "AWS::CloudFormation::Stack"} \
         == set(lock.resources)
 
@@ -164,7 +165,8 @@ def test_adding_routes_moves_nothing(split60, tmp_path):
     assert moved == set()
     added = [naming.function_id(f"added.h{i}".replace(".", "_")) for i in range(3)]
     new_units = {k: v for k, v in after_lock["units"].items() if k not in before_lock["units"]}
-    assert len(new_units) == 3 and set(new_units.values()) <= {"NestedStack2", "NestedStack3"}, (new_units, added)
+    last = before_lock["stacks"][-1]
+    assert len(new_units) == 3 and set(new_units.values()) <= {last, f"NestedStack{len(before_lock['stacks']) + 1}"}, (new_units, added)
     assert after_lock["stacks"][: len(before_lock["stacks"])] == before_lock["stacks"]
 
 
@@ -182,7 +184,7 @@ def test_a_move_the_lock_forbids_is_refused_with_the_reason(split60, tmp_path):
     lock = json.loads(result.lock_text)
     crowded = {unit: "NestedStack1" for unit, home in lock["units"].items() if home != "parent"}
     for lid, home in list(lock["resources"].items()):
-        if home == "NestedStack2":
+        if home not in ("parent", "NestedStack1"):
             lock["resources"][lid] = "NestedStack1"
     lock["units"].update(crowded)
     folder = tmp_path / "full"
@@ -242,8 +244,9 @@ def test_synth_to_a_directory_check_and_lint_through_the_cli(tmp_path):
     result = runner.invoke(main, ["synth", str(spec), "-o", f"{infra}/"])
     assert result.exit_code == 0, result.output
     assert "service.lock.json" in result.output
+    stacks = json.loads((tmp_path / "service.lock.json").read_text())["stacks"]
     for env in ("dev", "staging", "prod"):
-        assert sorted(p.name for p in (infra / env).iterdir()) == ["template.NestedStack1.yaml", "template.NestedStack2.yaml", "template.yaml"]
+        assert sorted(p.name for p in (infra / env).iterdir()) == sorted(["template.yaml", *(f"template.{s}.yaml" for s in stacks)])
     first = {p: p.read_bytes() for p in sorted(infra.rglob("*.yaml"))}
     lock = (tmp_path / "service.lock.json").read_bytes()
     assert runner.invoke(main, ["synth", str(spec), "-o", f"{infra}/"]).exit_code == 0
@@ -262,7 +265,7 @@ def test_synth_to_a_directory_check_and_lint_through_the_cli(tmp_path):
     (tmp_path / "service.lock.json").write_bytes(lock)
     lint = runner.invoke(main, ["lint", str(infra / "prod")])
     assert lint.exit_code == 0, lint.output
-    assert "3 templates: no findings" in lint.output
+    assert f"{len(stacks) + 1} templates: no findings" in lint.output
 
 
 def test_lint_of_a_split_spec_names_each_template(tmp_path, monkeypatch):
@@ -270,7 +273,8 @@ def test_lint_of_a_split_spec_names_each_template(tmp_path, monkeypatch):
 
     spec = write_spec(tmp_path, ROUTES)
     names = [name for name, _ in lint.read_targets([str(spec)], use_cache=False)]
-    assert names == [f"{spec}#template", f"{spec}#NestedStack1", f"{spec}#NestedStack2"]
+    assert names[0] == f"{spec}#template" and names[1:] == [f"{spec}#NestedStack{i + 1}" for i in range(len(names) - 1)]
+    assert len(names) >= 3
 
 
 def test_past_300_api_resources_synth_warns_naming_the_quota(tmp_path):
@@ -290,3 +294,47 @@ def test_past_300_api_resources_synth_warns_naming_the_quota(tmp_path):
 def test_the_generated_makefile_lints_every_template_of_every_environment():
     makefile = (Path(__file__).resolve().parents[1] / "templates" / "serverless-python" / "{{cookiecutter.service}}" / "Makefile").read_text()
     assert "$(CFN_LINT) infra/*/*.yaml" in makefile
+
+
+@pytest.fixture
+def moto_aws(monkeypatch, tmp_path):
+    """moto with the artifact bucket and the SSM parameter msgen bootstrap publishes (as tests/test_deploy.py)."""
+    import boto3
+    from moto import mock_aws
+
+    from generator import deploy as deployer
+    from tests.conftest import offline_aws
+    from tests.moto_shim import moto_shims
+
+    offline_aws(monkeypatch, tmp_path, "us-east-1")
+    monkeypatch.setattr(deployer, "POLL_SECONDS", 0.0)
+    from tests.test_fleet import fleet_moto_shims  # SSM parameter tags as a map (the services publish their API id)
+
+    with moto_shims(), fleet_moto_shims(), mock_aws(config={"lambda": {"use_docker": False}}):
+        boto3.client("s3").create_bucket(Bucket="msgen-artifacts-test")
+        boto3.client("ssm").put_parameter(Name="/msgen/dev/bootstrap/artifact-bucket", Value="msgen-artifacts-test", Type="String")
+        yield boto3
+
+
+@pytest.mark.slow
+def test_deploy_uploads_the_nested_templates_where_the_parent_points(moto_aws, tmp_path):
+    from generator import deploy as deployer
+
+    runner = CliRunner()
+    spec = write_spec(tmp_path / "svc", MAX_MICRO_ROUTES + 8)
+    artifact = tmp_path / "function.zip"
+    artifact.write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    refused = runner.invoke(main, ["deploy", str(spec), "--env", "dev", "--artifact", str(artifact), "--yes"])
+    assert refused.exit_code == 2 and "service.lock.json" in refused.output and "msgen synth" in refused.output  # no lock yet
+    assert runner.invoke(main, ["synth", str(spec), "-o", str(tmp_path / "svc" / "infra") + "/"]).exit_code == 0
+    nested = {p.name.split(".")[1]: p.read_bytes() for p in (tmp_path / "svc" / "infra" / "dev").glob("template.*.yaml")}
+    assert nested
+    result = runner.invoke(main, ["deploy", str(spec), "--env", "dev", "--artifact", str(artifact), "--yes"])
+    assert result.exit_code == 0, result.output[-3000:]
+    keys = {o["Key"] for o in moto_aws.client("s3").list_objects_v2(Bucket="msgen-artifacts-test")["Contents"]}
+    for name, body in nested.items():
+        key = deployer.nested_template_key("catalog-svc", body)
+        assert key in keys and f"nested stack {name}: s3://msgen-artifacts-test/{key}" in result.output
+    assert "stack catalog-svc-dev: CREATE_COMPLETE" in result.output
+    stacks = {s["StackName"]: s["StackStatus"] for s in moto_aws.client("cloudformation").describe_stacks()["Stacks"]}
+    assert stacks["catalog-svc-dev"] == "CREATE_COMPLETE"

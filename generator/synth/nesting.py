@@ -11,7 +11,7 @@ from S3), msgen splits it by one deterministic rule (docs/nested-stacks.md):
   everything shared (the REST API, its stage and deployment, the release application and role, the dashboard, the
   alarm topic, composite alarms, query definitions) stays in the parent, whatever its name.
 * Units keep their logical IDs; a unit goes whole into one stack. On the first split (no lock yet) the parent keeps,
-  in template order, the units that fit while it stays at or under 450 resources (or, when msgen is given the
+  in template order, the units that fit while it stays at or under 450 resources and about 600 kB (or, when msgen is given the
   single template committed before, exactly the units that template held, so a deployed service moves nothing);
   the others fill nested stacks ``NestedStack1``, ``NestedStack2``... in template order, each up to 80% of every
   quota (400 resources, 160 outputs, 160 parameters, 800 kB), so units can grow in later msgen versions.
@@ -48,6 +48,7 @@ MAX_BYTES = 1_000_000
 FILL = {"Resources": 400, "Outputs": 160, "Parameters": 160}
 FILL_BYTES = 800_000
 FIRST_SPLIT_PARENT = 450
+FIRST_SPLIT_PARENT_BYTES = 600_000
 QUOTA_NAMES = {"Resources": "Resources per template", "Outputs": "Outputs per template", "Parameters": "Parameters per template"}
 # Resources that hold data: always in the parent, whatever their name.
 DATA_TYPES = frozenset({
@@ -246,7 +247,7 @@ def _units(data: dict[str, Any], lock: StackLock) -> tuple[dict[str, Unit], dict
         if key is not None:
             unit = units.setdefault(key, Unit(key))
             unit.members.append(lid)
-            unit.size += len(json.dumps(r, separators=(",", ":"))) + 40 * len(r.get("Properties", {}))
+            unit.size += _size(r)
     for lid in resources:
         mine = member.get(lid)
         for n, a in refs[lid]:
@@ -261,6 +262,11 @@ def _units(data: dict[str, Any], lock: StackLock) -> tuple[dict[str, Unit], dict
         if len(owners) == 1 and None not in owners:
             units[owners.pop()].used.add(("output", name))  # type: ignore[index]
     return units, member
+
+
+def _size(resource: dict[str, Any]) -> int:
+    """About the bytes RESOURCE takes in a YAML template (its compact JSON, plus indentation and references rewritten)."""
+    return int(len(json.dumps(resource, separators=(",", ":"))) * 1.3)
 
 
 # --- placement -------------------------------------------------------------------------------------------------------
@@ -303,14 +309,16 @@ def place(data: dict[str, Any], lock: StackLock, previous: set[str] | None = Non
                 keep = [u for u in new if u.function in previous]
             else:
                 fixed = sum(1 for lid in resources if lid not in member)
+                size = sum(_size(r) for lid, r in resources.items() if lid not in member)
                 keep = []
                 rest = sum(len(u.members) for u in new)
                 for u in new:
                     rest -= len(u.members)
                     stacks = -(-rest // FILL["Resources"])
-                    if fixed + len(u.members) + stacks > FIRST_SPLIT_PARENT:
+                    if fixed + len(u.members) + stacks > FIRST_SPLIT_PARENT or size + u.size > FIRST_SPLIT_PARENT_BYTES:
                         break
                     fixed += len(u.members)
+                    size += u.size
                     keep.append(u)
             for u in keep:
                 lock.units[u.function] = PARENT

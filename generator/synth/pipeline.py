@@ -17,7 +17,7 @@ import yaml
 from troposphere import GetAtt, Output, Ref, Sub
 
 from generator import __version__
-from generator.errors import SynthError
+from generator.errors import QuotaError, SynthError
 from generator.spec.models import ServiceSpec
 from generator.synth.context import Context
 from generator.synth.layers import (
@@ -42,10 +42,6 @@ MAX_RESOURCES = 500
 MAX_TEMPLATE_BYTES_S3 = 1_000_000
 
 
-class QuotaError(SynthError):
-    """The single template passes a CloudFormation quota: the service needs nested stacks (generator.synth.nesting)."""
-
-
 def build_template(spec: ServiceSpec, check: bool = True) -> dict[str, Any]:
     """The template as plain data (intrinsics already rendered to dicts); ``check=False`` skips the per-template quotas
     (generator.synth.nesting splits such a template into a parent and nested stacks)."""
@@ -64,7 +60,11 @@ def build_template(spec: ServiceSpec, check: bool = True) -> dict[str, Any]:
     data = {k: raw[k] for k in TOP_LEVEL_ORDER if k in raw}
     data["Resources"] = {lid: _ordered(res) for lid, res in data["Resources"].items()}
     if check:
-        _check_quotas(spec, data)
+        try:
+            _check_quotas(spec, data)
+        except QuotaError as exc:
+            exc.data = data
+            raise
     return data
 
 
@@ -147,7 +147,10 @@ def render(data: dict[str, Any], fmt: str = "yaml") -> str:
 
 
 def synthesize(spec: ServiceSpec, fmt: str = "yaml") -> str:
-    text = render(build_template(spec), fmt)
+    data = build_template(spec)
+    text = render(data, fmt)
     if len(text.encode()) > MAX_TEMPLATE_BYTES_S3:
-        raise QuotaError(f"{spec.service}: the template is {len(text.encode())} bytes; CloudFormation accepts at most {MAX_TEMPLATE_BYTES_S3} bytes from S3")
+        exc = QuotaError(f"{spec.service}: the template is {len(text.encode())} bytes; CloudFormation accepts at most {MAX_TEMPLATE_BYTES_S3} bytes from S3")
+        exc.data = data
+        raise exc
     return text
