@@ -81,6 +81,10 @@ def _forbidden_keys(*forbidden: JsonDict) -> Callable[[JsonDict], None]:
     return extra
 
 
+# Sections are built as part of ServiceSpec's schema (defer_build): a section's own validator would be built, field by
+# field again, the first time the section is instantiated alone. So a section left out of a spec gets its defaults from
+# ``default_factory=Section.model_construct`` (defaults are valid by construction), not ``Section()``, which built nine
+# validators per cold synth.
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
@@ -354,7 +358,7 @@ class Api(Model):
     routes: list[Route] = Field(min_length=1)
     auth: Literal["iam", "cognito", "none"] = Field("iam", description="Default authorization for every route")
     cognito_user_pool_arn: Arn | None = Field(None, description="Required when any route uses cognito auth")
-    throttling: Throttling = Field(default_factory=Throttling)
+    throttling: Throttling = Field(default_factory=Throttling.model_construct)
     cache_enabled: bool = Field(False, description="Turn on the stage cache cluster (costs money; off by default)")
     web_acl_arn: Arn | None = Field(None, description="WAFv2 web ACL (regional) to associate with the stage")
     account_logging_role: bool = Field(
@@ -386,7 +390,7 @@ class Release(Model):
                                    "linear: percent more every interval_minutes")
     percent: int = Field(10, ge=1, le=99, description="Canary share, or linear step, in percent (CodeDeploy predefines 10)")
     interval_minutes: int = Field(5, ge=1, le=60, description="Canary bake time, or minutes between linear steps")
-    hooks: ReleaseHooks = Field(default_factory=ReleaseHooks)
+    hooks: ReleaseHooks = Field(default_factory=ReleaseHooks.model_construct)
 
     @model_validator(mode="after")
     def _predefined(self) -> "Release":
@@ -428,7 +432,7 @@ class Application(Model):
         default_factory=list, description="Run functions in these VPC subnets (with security_group_ids)"
     )
     security_group_ids: list[Annotated[str, StringConstraints(pattern=r"^sg-[0-9a-f]{8,17}$")]] = Field(default_factory=list)
-    release: Release = Field(default_factory=Release, description="How new code gets traffic: through each function's alias, by CodeDeploy")
+    release: Release = Field(default_factory=Release.model_construct, description="How new code gets traffic: through each function's alias, by CodeDeploy")
 
     @field_validator("environment")
     @classmethod
@@ -500,7 +504,7 @@ class Observability(Model):
         "X-Correlation-Id", description="HTTP header that carries the correlation id between services",
         json_schema_extra={"not": {"pattern": "^" + ascii_case_insensitive("x-amz") + "[Nn]?-"}},
     )
-    alarms: Alarms = Field(default_factory=Alarms)
+    alarms: Alarms = Field(default_factory=Alarms.model_construct)
     dashboard: bool = Field(True, description="Create the service's CloudWatch dashboard")
     tracing: Literal["active", "opentelemetry"] = Field(
         "active",
@@ -547,11 +551,11 @@ class ServiceSpec(Model):
         default_factory=dict, description="Extra tags for every resource, e.g. cost-centre: cc-1234", max_length=40,
         json_schema_extra=_forbidden_keys({"pattern": "^" + ascii_case_insensitive("aws:")}, {"enum": list(RESERVED_TAG_KEYS)}),
     )
-    content_delivery: ContentDelivery = Field(default_factory=ContentDelivery)
+    content_delivery: ContentDelivery = Field(default_factory=ContentDelivery.model_construct)
     api: Api
-    application: Application = Field(default_factory=Application)
-    persistence: Persistence = Field(default_factory=Persistence)
-    messaging: Messaging = Field(default_factory=Messaging)
+    application: Application = Field(default_factory=Application.model_construct)
+    persistence: Persistence = Field(default_factory=Persistence.model_construct)
+    messaging: Messaging = Field(default_factory=Messaging.model_construct)
     container: Container | None = Field(None, description="Required by the hybrid pattern")
     database: Database | None = Field(None, description="A relational database (Aurora Serverless v2 PostgreSQL); `uses: [database:connect]`")
     workflows: list[Workflow] = Field(default_factory=list, max_length=20, description="Step Functions state machines")
@@ -560,10 +564,10 @@ class ServiceSpec(Model):
         description="EventBridge detail-types this service puts on the fleet's bus (source: the service name), e.g. [PaymentSettled]; "
                     "functions and containers that do need `uses: [events:emit]`",
     )
-    search: Search = Field(default_factory=Search, description="OpenSearch Serverless collections; `uses: [<collection>:read|write|readwrite]`")
-    network: Network = Field(default_factory=Network)
-    observability: Observability = Field(default_factory=Observability)
-    lifecycle: Lifecycle = Field(default_factory=Lifecycle, description="Deletion protection and data retention (per environment)")
+    search: Search = Field(default_factory=Search.model_construct, description="OpenSearch Serverless collections; `uses: [<collection>:read|write|readwrite]`")
+    network: Network = Field(default_factory=Network.model_construct)
+    observability: Observability = Field(default_factory=Observability.model_construct)
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle.model_construct, description="Deletion protection and data retention (per environment)")
 
     @field_validator("environments")
     @classmethod
