@@ -459,10 +459,14 @@ class Result:
     def diff(self) -> str:
         out = []
         for c in self.changes:
-            old = (c.old or b"").decode("utf-8", "replace").splitlines(keepends=True)
-            new = (c.new or b"").decode("utf-8", "replace").splitlines(keepends=True)
             a = f"a/{c.path}" if c.old is not None else "/dev/null"
             b = f"b/{c.path}" if c.new is not None else "/dev/null"
+            try:
+                old = (c.old or b"").decode("utf-8").splitlines(keepends=True)
+                new = (c.new or b"").decode("utf-8").splitlines(keepends=True)
+            except UnicodeDecodeError:  # .msgen/pristine.tar.gz
+                out.append(f"Binary files {a} and {b} differ\n")
+                continue
             text = "".join(difflib.unified_diff(old, new, a, b))
             out.append(text if text.endswith("\n") or not text else text + "\n\\ No newline at end of file\n")
         return "".join(out)
@@ -573,10 +577,10 @@ def _plan(result: Result, repo: Path, spec_rel: str, base: dict[str, bytes], our
         if o == t:
             continue
         if path in code_files and b is not None and (o != b or not _keeps_definitions(b, t)):
-            _append(result, path, o, b, t)  # your code: only new functions are added (a module you never edited takes theirs)
+            _append(result, path, o, b, t, repo)  # your code: only new functions are added (a module you never edited takes theirs)
             continue
         if path in code_files and b is None:
-            _append(result, path, o, None, t)
+            _append(result, path, o, None, t, repo)
             continue
         if b == t:  # msgen changed nothing here: the team's version stands
             continue
@@ -600,9 +604,28 @@ def _keeps_definitions(old: bytes, new: bytes) -> bool:
     return names[0] <= names[1]
 
 
-def _append(result: Result, path: str, o: bytes, b: bytes | None, t: bytes) -> None:
+def sort_imports(repo: Path, path: str, text: str) -> str:
+    """TEXT with its imports in ruff's isort order and the repository's settings (known-first-party), when ruff is at
+    hand (the repository's .venv, else PATH); only imports move. Without ruff, TEXT as it is (`make format` sorts)."""
+    ruff = repo / ".venv" / "bin" / "ruff"
+    ruff = str(ruff) if ruff.is_file() else shutil.which("ruff")
+    if not ruff:
+        return text
+    try:
+        done = subprocess.run([ruff, "check", "--select", "I", "--fix-only", "--exit-zero", "--no-cache", "--stdin-filename", path, "-"],
+                              input=text, capture_output=True, text=True, cwd=repo, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return text
+    return done.stdout if done.returncode == 0 and done.stdout.strip() else text
+
+
+def _append(result: Result, path: str, o: bytes, b: bytes | None, t: bytes, repo: Path | None = None) -> None:
     try:
         text, added = append_new_code(o.decode("utf-8"), b.decode("utf-8") if b is not None else None, t.decode("utf-8"))
+        if added and repo is not None:
+            head = len(o.decode("utf-8").rstrip("\n"))
+            if text[:head] != o.decode("utf-8")[:head]:  # imports were added: put them where ruff's isort wants them
+                text = sort_imports(repo, path, text)
     except (SyntaxError, UnicodeDecodeError, ValueError):
         try:  # only worth saying when msgen has new code for it
             if not append_new_code(b.decode("utf-8") if b is not None else "", b.decode("utf-8") if b is not None else None,

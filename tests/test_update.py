@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from generator import __version__
-from generator.update import PRISTINE, read_archive, template_version
+from generator.update import PRISTINE, append_new_code, read_archive, template_version
 from tests.conftest import BLUEPRINTS, ROOT
 from tests.test_new import make, service_venv  # noqa: F401 (service_venv is a fixture)
 
@@ -29,8 +29,8 @@ SERVICE = "{{cookiecutter.service}}"
 B_EDITS = [
     ("Makefile", "everyday commands.", "everyday commands (template B)."),
     ("README.md", "## Keeping up to date\n", "## Keeping up to date (template B)\n"),
-    ("src/rest.py", None, "\n# template B: a line msgen added to a file the team never edits\n"),
-    ("tests/conftest.py", None, "\n# template B: conftest\n"),
+    ("src/rest.py", None, "\n\n# template B: a line msgen added to a file the team never edits\n"),
+    ("tests/conftest.py", None, "\n\n# template B: conftest\n"),
 ]
 B_NEW = ("docs/runbook.md", "# Runbook (template B)\n")
 
@@ -180,6 +180,8 @@ def test_the_updated_repository_and_a_new_route_pass_their_own_tests(cli, tmp_pa
     assert "test_list_all_get_payments" in (repo / "tests" / "test_payments.py").read_text()
     check = make(repo, "check", service_venv)
     assert check.returncode == 0, check.stdout + check.stderr
+    lint = make(repo, "lint", service_venv)  # the appended code and its imports are laid out as ruff wants
+    assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
 def test_a_conflicting_edit_gets_markers_exit_1_and_the_rest_is_applied(cli, tmp_path, monkeypatch, template_b):
@@ -258,6 +260,7 @@ def test_dry_run_prints_the_diff_and_changes_nothing(cli, tmp_path, monkeypatch,
     assert "+# {{" not in result.stdout
     assert "+# demo-svc: everyday commands (template B)." in result.stdout and "--- a/Makefile\n+++ b/Makefile" in result.stdout
     assert "--- /dev/null\n+++ b/docs/runbook.md\n" in result.stdout
+    assert "Binary files a/.msgen/pristine.tar.gz and b/.msgen/pristine.tar.gz differ\n" in result.stdout
     assert "dry run; nothing was changed" in result.output
     assert state(repo) == before
     # what the dry run showed is what the update does
@@ -442,3 +445,38 @@ def test_to_version_renders_theirs_with_that_release(cli, tmp_path, monkeypatch,
     assert answers["msgen_version"] == "0.2.0" and answers["template_sha256"] == template_version(template_b)
     commit(repo, "msgen 0.2.0")
     assert "newer than the installed msgen" in cli("update", "--check", str(repo)).stdout
+
+
+def test_append_new_code_adds_only_new_functions_and_the_imports_they_use():
+    base = '"""Handlers."""\n\nfrom rest import json_response\n\n\ndef get(event):\n    return json_response(200, {})\n\n\ndef old(event):\n    return None\n'
+    ours = base.replace("return json_response(200, {})", "return json_response(200, {'mine': True})").replace(
+        "\n\ndef old(event):\n    return None\n", "")  # the team edited get and deleted old
+    theirs = ('"""Handlers."""\n\nfrom aws_lambda_powertools.event_handler.exceptions import NotFoundError\n\nimport storage\n'
+              'from rest import json_body, json_response\n\n\ndef get(event):\n    return json_response(200, {})\n\n\n'
+              'def old(event):\n    return None\n\n\n# lists them\ndef list_all(event):\n    if not storage:\n'
+              '        raise NotFoundError("none")\n    return json_response(200, json_body(event))\n')
+    text, added = append_new_code(ours, base, theirs)
+    assert added == ["list_all"], "old was deleted by the team: it stays deleted"
+    assert "from rest import json_body, json_response\n" in text
+    assert "import storage\n" in text and "from aws_lambda_powertools.event_handler.exceptions import NotFoundError\n" in text
+    assert "{'mine': True}" in text and "def old" not in text
+    assert text.endswith("\n\n\n# lists them\ndef list_all(event):\n    if not storage:\n        raise NotFoundError(\"none\")\n"
+                         "    return json_response(200, json_body(event))\n")
+    assert append_new_code(text, base, theirs) == (text, []), "a second run adds nothing"
+
+
+def test_a_file_msgen_no_longer_generates_is_removed_only_if_unchanged(cli, tmp_path, monkeypatch, template_a):
+    template_c = tmp_path / "template-c" / "serverless-python"
+    shutil.copytree(template_a, template_c)
+    for rel in (".github/dependabot.yml", ".gitignore"):
+        (template_c / SERVICE / rel).unlink()
+    repo = generate(cli, tmp_path)
+    with (repo / ".gitignore").open("a") as fh:
+        fh.write("local-notes/\n")
+    commit(repo, "ignore our notes")
+    monkeypatch.setenv("MSGEN_TEMPLATE_DIR", str(template_c))
+    result = cli("update", str(repo))
+    assert result.exit_code == 0, result.output
+    assert not (repo / ".github" / "dependabot.yml").exists() and "removed     .github/dependabot.yml" in result.output
+    assert (repo / ".gitignore").read_text().endswith("local-notes/\n")
+    assert ".gitignore: no longer generated by msgen; kept because you changed it" in result.output
