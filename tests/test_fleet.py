@@ -574,3 +574,10 @@ def test_the_shop_deploys_in_moto(tmp_path, monkeypatch):
         rules = boto3.client("events").list_rules(EventBusName=bus)["Rules"]
         patterns = [json.loads(r["EventPattern"]) for r in rules if r.get("EventPattern")]
         assert any(p.get("source") == ["checkout-svc"] and p.get("detail-type") == ["OrderPlaced"] for p in patterns), patterns
+
+
+@pytest.mark.parametrize("command", ["validate", "synth", "lint", "graph", "deploy", "new"])
+def test_fleet_help_has_examples_and_exit_codes(cli, command):
+    result = cli("fleet", command, "--help")
+    assert result.exit_code == 0
+    assert "Example" in result.stdout and "Exit codes" in result.stdout and "msgen fleet " + command in result.stdout
