@@ -202,7 +202,7 @@ KINDS: Mapping[str, Kind] = MappingProxyType({k.name: k for k in (
         grants=(Grant("EmitEvents", {"emit": ("events:PutEvents",)},
                       ("{{{{resolve:ssm:/msgen/${{Environment}}/fleet/event-bus-arn}}}}",),
                       condition={"StringEquals": {"events:source": "{service}"}}, detail_condition="events:detail-type"),),
-        env_vars={"EVENT_BUS_NAME": "{{{{resolve:ssm:/msgen/${{Environment}}/fleet/event-bus-name}}}}", "EVENT_SOURCE": "{service}"},
+        env_vars={"EVENT_BUS_NAME": "{{{{resolve:ssm:/msgen/${{Environment}}/fleet/event-bus-name}}}}", "EVENT_BUS_SOURCE": "{service}"},
         kms={"emit": "read"}, endpoint="events", helper="events.publish",
         detail=r"[A-Za-z][A-Za-z0-9._-]{0,127}", detail_help="'events:emit:<DetailType>' only one of them",
     ),

@@ -105,8 +105,11 @@ def test_the_code_is_told_where_the_callees_and_the_bus_are(template):
     variables = template["Resources"]["ThingsCreateFunction"]["Properties"]["Environment"]["Variables"]
     assert variables["SERVICE_URL_CATALOG_SVC"] == {"Fn::Sub": "{{resolve:ssm:/msgen/${Environment}/catalog-svc/api-url}}"}
     assert variables["EVENT_BUS_NAME"] == {"Fn::Sub": "{{resolve:ssm:/msgen/${Environment}/fleet/event-bus-name}}"}
-    assert variables["EVENT_SOURCE"] == "caller-svc"
+    assert variables["EVENT_BUS_SOURCE"] == "caller-svc"
     assert "SERVICE_URL_CATALOG_SVC" not in template["Resources"]["ThingsRemoveFunction"]["Properties"]["Environment"]["Variables"]
+    consumer = template["Resources"]["InboxConsumerFunction"]["Properties"]["Environment"]["Variables"]
+    # The worker's trigger (EVENT_SOURCE) and the source its events go out as (EVENT_BUS_SOURCE) are two variables.
+    assert (consumer["EVENT_SOURCE"], consumer["EVENT_BUS_SOURCE"]) == ("sqs:inbox", "caller-svc")
 
 
 def test_a_rule_on_the_fleet_bus_reads_the_bus_name_from_ssm(template):
@@ -139,7 +142,7 @@ def test_a_container_task_role_gets_the_same_grants_and_variables():
     assert st["Condition"]["StringEquals"]["events:source"] == "checkout-svc"
     (container,) = template["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"]
     names = {pair["Name"] for pair in container["Environment"]}
-    assert {"SERVICE_URL_CATALOG_SVC", "EVENT_BUS_NAME", "EVENT_SOURCE"} <= names
+    assert {"SERVICE_URL_CATALOG_SVC", "EVENT_BUS_NAME", "EVENT_BUS_SOURCE"} <= names
     endpoints = {r["Properties"]["ServiceName"]["Fn::Sub"].rsplit(".", 1)[1] for r in template["Resources"].values()
                  if r["Type"] == "AWS::EC2::VPCEndpoint" and r["Properties"].get("VpcEndpointType") == "Interface"}
     assert "events" in endpoints and "execute-api" not in endpoints  # an execute-api endpoint would serve private APIs only

@@ -2,7 +2,7 @@
 
 ``publish("OrderPlaced", {"order_id": "o-1"})`` puts one event on the bus named by EVENT_BUS_NAME (the template
 reads it from the SSM parameter /msgen/<env>/fleet/event-bus-name), with source = this service's name
-(EVENT_SOURCE: the role may put events with no other source, so no service can speak for another) and the
+(EVENT_BUS_SOURCE: the role may put events with no other source, so no service can speak for another) and the
 detail-type given, which must be one of `emits:` in service.yaml. The envelope carries the correlation id in
 ``detail["correlation_id"]``; a consumer's entry point (worker.py) adopts it, so every service logs the same id.
 boto3 is imported on first use, not during the cold start.
@@ -41,7 +41,7 @@ def _client():
 def envelope(detail_type: str, detail: dict[str, Any]) -> dict[str, Any]:
     """The PutEvents entry: this service's source, the fleet's bus, the detail with the current correlation id."""
     return {
-        "Source": os.environ["EVENT_SOURCE"],
+        "Source": os.environ["EVENT_BUS_SOURCE"],
         "DetailType": detail_type,
         "Detail": json.dumps({**detail, CORRELATION_FIELD: correlation.current()}, default=_default),
         "EventBusName": os.environ["EVENT_BUS_NAME"],

@@ -44,7 +44,7 @@ os.environ.update(
 {%- endfor %}
 {%- if cookiecutter._msgen.emits %}
         "EVENT_BUS_NAME": "shop-test",
-        "EVENT_SOURCE": "{{ cookiecutter.service }}",
+        "EVENT_BUS_SOURCE": "{{ cookiecutter.service }}",
 {%- endif %}
     }
 )
