@@ -1,0 +1,58 @@
+"""What a cold `msgen synth` imports: only what synthesizing needs (issue 12 §2; bench/synth.py measures the time).
+
+The commands that need more (deploy's boto3, new's cookiecutter and Jinja, lint's cfn-lint, explain, diff) import it
+themselves, and pydantic's plugin scan (importlib.metadata) is skipped while PYDANTIC_DISABLE_PLUGINS says there are none.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pydantic
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Imported by other commands, never by synth.
+NOT_ON_SYNTH = ("boto3", "botocore", "cookiecutter", "jinja2", "cfnlint", "importlib.metadata", "email", "generator.deploy",
+                "generator.diff", "generator.explain", "generator.lint", "generator.scaffold", "generator.bootstrap")
+
+PROBE = """
+import json, runpy, sys
+spec, out = sys.argv[1:]
+sys.argv, code = ["msgen", "synth", "--no-cache", spec], 0
+try:
+    runpy.run_module("generator", run_name="__main__")
+except SystemExit as exc:
+    code = exc.code
+with open(out, "w") as fh:
+    json.dump({"code": code, "modules": sorted(sys.modules)}, fh)
+"""
+
+
+def test_a_cold_synth_imports_only_what_synthesizing_needs(tmp_path):
+    out = tmp_path / "modules.json"
+    env = {"PATH": "/usr/bin:/bin", "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    run = subprocess.run([sys.executable, "-c", PROBE, str(ROOT / "blueprints" / "serverless-api.yaml"), str(out)],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    result = json.loads(out.read_text())
+    assert result["code"] in (0, None), run.stderr
+    assert run.stdout.startswith("AWSTemplateFormatVersion:")
+    loaded = [m for m in result["modules"] if any(m == name or m.startswith(name + ".") for name in NOT_ON_SYNTH)]
+    assert loaded == [], "imported on a cold synth though synth does not need them"
+    assert "generator.spec.models" in result["modules"] and "troposphere" in result["modules"]  # the probe did synthesize
+
+
+def test_pydantic_takes_only_get_plugins_from_its_plugin_loader():
+    """generator/cli.py stands in for pydantic.plugin._loader with a module that has only get_plugins."""
+    taken = set()
+    for path in Path(pydantic.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("_loader") and "plugin" in str(path.parent) + (node.module or ""):
+                taken.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.Import) and any(a.name.endswith("plugin._loader") for a in node.names):
+                taken.add("<the module itself>")
+    assert taken == {"get_plugins"}
