@@ -298,6 +298,9 @@ def test_check_names_each_reason_on_one_line(cli, tmp_path):
                      "service.yaml: changed since msgen last rendered this repository (new handlers have no code yet): run msgen update"]
     answers.write_text(answers.read_text().replace('msgen_version: "0.0.1"', 'msgen_version: "99.0"'))
     assert "newer than the installed msgen" in cli("update", "--check", str(repo)).stdout
+    commit(repo, "from a newer msgen")
+    downgrade = cli("update", str(repo))
+    assert downgrade.exit_code == 2 and "newer than the installed msgen" in downgrade.output and "--to" in downgrade.output
 
 
 def test_not_a_generated_git_repository_is_refused_clearly(cli, tmp_path):
