@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 
-from troposphere import GetAtt, Ref, Sub, apigateway, awslambda, iam, logs, wafv2
+from troposphere import GetAtt, Ref, Sub, apigateway, awslambda, iam, logs
 
 from generator import naming, sources
 from generator.spec.models import Route
 from generator.synth.context import Context
+from generator.synth.lazy import troposphere_module
 from generator.synth.policy import api_gateway_push_logs, assume_role
 from generator.synth.registry import layer
+
+wafv2 = troposphere_module("wafv2")
 
 STAGE = "api"  # the stage name is also the path prefix CloudFront forwards (/api/*)
 

@@ -5,15 +5,19 @@ requests, and least-privilege task and execution roles.
 
 from __future__ import annotations
 
-from troposphere import Equals, GetAtt, If, Join, Parameter, Ref, Select, Split, Sub, apigatewayv2, ec2, ecs, iam, logs
-from troposphere import applicationautoscaling as scaling
-from troposphere import elasticloadbalancingv2 as elb
+from troposphere import Equals, GetAtt, If, Join, Parameter, Ref, Select, Split, Sub, apigatewayv2, iam, logs
 
 from generator.synth.context import Context
 from generator.synth.grants import grants
 from generator.synth.layers.database import allow_from
+from generator.synth.lazy import troposphere_module
 from generator.synth.policy import assume_role, document, statement
 from generator.synth.registry import Containers, Principal, layer
+
+ec2 = troposphere_module("ec2")
+ecs = troposphere_module("ecs")
+scaling = troposphere_module("applicationautoscaling")
+elb = troposphere_module("elasticloadbalancingv2")
 
 CONTAINER = "app"
 IMAGE_IN_OWN_REGISTRY = "ImageInOwnRegistry"

@@ -7,11 +7,15 @@ final snapshot when the stack deletes or replaces it, PostgreSQL logs in the sta
 
 from __future__ import annotations
 
-from troposphere import GetAtt, Ref, Sub, ec2, iam, logs, rds
+from troposphere import GetAtt, Ref, Sub, iam, logs
 
 from generator.synth.context import Context
+from generator.synth.lazy import troposphere_module
 from generator.synth.policy import assume_role, document, statement
 from generator.synth.registry import Database, layer
+
+ec2 = troposphere_module("ec2")
+rds = troposphere_module("rds")
 
 PORT = 5432
 

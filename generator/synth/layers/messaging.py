@@ -6,7 +6,7 @@ it (event source mappings need the consumer functions); policies() runs last, on
 
 from __future__ import annotations
 
-from troposphere import GetAtt, Ref, Sub, awslambda, events, ses, sns, sqs
+from troposphere import GetAtt, Ref, Sub, awslambda, events, sns, sqs
 
 from generator import naming, sources
 from generator.discovery import FLEET_BUS, bus_name
@@ -14,8 +14,11 @@ from generator.plan import consumer_name, handler_name
 from generator.spec.models import EventRule, Queue, Topic
 from generator.synth.context import Context, source_of
 from generator.synth.dead_letters import dead_letter_queue
+from generator.synth.lazy import troposphere_module
 from generator.synth.policy import deny_insecure_transport, document, statement
 from generator.synth.registry import layer
+
+ses = troposphere_module("ses")
 
 
 @layer(provides={"queues", "topics", "email_identity", "dead_letter_queues", "queue_policies"}, needs={"key"})

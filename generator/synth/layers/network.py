@@ -6,11 +6,14 @@ layers), so nothing in the VPC can reach the internet. Or, with network.vpc_id, 
 
 from __future__ import annotations
 
-from troposphere import Cidr, GetAtt, GetAZs, Ref, Select, Sub, ec2, iam, logs
+from troposphere import Cidr, GetAtt, GetAZs, Ref, Select, Sub, iam, logs
 
 from generator.synth.context import Context
+from generator.synth.lazy import troposphere_module
 from generator.synth.policy import assume_role, document, statement
 from generator.synth.registry import Network, layer
+
+ec2 = troposphere_module("ec2")
 
 INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs")
 

@@ -18,12 +18,15 @@ from __future__ import annotations
 import hashlib
 import json
 
-from troposphere import Ref, Sub, opensearchserverless
+from troposphere import Ref, Sub
 
 from generator import naming, sources
 from generator.spec.models import Collection
 from generator.synth.context import Context
+from generator.synth.lazy import troposphere_module
 from generator.synth.registry import layer
+
+opensearchserverless = troposphere_module("opensearchserverless")
 
 READ = ["aoss:DescribeIndex", "aoss:ReadDocument"]
 WRITE = ["aoss:CreateIndex", "aoss:DescribeIndex", "aoss:ReadDocument", "aoss:UpdateIndex", "aoss:WriteDocument"]

@@ -16,7 +16,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from troposphere import AWSObject, Equals, GetAtt, If, Ref, Sub, cloudwatch, codedeploy, ecs, sns
+from troposphere import AWSObject, Equals, GetAtt, If, Ref, Sub, cloudwatch, codedeploy, sns
 
 from generator.alarm_table import SERVICE_NAMESPACE, Alarm
 from generator.discovery import FLEET_BUS, bus_name
@@ -25,8 +25,11 @@ from generator.naming import logical_id
 from generator.synth.context import Context, source_of
 from generator.synth.layers.api import STAGE
 from generator.synth.layers.releases import ALIAS, MAX_GROUP_ALARMS
+from generator.synth.lazy import troposphere_module
 from generator.synth.policy import deny_insecure_transport, document, statement
 from generator.synth.registry import RegisteredAlarm, layer
+
+ecs = troposphere_module("ecs")
 
 IN_US_EAST_1 = "InUsEast1"
 CONDITIONS = {IN_US_EAST_1: Equals(Ref("AWS::Region"), "us-east-1")}
