@@ -106,10 +106,10 @@ def outputs(ctx: Context) -> None:
 
 LAYERS: tuple[Step, ...] = (
     security.build, persistence.build, messaging.build, network.build, database.build, application.build, releases.build, workflows.build,
-    containers.build, search.build, messaging.wire, api.build, discovery.build, content_delivery.build,
+    containers.build, search.build, messaging.wire, api.build, content_delivery.build,
 )
 PASSES: tuple[Step, ...] = (
-    logs.build, correlation.build, alarms.build, dashboard.build, persistence.bucket_policies, messaging.policies, outputs,
+    logs.build, discovery.build, correlation.build, alarms.build, dashboard.build, persistence.bucket_policies, messaging.policies, outputs,
 )
 STEPS = order((*LAYERS, *PASSES))
 
