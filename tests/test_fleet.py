@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import shutil
 from pathlib import Path
@@ -223,11 +222,18 @@ def test_a_spec_that_is_not_text(cli, shop, tmp_path):
     assert ("ui-svc.yaml", 2, "file is binary (contains a NUL byte), not YAML text") in located(result.output)
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads any file")
-def test_unreadable_spec(cli, shop, tmp_path):
-    (shop / "ui-svc.yaml").chmod(0)
+def test_unreadable_spec(cli, shop, tmp_path, monkeypatch):
+    read_bytes = Path.read_bytes
+
+    def unreadable(self):  # as chmod 000 would make it, for a user other than root
+        if self.name == "ui-svc.yaml":
+            raise PermissionError(13, "Permission denied", str(self))
+        return read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", unreadable)
     result = refused(cli, shop, tmp_path)
-    assert any(f == "fleet.yaml" and "cannot read the spec" in r for f, _, r in located(result.output))
+    assert ("fleet.yaml", line_of(shop / "fleet.yaml", "ui-svc.yaml"),
+            f"services[0]: cannot read the spec: {shop / 'ui-svc.yaml'}: cannot read: Permission denied") in located(result.output)
 
 
 def test_a_specs_own_errors_are_located_in_the_spec(cli, shop, tmp_path):
