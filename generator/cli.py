@@ -855,6 +855,34 @@ def fleet_new(fleet_file: str, parent: str, force: bool) -> None:
     click.echo(f"created {len(created)} repositories in {parent}; next: cd {created[-1]} && msgen fleet validate fleet.yaml", err=True)
 
 
+@fleet.command("status", epilog=UPDATE_EPILOG)
+@click.argument("fleet_file", metavar="FLEET")
+def fleet_status(fleet_file: str) -> None:
+    """Each service's msgen version, and whether its repository is behind.
+
+    A service's repository is the folder of its spec (as `msgen fleet new`
+    lays them out); each line is the service, the msgen that last rendered
+    it, and `current` or what `msgen update --check` says there. Exit 1 when
+    any repository is behind.
+
+    \b
+    Example:
+      msgen fleet status ~/src/shop-fleet/fleet.yaml
+    """
+    from generator import update as updater
+
+    _, loaded = _load_fleet(fleet_file)
+    rows = updater.fleet_status(loaded)
+    width = max(len(name) for name, _, _ in rows)
+    for name, version, reasons in rows:
+        state = "current" if not reasons else "behind: " + "; ".join(reasons)
+        click.echo(f"{name:<{width}}  msgen {version or '-':<8} {state}")
+    behind = sum(1 for _, _, reasons in rows if reasons)
+    click.echo(f"{loaded.display}: {len(rows) - behind} of {len(rows)} repositories current with msgen {__version__}", err=True)
+    if behind:
+        raise SystemExit(EXIT_FINDINGS)
+
+
 def run(prog_name: str | None = "msgen") -> None:  # pragma: no cover - console-script shim (and python -m generator)
     try:
         main(prog_name=prog_name)

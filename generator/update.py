@@ -195,6 +195,22 @@ def check(repo: Path) -> list[str]:
     return reasons
 
 
+def fleet_status(loaded) -> list[tuple[str, str | None, list[str]]]:
+    """`msgen fleet status`: (service, the msgen that last rendered its repository, why it is behind) for every service
+    of a loaded fleet; a service's repository is its spec's folder."""
+    rows = []
+    for name, spec in loaded.services.items():
+        repo = spec.path.resolve().parent
+        if not (repo / ANSWERS).is_file():
+            rows.append((name, None, [f"{repo}: no {ANSWERS} (not a repository made by msgen new or msgen fleet new)"]))
+            continue
+        try:
+            rows.append((name, str(read_answers(repo)["msgen_version"]), check(repo)))
+        except UpdateError as exc:
+            rows.append((name, None, [str(exc)]))
+    return rows
+
+
 # -- rendering ----------------------------------------------------------------------------------------------
 
 

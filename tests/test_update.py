@@ -522,3 +522,21 @@ def test_an_invalid_spec_is_reported_located_and_nothing_changes(cli, tmp_path):
         assert result.exit_code == 2, result.output
         assert re.search(r"service\.yaml:\d+:\d+: application\.memory_mb", result.output) and "Traceback" not in result.output
     assert state(repo) == before
+
+
+def test_fleet_status_lists_each_service_version_and_whether_it_is_behind(cli, tmp_path, monkeypatch, template_b):
+    made = cli("fleet", "new", "shop", "-o", str(tmp_path))
+    assert made.exit_code == 0, made.output
+    fleet = tmp_path / "shop-fleet" / "fleet.yaml"
+    current = cli("fleet", "status", str(fleet))
+    assert current.exit_code == 0, current.output
+    rows = current.stdout.splitlines()
+    assert len(rows) == 5 and all(re.fullmatch(rf"[a-z-]+ +msgen {re.escape(__version__)} +current", r) for r in rows), rows
+    spec = tmp_path / "catalog-svc" / "service.yaml"
+    spec.write_text(spec.read_text() + "\n# edited\n")
+    monkeypatch.setenv("MSGEN_TEMPLATE_DIR", str(template_b))
+    behind = cli("fleet", "status", str(fleet))
+    assert behind.exit_code == 1
+    catalog = next(r for r in behind.stdout.splitlines() if r.startswith("catalog-svc "))
+    assert "behind: .msgen/answers.yml: template " in catalog and "service.yaml: changed since msgen last rendered" in catalog
+    assert "0 of 5 repositories current" in behind.stderr
