@@ -344,7 +344,7 @@ def _fleet_actions(uses: list[str], emits: list[str], own: list[str] = ()) -> tu
 
 def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
     """Everything the template needs, computed once from the validated spec."""
-    from generator.spec import json_schema
+    from generator.spec.schema import committed_schema
 
     # The repository's service.yaml gets its own schema line (pointing into .msgen/).
     spec_text = "".join(ln for ln in spec_text.splitlines(keepends=True) if "yaml-language-server:" not in ln).rstrip("\n")
@@ -546,7 +546,7 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
                     for name in sorted({c.service for c in service_refs(spec).calls})],
         "emits": list(spec.emits),
         "openapi": openapi.render(spec).rstrip("\n"),
-        "schema_json": json_schema().rstrip("\n"),
+        "schema_json": committed_schema().rstrip("\n"),
         "environments": spec.environment_names,
         "synth_in_hook": False,
     }

@@ -9,6 +9,7 @@ resource of the service, duplicate routes, ...) are not in the schema; they live
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
@@ -28,6 +29,12 @@ class SpecJsonSchema(GenerateJsonSchema):
             out["propertyNames"] = {"pattern": pattern, **out.get("propertyNames", {})}
             out["additionalProperties"] = values
         return out
+
+
+def committed_schema() -> str:
+    """generator/spec/service.schema.json: :func:`json_schema` as committed (tests/test_schema.py keeps the two equal) and
+    shipped in the wheel. `msgen new` copies it into the repository rather than have pydantic generate it once more."""
+    return Path(__file__).with_name("service.schema.json").read_text(encoding="utf-8")
 
 
 def json_schema() -> str:
