@@ -587,3 +587,20 @@ def test_fleet_help_has_examples_and_exit_codes(cli, command):
     result = cli("fleet", command, "--help")
     assert result.exit_code == 0
     assert "Example" in result.stdout and "Exit codes" in result.stdout and "msgen fleet " + command in result.stdout
+
+
+def test_synth_reuses_each_services_synth_cache(cli, tmp_path, monkeypatch):
+    from generator import api
+
+    assert cli("fleet", "synth", "shop", "--env", "dev", "-o", str(tmp_path / "one")).exit_code == 0
+
+    def no_synthesis(*args, **kwargs):
+        raise AssertionError("a service was synthesized again")
+
+    monkeypatch.setattr(api, "synth", no_synthesis)
+    again = cli("fleet", "synth", "shop", "--env", "dev", "-o", str(tmp_path / "two"))
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "two/services/ui-svc/dev/template.yaml").read_bytes() == (tmp_path / "one/services/ui-svc/dev/template.yaml").read_bytes()
+    fresh = cli("fleet", "synth", "shop", "--env", "dev", "-o", str(tmp_path / "three"), "--no-cache")
+    assert fresh.exit_code == 3 and "a service was synthesized again" in fresh.output
+    assert not (tmp_path / "three").exists()  # a failure while synthesizing writes nothing
