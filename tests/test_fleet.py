@@ -604,3 +604,24 @@ def test_synth_reuses_each_services_synth_cache(cli, tmp_path, monkeypatch):
     fresh = cli("fleet", "synth", "shop", "--env", "dev", "-o", str(tmp_path / "three"), "--no-cache")
     assert fresh.exit_code == 3 and "a service was synthesized again" in fresh.output
     assert not (tmp_path / "three").exists()  # a failure while synthesizing writes nothing
+
+
+@pytest.mark.slow
+def test_synth_of_a_fleet_with_a_service_split_into_nested_stacks(cli, shop, tmp_path):
+    from tests.test_patterns import _micro_spec
+
+    data = _micro_spec(40)
+    data["service"] = "bulk-svc"
+    (shop / "bulk").mkdir()
+    (shop / "bulk" / "service.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    edit(shop / "fleet.yaml", "  - shipping-svc.yaml\n", "  - shipping-svc.yaml\n  - bulk/service.yaml\n")
+    out = tmp_path / "out"
+    first = cli("fleet", "synth", str(shop), "--env", "dev", "-o", str(out))
+    assert first.exit_code == 2 and "bulk-svc needs nested stacks and its stack lock" in first.output and "does not exist yet" in first.output
+    assert not out.exists()
+    assert cli("synth", str(shop / "bulk" / "service.yaml"), "-o", f"{tmp_path / 'bulk-infra'}/").exit_code == 0  # writes the lock
+    result = cli("fleet", "synth", str(shop), "--env", "dev", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    written = sorted(p.name for p in (out / "services" / "bulk-svc" / "dev").iterdir())
+    assert written[0] == "template.NestedStack1.yaml" and written[-1] == "template.yaml" and len(written) >= 2
+    assert (out / "services/bulk-svc/dev/template.yaml").read_bytes() == (tmp_path / "bulk-infra/dev/template.yaml").read_bytes()

@@ -4,6 +4,7 @@ Layout of ``msgen fleet synth FLEET -o DIR``::
 
     DIR/fleet/<env>/template.yaml             the fleet stack (bus, archive, dashboard, saved query, health alarm)
     DIR/services/<service>/<env>/template.yaml   every service's stack, as `msgen synth SPEC -o DIR/services/<service>/`
+                                                 (with template.NestedStackN.yaml beside it for a service split by its stack lock)
 
 DIR is written whole or not at all: everything goes into a temporary folder beside DIR, which then takes DIR's
 place. An existing DIR is replaced only when an earlier ``msgen fleet synth`` wrote it (it holds ``.msgen-fleet``)
@@ -13,6 +14,7 @@ or it is empty, or with ``force``.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -76,14 +78,19 @@ def templates(loaded: LoadedFleet, env: str | None = None, fmt: str = "yaml", us
     from generator import api
 
     envs = check_env(loaded, env)
-    name = "template.json" if fmt == "json" else "template.yaml"
+    ext = ".json" if fmt == "json" else ".yaml"
     out: dict[str, str] = {}
     for e in envs:
-        out[f"{FLEET_DIR}/{e}/{name}"] = fleet_template(loaded, e, fmt)
+        out[f"{FLEET_DIR}/{e}/template{ext}"] = fleet_template(loaded, e, fmt)
     for service, spec in loaded.services.items():
-        texts = api.synth_environments(str(spec.path), fmt, use_cache=use_cache)
+        result = api.synth_templates(str(spec.path), fmt, use_cache=use_cache, envs=list(envs))
+        if result.nested and result.lock_changed:  # the lock belongs beside the spec, which fleet synth does not write
+            state = "is out of date" if result.lock_path and result.lock_path.exists() else "does not exist yet"
+            raise InputError(f"{service} needs nested stacks and its stack lock ({result.lock_path}) {state}: run msgen synth "
+                             f"{shlex.quote(spec.display)} -o DIR once and commit the lock with the spec")
         for e in envs:
-            out[f"{SERVICES_DIR}/{service}/{e}/{name}"] = texts[e]
+            for suffix, text in result.templates[e].items():  # "" the stack, ".NestedStackN" its nested stacks
+                out[f"{SERVICES_DIR}/{service}/{e}/template{suffix}{ext}"] = text
     return out
 
 
