@@ -573,6 +573,8 @@ def _plan(result: Result, repo: Path, spec_rel: str, base: dict[str, bytes], our
         b, o, t = base.get(path), ours.get(path), theirs.get(path)
         if path in team_files:
             continue
+        if o is not None and b"\r\n" in o and not path.startswith(DERIVED):  # checked out with CRLF (core.autocrlf): merge alike
+            b, t = _crlf(b), _crlf(t)
         if path.startswith(DERIVED):
             if t is not None and o != t:
                 result.changes.append(Change(path, "regenerated", o, t))
@@ -616,6 +618,10 @@ def _plan(result: Result, repo: Path, spec_rel: str, base: dict[str, bytes], our
             result.changes.append(Change(path, "conflict", o, merged, f"{conflicts} conflict{'s' if conflicts != 1 else ''}"))
         elif merged != o:
             result.changes.append(Change(path, "merged", o, merged))
+
+
+def _crlf(data: bytes | None) -> bytes | None:
+    return None if data is None else data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
 def _keeps_definitions(old: bytes, new: bytes) -> bool:

@@ -540,3 +540,18 @@ def test_fleet_status_lists_each_service_version_and_whether_it_is_behind(cli, t
     catalog = next(r for r in behind.stdout.splitlines() if r.startswith("catalog-svc "))
     assert "behind: .msgen/answers.yml: template " in catalog and "service.yaml: changed since msgen last rendered" in catalog
     assert "0 of 5 repositories current" in behind.stderr
+
+
+def test_a_work_tree_with_crlf_line_ends_merges_line_by_line(cli, tmp_path, monkeypatch, template_b):
+    repo = generate(cli, tmp_path)
+    for rel in ("Makefile", "README.md"):
+        (repo / rel).write_bytes((repo / rel).read_bytes().replace(b"\n", b"\r\n"))
+    readme = repo / "README.md"
+    readme.write_bytes(readme.read_bytes().replace(b"\r\n", b"\r\nOur CRLF paragraph.\r\n", 1))
+    commit(repo, "as checked out on Windows")
+    monkeypatch.setenv("MSGEN_TEMPLATE_DIR", str(template_b))
+    result = cli("update", str(repo))
+    assert result.exit_code == 0, result.output
+    text = readme.read_bytes()
+    assert b"Our CRLF paragraph.\r\n" in text and b"## Keeping up to date (template B)\r\n" in text and b"\n" not in text.replace(b"\r\n", b"")
+    assert b"everyday commands (template B). `make install` once, then `make test`.\r\n" in (repo / "Makefile").read_bytes()
