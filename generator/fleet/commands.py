@@ -199,7 +199,8 @@ def deploy(loaded: LoadedFleet, env: str, *, artifacts: dict[str, Path], images:
             raise InputError(f"{name}=...: not a service of fleet {loaded.fleet.name} (its services: {', '.join(loaded.services)})")
     missing = []
     for name in sequence:
-        template, _ = decode_str(api.synth(loaded.services[name].spec, "yaml", env))
+        parent = api.synth_templates(str(loaded.services[name].path), "yaml", envs=[env]).templates[env][""]  # nested: the parent's
+        template, _ = decode_str(parent)
         params = template.get("Parameters") or {}
         if "ArtifactKey" in params and name not in artifacts:
             missing.append(f"--artifact {name}=ZIP (its code package, from `make package` in its repository)")
