@@ -19,6 +19,7 @@ from generator.lint import lint_text
 from generator.spec.models import ServiceSpec
 from generator.synth.pipeline import build_template, render, synthesize
 from tests.conftest import ROOT
+from tests.test_new import service_venv  # noqa: F401  (the generated services' dependencies, from the wheelhouse)
 
 SHOP = ROOT / "blueprints" / "fleets" / "shop"
 
@@ -227,7 +228,7 @@ def test_handlers_call_the_routes_their_uses_name_and_publish_what_they_emit(cli
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["ui-svc", "payment-svc"])
-def test_a_calling_and_an_emitting_repository_pass_their_own_tests(cli, tmp_path, service_venv, name):
+def test_a_calling_and_an_emitting_repository_pass_their_own_tests(cli, tmp_path, service_venv, name):  # noqa: F811
     from tests.test_new import make
 
     repo = generate(cli, tmp_path, name)
