@@ -1,4 +1,8 @@
-"""Discovery: the service publishes where its API is, for the other services of its fleet (generator.discovery)."""
+"""Discovery: the service publishes where its API is, for the other services of its fleet (generator.discovery).
+
+The pipeline runs this step after the log pass (``logs.build`` amends the stage it reads), so the parameters follow the
+API's log resources in the template.
+"""
 
 from __future__ import annotations
 
