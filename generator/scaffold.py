@@ -408,7 +408,8 @@ def context(spec: ServiceSpec, spec_text: str, source: str) -> dict[str, Any]:
                 data["receipt"] = buckets[written]
         # Calls and events (the fleet); a container route without a payload of its own (static, search, index) does neither.
         fleet = _fleet_actions(list(uses), list(spec.emits), params) if target == "function" or kind not in ("static", "search", "index") else ([], [])
-        also["also_calls"], also["also_events"] = fleet
+        # A read announces nothing: only routes that change something publish (a container's uses apply to all its routes).
+        also["also_calls"], also["also_events"] = fleet[0], fleet[1] if r.method not in ("GET", "HEAD", "OPTIONS") else []
         numbers = {k["param"] for k in data["key"] if k["source"] == "path" and k["type"] == "N"} if table else set()
         values = {p: f"4{i}" if p in numbers else f"v-{i}" for i, p in enumerate(params, 1)}
         slug = re.sub(r"[^a-z0-9]+", "_", r.path.lower()).strip("_") or "root"

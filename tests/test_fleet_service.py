@@ -235,3 +235,14 @@ def test_a_calling_and_an_emitting_repository_pass_their_own_tests(cli, tmp_path
     tests = make(repo, "test", service_venv)
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert " passed" in tests.stdout and " failed" not in tests.stdout
+
+
+def test_only_routes_that_change_something_publish_the_containers_events():
+    from generator import scaffold
+
+    data = yaml.safe_load((SHOP / "checkout-svc.yaml").read_text())
+    data["api"]["routes"].append({"method": "GET", "path": "/orders", "handler": "orders.list_all"})  # on the container
+    spec = ServiceSpec.model_validate(data)
+    routes = {(r["method"], r["path"]): r for r in scaffold.context(spec, yaml.safe_dump(data), "test")["routes"]}
+    assert routes[("POST", "/orders")]["also_events"] == ["OrderPlaced"]
+    assert routes[("GET", "/orders")]["also_events"] == [] and routes[("GET", "/orders")]["target"] == "container"
