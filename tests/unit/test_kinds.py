@@ -94,3 +94,16 @@ def test_every_kinds_helper_is_a_function_of_the_generated_code():
             module, function = kind.helper.split(".")
             text = (src / f"{module}.py").read_text(encoding="utf-8")
             assert re.search(rf"^def {function}\(", text, re.M), f"{kind.name}: {kind.helper} is not in the generated {module}.py"
+
+
+def test_the_fleet_kinds_read_the_ssm_names_of_generator_discovery():
+    from generator import discovery
+
+    service, events = KINDS["service"], KINDS["events"]
+    assert service.env_value.format(name="catalog-svc") == discovery.resolve(discovery.service_parameter("catalog-svc", "api-url"))
+    (invoke,) = service.grants
+    assert discovery.resolve(discovery.service_parameter("catalog-svc", "api-id")) in invoke.resources[0].format(name="catalog-svc", detail="*/*")
+    assert events.env_vars["EVENT_BUS_NAME"].format() == discovery.resolve(discovery.fleet_parameter("event-bus-name"))
+    (emit,) = events.grants
+    assert emit.resources == (discovery.resolve(discovery.fleet_parameter("event-bus-arn")).replace("{", "{{").replace("}", "}}"),)
+    assert emit.condition == {"StringEquals": {"events:source": "{service}"}}
