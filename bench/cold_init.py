@@ -19,7 +19,10 @@ What it does:
        (APIGatewayRestResolver; for a worker-only service, the SQS batch processor);
    (b) the entry module: `import app` (or `import worker`).
    Prints the medians, the median of the per-round ratios (b)/(a), and, for honesty, what the first AWS call pays
-   later in the same instance (import boto3 and create one client: deferred, not removed).
+   later in the same instance (import boto3 and create one client: deferred, not removed). With --tracing
+   opentelemetry, also OpenTelemetry's imports alone (those of src/tracing.py) as a share of (a).
+   Until `make test` has rebuilt the wheelhouse with requirements-opentelemetry.txt, pass a folder with the
+   opentelemetry-api/-sdk/-semantic-conventions wheels as --find-links.
 
 One warm-up round is not counted (the OS's file cache). Nothing goes to the network.
 """
@@ -44,17 +47,26 @@ BARE = {
     "app": "from aws_lambda_powertools import Logger, Metrics\nfrom aws_lambda_powertools.event_handler import APIGatewayRestResolver",
     "worker": "from aws_lambda_powertools import Logger, Metrics\nfrom aws_lambda_powertools.utilities.batch import BatchProcessor",
 }
+# What tracing: opentelemetry adds to the entry module's imports (src/tracing.py's).
+OTEL = ("from opentelemetry import trace\nfrom opentelemetry.sdk.trace import TracerProvider\n"
+        "from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor")
 FIRST_CALL = ("import {entry}\nimport time\nstarted = time.perf_counter()\nimport boto3\nboto3.client('dynamodb')\n"
               "print(time.perf_counter() - started)\n")
 
 
 def generate(parent: Path, blueprint: str, tracing: str) -> Path:
-    spec = yaml.safe_load((ROOT / "blueprints" / f"{blueprint}.yaml").read_text(encoding="utf-8"))
-    spec.setdefault("observability", {})["tracing"] = tracing
-    (parent / "service.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
-    msgen = Path(sys.executable).parent / "msgen"
-    subprocess.run([str(msgen), "new", "bench-svc", "-o", str(parent), "--no-input", "--spec", str(parent / "service.yaml")],
-                   check=True, capture_output=True)
+    msgen = [str(Path(sys.executable).parent / "msgen"), "new", "bench-svc", "-o", str(parent), "--no-input"]
+    if tracing == "active":  # the default: the blueprint as it is
+        result = subprocess.run([*msgen, "--blueprint", blueprint], capture_output=True, text=True)
+    else:
+        spec = yaml.safe_load((ROOT / "blueprints" / f"{blueprint}.yaml").read_text(encoding="utf-8"))
+        spec.setdefault("observability", {})["tracing"] = tracing
+        (parent / "service.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+        if (ROOT / "blueprints" / "workflows").is_dir():  # definitions are read relative to the spec
+            shutil.copytree(ROOT / "blueprints" / "workflows", parent / "workflows")
+        result = subprocess.run([*msgen, "--spec", str(parent / "service.yaml")], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"bench: msgen new failed:\n{result.stderr}")
     return parent / "bench-svc"
 
 
@@ -116,11 +128,13 @@ def main() -> int:
         shutil.copytree(repo / "src", task_root, ignore=shutil.ignore_patterns("__pycache__"))
         env = lambda_environment(repo, task_root, entry)
         bare, handler = TIMED.format(imports=BARE[entry]), TIMED.format(imports=f"import {entry}")
-        a, b, ratios, first_call = [], [], [], []
+        a, b, ratios, first_call, otel = [], [], [], [], []
         for i in range(args.rounds + 1):
             pair = [("a", bare), ("b", handler)] if i % 2 == 0 else [("b", handler), ("a", bare)]
             got = {name: timed(python, code, env, task_root) for name, code in pair}
             first = timed(python, FIRST_CALL.format(entry=entry), env, task_root)
+            if args.tracing == "opentelemetry":
+                otel.append(timed(python, TIMED.format(imports=OTEL), env, task_root) / got["a"])
             if i == 0:
                 continue  # warm-up
             a.append(got["a"])
@@ -132,6 +146,8 @@ def main() -> int:
         "bare_powertools_ms": round(statistics.median(a), 1), "entry_module_ms": round(statistics.median(b), 1),
         "ratio": round(statistics.median(ratios), 2), "first_aws_call_ms": round(statistics.median(first_call), 1),
     }
+    if otel:
+        figures["opentelemetry_over_bare"] = round(statistics.median(otel[1:]), 2)
     if args.json:
         print(json.dumps(figures))
         return 0
@@ -139,6 +155,8 @@ def main() -> int:
     print(f"  (a) bare Powertools modules ({BARE[entry].replace(chr(10), '; ')})  median {figures['bare_powertools_ms']:7.1f} ms")
     print(f"  (b) import {entry} (the generated entry module)  median {figures['entry_module_ms']:7.1f} ms")
     print(f"  ratio (b)/(a), median of the rounds: {figures['ratio']:.2f}  (target <= 1.5)")
+    if otel:
+        print(f"  OpenTelemetry's imports alone (src/tracing.py's), as a share of (a): {figures['opentelemetry_over_bare']:.2f}")
     print(f"  later, at the first AWS call: import boto3 and one client  median {figures['first_aws_call_ms']:7.1f} ms (deferred, not removed)")
     return 0
 
