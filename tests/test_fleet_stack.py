@@ -368,3 +368,9 @@ def test_free_text_in_the_dashboard_cannot_break_its_substitution():
     data = build_fleet_template(SimpleNamespace(fleet=fleet, services={"payment-svc": shop_specs()["payment-svc"]}), "prod")
     body = data["Resources"]["FleetDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
     assert "team ${!AWS::NoSuchThing}" in body  # Fn::Sub writes a literal ${ as ${!
+
+
+def test_no_dynamic_reference_outside_resource_properties():
+    """The stack creates the parameters the services resolve: a {{resolve:ssm:...}} of its own would fail its creation."""
+    for env in ("dev", "prod"):
+        assert "{{resolve:" not in shop_text(env), env

@@ -341,7 +341,8 @@ class _Builder:
         ):
             self.add(ssm.Parameter(lid, Name=parameter_name(self.env, leaf), Type="String", Value=value,
                                    Description=f"The {what} (msgen fleet {self.name}, {self.env})"),
-                     f"Publishes the {what} for the services' stacks ({{{{resolve:ssm:{parameter_name(self.env, leaf)}}}}})")
+                     f"Publishes the {what} for the services' stacks, which read it as SSM parameter {parameter_name(self.env, leaf)} "
+                     "(a dynamic reference; spelled out here only in prose, as CloudFormation would resolve it in the template)")
 
     def alarm_topic(self) -> sns.Topic:
         topic = self.add(sns.Topic("FleetAlarmTopic", DisplayName=f"msgen fleet {self.name} alarms ({self.env})",
