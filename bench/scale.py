@@ -5,7 +5,8 @@ Generates micro specs of 100 and 1,000 routes (collections of the five usual rou
 _micro_spec) and, in a fresh child process per run, synthesizes one environment's templates with the cache off
 (`msgen synth SPEC --env prod -o DIR/template.yaml --no-cache`, the stack lock written next to the spec on the first
 run and read afterwards). The sizes are measured alternately, round after round, so a noisy minute weighs on both;
-printed: median seconds, the 1000/100 ratio of the medians and the median of the per-round ratios (target <= 11x),
+printed: median seconds of CPU (the child's user + system time: what the work costs, whatever else the machine runs)
+and of wall clock, the 1000/100 ratio of the medians and the median of the per-round ratios (target <= 11x),
 and each child's peak memory (its own resource.getrusage(RUSAGE_SELF).ru_maxrss; target < 300 MiB).
 Then cfn-lint (generator.lint.lint_many, one process pool, cache off) of the 100-route case's templates: seconds and
 findings. --no-lint skips that.
@@ -37,7 +38,8 @@ elapsed = time.perf_counter() - start
 if result.exit_code:
     sys.stderr.write(result.output)
     sys.exit(result.exit_code)
-print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
 """
 
 
@@ -55,15 +57,16 @@ def micro_spec(routes: int) -> dict:
 
 
 def synth_once(spec: Path, out: Path) -> tuple[float, float, float]:
-    """(wall seconds of the child, seconds inside it after start-up, its peak RSS in MiB from its own getrusage)."""
+    """(wall seconds of the child, its CPU seconds (user + system, start-up included), its peak RSS in MiB), the last
+    two from the child's own getrusage."""
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", CHILD, "synth", str(spec), "--env", "prod", "-o", str(out), "--no-cache"],
                           capture_output=True, text=True, cwd=ROOT, env={**os.environ, "MSGEN_NO_CACHE": "1"})
     wall = time.perf_counter() - start
     if proc.returncode:
         raise SystemExit(f"synth of {spec} failed:\n{proc.stderr}{proc.stdout}")
-    inner, rss = proc.stdout.split()[-2:]
-    return wall, float(inner), int(rss) / 1024  # Linux reports KiB
+    _, cpu, rss = proc.stdout.split()[-3:]
+    return wall, float(cpu), int(rss) / 1024  # Linux reports KiB
 
 
 def main() -> None:
@@ -92,14 +95,17 @@ def main() -> None:
         for n in sizes:
             files = sorted((specs[n] / "infra").iterdir())
             walls = [s[0] for s in samples[n]]
-            print(f"{n:>5} routes: synth {statistics.median(walls):.2f} s wall (runs {', '.join(f'{w:.2f}' for w in walls)}), "
+            cpus = [s[1] for s in samples[n]]
+            print(f"{n:>5} routes: synth {statistics.median(cpus):.2f} s CPU (runs {', '.join(f'{c:.2f}' for c in cpus)}), "
+                  f"{statistics.median(walls):.2f} s wall (runs {', '.join(f'{w:.2f}' for w in walls)}), "
                   f"peak RSS {max(s[2] for s in samples[n]):.0f} MiB, {len(files)} templates, "
                   f"{sum(f.stat().st_size for f in files) / 1e6:.1f} MB, parent {files[-1].stat().st_size / 1e3:.0f} kB")
         if len(sizes) >= 2:
             small, big = sizes[0], sizes[-1]
-            ratio = statistics.median(s[0] for s in samples[big]) / statistics.median(s[0] for s in samples[small])
-            rounds = statistics.median(b[0] / s[0] for s, b in zip(samples[small], samples[big], strict=True))
-            print(f"ratio {big}/{small}: {ratio:.2f}x (median of per-round ratios {rounds:.2f}x; target <= 11x)")
+            for label, i in (("CPU", 1), ("wall", 0)):
+                ratio = statistics.median(s[i] for s in samples[big]) / statistics.median(s[i] for s in samples[small])
+                rounds = statistics.median(b[i] / s[i] for s, b in zip(samples[small], samples[big], strict=True))
+                print(f"ratio {big}/{small} ({label}): {ratio:.2f}x (median of per-round ratios {rounds:.2f}x; target <= 11x)")
             peak = max(s[2] for v in samples.values() for s in v)
             print(f"peak memory: {peak:.0f} MiB (target < 300 MiB)")
         if not args.no_lint:
