@@ -201,8 +201,13 @@ def _synth_environments(api, spec: str, folder: Path, fmt: str, check: bool, for
 def _write_or_check(api, spec: str, files: dict[Path, str], result, check: bool, force: bool, target: str) -> None:
     """Write FILES (all or none) and the stack lock of a split service, or (--check) compare them with what is there."""
     lock = result.lock_path if result.nested and result.lock_changed else None
+    gone = _stale_nested(files) if result.nested else []
     if check:
         stale = 0
+        for path in gone:
+            click.echo(f"msgen: {path} is no longer a nested stack of {spec} (its stack is empty); delete it, or run: "
+                       f"msgen synth {shlex.quote(spec)} -o {target}", err=True)
+            stale += 1
         if lock is not None:
             state = "is out of date" if lock.exists() else "does not exist"
             click.echo(f"msgen: {lock} (the stack lock) {state}; run: msgen synth {shlex.quote(spec)} -o {target} and commit it", err=True)
@@ -224,11 +229,28 @@ def _write_or_check(api, spec: str, files: dict[Path, str], result, check: bool,
     api.write_all(files, force=force)
     for path in files:
         click.echo(f"wrote {path}", err=True)
+    for path in gone:
+        path.unlink(missing_ok=True)
+        click.echo(f"removed {path} (its nested stack is empty)", err=True)
     if lock is not None:
         from generator import stacklock
 
         stacklock.write(lock, result.lock_text)
         click.echo(f"wrote {lock} (the stack lock: commit it with the spec)", err=True)
+
+
+def _stale_nested(files: dict[Path, str]) -> list[Path]:
+    """Nested templates msgen wrote next to a parent in FILES that the service no longer has (a stack left empty)."""
+    from generator.api import TEMPLATE_MARKER
+
+    out = []
+    for path in files:
+        if ".NestedStack" in path.name:
+            continue
+        for other in sorted(path.parent.glob(f"{path.stem}.NestedStack*{path.suffix}")):
+            if other not in files and other.is_file() and TEMPLATE_MARKER.search(other.read_text(encoding="utf-8", errors="replace")[:4096]):
+                out.append(other)
+    return out
 
 
 @main.command(epilog=EPILOG)

@@ -359,3 +359,20 @@ def test_checkov_passes_the_parent_and_every_nested_template(split60, tmp_path):
     failed = [(c["check_id"], c["resource"], c["file_path"]) for c in report["results"]["failed_checks"]]
     assert failed == [] and report["summary"]["parsing_errors"] == 0
     assert report["summary"]["resource_count"] > 800 and report["summary"]["passed"] > 500
+
+
+def test_a_nested_template_whose_stack_is_gone_is_stale_and_removed(tmp_path):
+    runner = CliRunner()
+    spec = write_spec(tmp_path, MAX_MICRO_ROUTES + 4)
+    out = tmp_path / "infra" / "prod" / "template.yaml"
+    assert runner.invoke(main, ["synth", str(spec), "--env", "prod", "-o", str(out)]).exit_code == 0
+    leftover = out.with_name("template.NestedStack9.yaml")
+    leftover.write_text(out.with_name("template.NestedStack1.yaml").read_text())  # as msgen wrote it for a stack since emptied
+    mine = out.with_name("template.NestedStack8.yaml")
+    mine.write_text("# someone's own file\n")
+    check = runner.invoke(main, ["synth", str(spec), "--env", "prod", "-o", str(out), "--check"])
+    assert check.exit_code == 1 and f"{leftover} is no longer a nested stack" in check.output and str(mine) not in check.output
+    result = runner.invoke(main, ["synth", str(spec), "--env", "prod", "-o", str(out)])
+    assert result.exit_code == 0 and f"removed {leftover}" in result.output
+    assert not leftover.exists() and mine.exists()
+    assert runner.invoke(main, ["synth", str(spec), "--env", "prod", "-o", str(out), "--check"]).exit_code == 0
