@@ -329,3 +329,23 @@ def test_the_execution_role_never_pulls_from_every_repository():
 def test_the_container_image_parameter_accepts_image_references_only(image, valid):
     parameter = template("hybrid-api")["Parameters"]["ContainerImage"]
     assert bool(re.fullmatch(parameter["AllowedPattern"], image)) is valid
+
+
+def test_a_hybrid_service_of_containers_only_asks_for_no_code_zip_and_lints_clean():
+    """No function, no ArtifactBucket/ArtifactKey parameters: nothing would use them (W2001), and deploy would ask for a zip."""
+    from generator.lint import lint_text
+
+    data = blueprint_data("hybrid-api")
+    data["api"]["routes"] = [r for r in data["api"]["routes"] if r.get("target") != "function"]
+    data["environments"] = ["dev"]
+    spec = ServiceSpec.model_validate(data)
+    built = build_template(spec)
+    assert not resources_of(built, "AWS::Lambda::Function")
+    assert not {"ArtifactBucket", "ArtifactKey", "CodeSha256"} & set(built.get("Parameters", {}))
+    assert lint_text(synthesize(spec), "containers-only.yaml") == []
+    with_function = build_template(ServiceSpec.model_validate(blueprint_data("hybrid-api") | {"environments": ["dev"]}))
+    assert {"ArtifactBucket", "ArtifactKey"} <= set(with_function["Parameters"])
+
+
+def resources_of(template: dict, type_: str) -> dict:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == type_}

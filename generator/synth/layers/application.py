@@ -15,19 +15,27 @@ from generator.synth.registry import Artifact, Principal, layer
 
 @layer(provides={"artifact", "functions", "principals", "log_groups", "dead_letter_queues", "queue_policies"}, needs={"key", "network"})
 def build(ctx: Context) -> None:
-    t = ctx.template
-    ctx.reg.artifact = Artifact(
-        t.add_parameter(Parameter(
-            "ArtifactBucket", Type="String", MinLength=3, MaxLength=63, AllowedPattern="^[a-z0-9][a-z0-9.-]*[a-z0-9]$",
-            Description="S3 bucket holding the function code zip (make package; see README)",
-        )),
-        t.add_parameter(Parameter(
-            "ArtifactKey", Type="String", MinLength=1, MaxLength=1024, Description="S3 key of the function code zip, e.g. payment-svc/1.4.2.zip",
-        )),
-    )
     for fn in ctx.plan.functions:
         with ctx.sourced(fn.element):
             ctx.reg.functions[fn.name] = _function(ctx, fn)
+
+
+def artifact(ctx: Context) -> Artifact:
+    """The code zip's bucket and key parameters, declared by the first function that needs them (a service of containers only
+    has none: a parameter nothing uses is a lint warning, and msgen deploy would ask for a zip)."""
+    if ctx.reg.artifact is None:
+        t = ctx.template
+        ctx.reg.artifact = Artifact(
+            t.add_parameter(Parameter(
+                "ArtifactBucket", Type="String", MinLength=3, MaxLength=63, AllowedPattern="^[a-z0-9][a-z0-9.-]*[a-z0-9]$",
+                Description="S3 bucket holding the function code zip (make package; see README)",
+            )),
+            t.add_parameter(Parameter(
+                "ArtifactKey", Type="String", MinLength=1, MaxLength=1024,
+                Description="S3 key of the function code zip, e.g. payment-svc/1.4.2.zip",
+            )),
+        )
+    return ctx.reg.artifact
 
 
 def _vpc_statements(ctx: Context, subnets: list, groups: list) -> list[dict]:
@@ -101,7 +109,7 @@ def _function(ctx: Context, fn: FunctionPlan) -> awslambda.Function:
     skips = []
     props: dict[str, object] = dict(
         Description=fn.description[:256],
-        Code=awslambda.Code(S3Bucket=Ref(ctx.reg.artifact.bucket), S3Key=Ref(ctx.reg.artifact.key)),
+        Code=awslambda.Code(S3Bucket=Ref(artifact(ctx).bucket), S3Key=Ref(artifact(ctx).key)),
         Handler=fn.handler,
         Runtime=app.runtime,
         Architectures=[app.architecture],

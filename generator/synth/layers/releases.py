@@ -24,6 +24,7 @@ from troposphere import Equals, GetAtt, If, Parameter, Ref, Sub, awslambda, code
 
 from generator import naming
 from generator.synth.context import Context, source_of
+from generator.synth.layers.application import artifact
 from generator.synth.policy import assume_role, document, statement
 from generator.synth.registry import Release, layer
 
@@ -89,11 +90,11 @@ def config_digest(fn: awslambda.Function) -> str:
 
 def _release(ctx: Context, fn, code, application, role, hooks: dict, config: str) -> Release:
     digest = config_digest(fn)
-    artifact = ctx.reg.artifact
+    code_zip = artifact(ctx)
     version = awslambda.Version(
         f"{fn.title}Version", FunctionName=Ref(fn),
         CodeSha256=If(NO_CODE_SHA256, Ref("AWS::NoValue"), Ref(code)),
-        Description=If(NO_CODE_SHA256, Sub(f"artifact ${{{artifact.key.title}}}, settings {digest}"),
+        Description=If(NO_CODE_SHA256, Sub(f"artifact ${{{code_zip.key.title}}}, settings {digest}"),
                        Sub(f"code ${{{code.title}}}, settings {digest}")),
     )
     # Published versions are immutable and cost nothing; the replaced one is deleted once the alias has moved off it.
@@ -139,7 +140,7 @@ def _hook(ctx: Context, event: str, handler: str) -> tuple[awslambda.Function, i
     ctx.reg.log_groups.add(group)
     function = awslambda.Function(
         fid, Description=f"CodeDeploy {event.replace('_', '-')} hook ({handler})"[:256],
-        Code=awslambda.Code(S3Bucket=Ref(ctx.reg.artifact.bucket), S3Key=Ref(ctx.reg.artifact.key)),
+        Code=awslambda.Code(S3Bucket=Ref(artifact(ctx).bucket), S3Key=Ref(artifact(ctx).key)),
         Handler=handler, Runtime=app.runtime, Architectures=[app.architecture], MemorySize=app.memory_mb, Timeout=app.timeout_s,
         Role=GetAtt(role, "Arn"), TracingConfig=awslambda.TracingConfig(Mode="Active"), KmsKeyArn=ctx.key_arn(),
         ReservedConcurrentExecutions=1,
