@@ -376,3 +376,17 @@ def test_a_nested_template_whose_stack_is_gone_is_stale_and_removed(tmp_path):
     assert result.exit_code == 0 and f"removed {leftover}" in result.output
     assert not leftover.exists() and mine.exists()
     assert runner.invoke(main, ["synth", str(spec), "--env", "prod", "-o", str(out), "--check"]).exit_code == 0
+
+
+def test_diff_of_a_split_service_compares_its_parent(tmp_path):
+    """msgen diff (the data-loss guard of a pull request) compares parents: every data resource is in the parent."""
+    runner = CliRunner()
+    spec = write_spec(tmp_path, MAX_MICRO_ROUTES + 4)
+    out = tmp_path / "infra" / "prod" / "template.yaml"
+    assert runner.invoke(main, ["synth", str(spec), "--env", "prod", "-o", str(out)]).exit_code == 0
+    same = runner.invoke(main, ["diff", str(spec), "--env", "prod", "--against", str(out)])
+    assert same.exit_code == 0, same.output
+    text = out.read_text()
+    out.write_text(text.replace("  ProductsTable:\n", "  OldProductsTable:\n", 1))  # deployed under another logical ID
+    lost = runner.invoke(main, ["diff", str(spec), "--env", "prod", "--against", str(out)])
+    assert lost.exit_code == 1 and "OldProductsTable" in lost.output
