@@ -61,7 +61,7 @@ def _calls(node: ast.AST, modules: set[str]) -> list[tuple[str, str, ast.AST]]:
 def _literal(node: ast.AST | None):
     try:
         return ast.literal_eval(node) if node is not None else None
-    except ValueError:
+    except (ValueError, TypeError, SyntaxError, RecursionError):  # not a literal: a name, a call
         return None
 
 
@@ -81,7 +81,10 @@ def routed(repo: Path, entry: str, decorator: str, methods_kw: str, handler_modu
                 continue
             route_path = _literal(d.args[0]) if d.args else None
             methods = next((_literal(k.value) for k in d.keywords if k.arg == methods_kw), None)
-            methods = tuple(sorted(methods)) if isinstance(methods, list | tuple) else ("GET",) if isinstance(methods, type(None)) else (str(methods),)
+            if isinstance(methods, list | tuple):
+                methods = tuple(sorted(str(m).upper() for m in methods))
+            else:
+                methods = ("GET",) if methods is None else (str(methods).upper(),)  # the frameworks' default: GET
             for module, function, call in _calls(fn, modules):
                 out.append(Wired(f"src/{entry}", call.lineno, call.col_offset + 1, (route_path, methods), module, function))
     return out
