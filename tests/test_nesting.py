@@ -390,3 +390,23 @@ def test_diff_of_a_split_service_compares_its_parent(tmp_path):
     out.write_text(text.replace("  ProductsTable:\n", "  OldProductsTable:\n", 1))  # deployed under another logical ID
     lost = runner.invoke(main, ["diff", str(spec), "--env", "prod", "--against", str(out)])
     assert lost.exit_code == 1 and "OldProductsTable" in lost.output
+
+
+def test_resources_a_newer_msgen_adds_per_function_join_their_functions_stack(split60, tmp_path):
+    """As if the lock were written by an msgen without releases: the versions, aliases, deployment groups and rollback
+    alarms it did not know go to their function's stack, and nothing that was placed moves."""
+    _, result, _ = split60
+    lock = json.loads(result.lock_text)
+    newer = re.compile(r"Function(Version|Alias|DeploymentGroup|ReleaseErrorsAlarm)$")
+    older = {k: v for k, v in lock["resources"].items() if not newer.search(k)}
+    assert len(older) < len(lock["resources"])
+    write_spec(tmp_path, ROUTES)
+    (tmp_path / "service.lock.json").write_text(json.dumps({**lock, "resources": older}))
+    again = api.synth_templates(str(tmp_path / "service.yaml"), use_cache=False, envs=["prod"])
+    assert again.lock_changed
+    after = json.loads(again.lock_text)
+    assert {k: after["resources"][k] for k in older} == older and after["units"] == lock["units"]
+    for lid, home in after["resources"].items():
+        if newer.search(lid):
+            assert home == after["units"][newer.sub("Function", lid)], lid
+    assert again.templates == result.templates  # the same placement the lock gave them before
