@@ -119,7 +119,8 @@ def validate(spec: str) -> None:
 @click.option("-o", "--output", "output", default="-", show_default=True, metavar="FILE|DIR",
               help="Write the template to FILE (atomically; missing folders are created), or '-' for stdout. Without --env, "
               "a DIR (an existing folder, or a path ending in '/' or without .yaml/.yml/.json) gets every environment's "
-              "template as DIR/<env>/template.yaml.")
+              "template as DIR/<env>/template.yaml. A service past CloudFormation's quotas gets its nested stacks next to "
+              "each template (template.NestedStackN.yaml) and its stack lock next to SPEC (docs/nested-stacks.md).")
 @click.option("--env", "env", metavar="NAME", help="Synthesize this environment's template (its overrides merged in).")
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True, help="Template format.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a unified diff when FILE differs from what SPEC gives "
