@@ -555,3 +555,18 @@ def test_a_work_tree_with_crlf_line_ends_merges_line_by_line(cli, tmp_path, monk
     text = readme.read_bytes()
     assert b"Our CRLF paragraph.\r\n" in text and b"## Keeping up to date (template B)\r\n" in text and b"\n" not in text.replace(b"\r\n", b"")
     assert b"everyday commands (template B). `make install` once, then `make test`.\r\n" in (repo / "Makefile").read_bytes()
+
+
+def test_a_handler_in_a_new_module_gets_the_module_its_test_and_the_wiring(cli, tmp_path):
+    repo = generate(cli, tmp_path)
+    spec = repo / "service.yaml"
+    anchor = '    - {method: GET, path: "/payments/{id}", handler: payments.get, uses: ["payments:read"]}\n'
+    spec.write_text(spec.read_text().replace(anchor, anchor + '    - {method: GET, path: /orders, handler: orders.list_all, uses: ["payments:read"]}\n', 1))
+    commit(repo, "GET /orders")
+    result = cli("update", str(repo))
+    assert result.exit_code == 0, result.output
+    assert "added       src/orders.py" in result.output and "added       tests/test_orders.py" in result.output
+    assert "def list_all(event: APIGatewayProxyEvent) -> Response:" in (repo / "src" / "orders.py").read_text()
+    assert "import orders\n" in (repo / "src" / "app.py").read_text()
+    assert '"orders"' in (repo / "pyproject.toml").read_text(), "isort knows the new first-party module"
+    assert cli("check-handlers", str(repo)).exit_code == 0
