@@ -344,7 +344,24 @@ def _request_validator_model():
     return stack
 
 
-SHIMS = (_kms_key_tags, _cloudwatch_alarm_model, _lambda_version_attribute, _lambda_alias_model, _search_collection_model,
+def _ssm_parameter_tags():
+    """CloudFormation's ``AWS::SSM::Parameter`` takes ``Tags`` as a map (``{key: value}``); moto's SSM model passes them on
+    as the SSM API's ``[{Key, Value}]`` list and fails with ``TypeError: string indices must be integers``. Convert."""
+    from moto.ssm.models import Parameter
+
+    original = Parameter.create_from_cloudformation_json.__func__
+
+    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        props = cloudformation_json.get("Properties", {})
+        if isinstance(props.get("Tags"), dict):
+            props = {**props, "Tags": [{"Key": k, "Value": v} for k, v in props["Tags"].items()]}
+            cloudformation_json = {**cloudformation_json, "Properties": props}
+        return original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+    return mock.patch.object(Parameter, "create_from_cloudformation_json", classmethod(create))
+
+
+SHIMS = (_kms_key_tags, _ssm_parameter_tags, _cloudwatch_alarm_model, _lambda_version_attribute, _lambda_alias_model, _search_collection_model,
          _log_group_update, _s3_bucket_update, _fn_cidr,
          _aurora_instance_engine_version, _aurora_cluster_model,
          _target_group_attributes, _vpc_endpoint_delete, _route_table_delete, _nested_stack_outputs, _request_validator_model)

@@ -19,6 +19,7 @@ from generator.lint import lint_text
 from generator.spec.models import ServiceSpec
 from generator.synth.pipeline import build_template, render, synthesize
 from tests.conftest import ROOT
+from tests.test_deploy import artifact, aws, creds, specs  # noqa: F401  (moto with the bootstrap parameters)
 from tests.test_new import service_venv  # noqa: F401  (the generated services' dependencies, from the wheelhouse)
 
 SHOP = ROOT / "blueprints" / "fleets" / "shop"
@@ -246,3 +247,17 @@ def test_only_routes_that_change_something_publish_the_containers_events():
     routes = {(r["method"], r["path"]): r for r in scaffold.context(spec, yaml.safe_dump(data), "test")["routes"]}
     assert routes[("POST", "/orders")]["also_events"] == ["OrderPlaced"]
     assert routes[("GET", "/orders")]["also_events"] == [] and routes[("GET", "/orders")]["target"] == "container"
+
+
+def test_a_deployed_stack_publishes_where_its_api_is_in_ssm(aws, specs, artifact):  # noqa: F811 (fixtures of test_deploy)
+    """Deployed (moto): the parameters other services resolve hold the stack's RestApi id and the stage's invoke URL."""
+    import boto3
+
+    from tests.test_deploy import deploy
+
+    assert deploy(specs / "serverless-api.yaml", artifact).exit_code == 0
+    (api,) = [a for a in boto3.client("apigateway").get_rest_apis()["items"] if a["name"] == "payment-svc-dev"]
+    ssm = boto3.client("ssm")
+    assert ssm.get_parameter(Name="/msgen/dev/payment-svc/api-id")["Parameter"]["Value"] == api["id"]
+    url = ssm.get_parameter(Name="/msgen/dev/payment-svc/api-url")["Parameter"]["Value"]
+    assert url.startswith(f"https://{api['id']}.execute-api.us-east-1.") and url.endswith("/api")
