@@ -201,6 +201,15 @@ def test_a_conflicting_edit_gets_markers_exit_1_and_the_rest_is_applied(cli, tmp
     assert "## Keeping up to date (template B)" in (repo / "README.md").read_text(), "the rest is applied"
     assert (repo / B_NEW[0]).is_file()
 
+    commit(repo, "committed with the markers left in")  # a mistake msgen catches
+    check = cli("update", "--check", str(repo))
+    assert check.exit_code == 1 and "Makefile: conflict markers of msgen update are left in it: resolve them" in check.stdout
+    refused = cli("update", str(repo))
+    assert refused.exit_code == 2 and "conflict markers of an earlier update are left in Makefile" in refused.output
+    makefile.write_text(re.sub(r"<<<<<<< your repository\n(.*\n)=======\n.*\n>>>>>>> .*\n", r"\1", text))
+    commit(repo, "resolved")
+    assert cli("update", "--check", str(repo)).exit_code == 0
+
 
 def test_a_new_route_gets_stub_wiring_and_test_and_drift_is_caught_without_update(cli, tmp_path):
     repo = generate(cli, tmp_path)
