@@ -137,7 +137,7 @@ def test_a_bug_is_reported_as_an_internal_error_without_a_traceback(cli, monkeyp
     def boom(*args, **kwargs):
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr(generator.api, "synth_file", boom)
+    monkeypatch.setattr(generator.api, "synth_templates", boom)
     result = cli("synth", "serverless-api")
     assert result.exit_code == 3
     assert "internal error: RuntimeError: simulated bug" in result.stderr and "--debug" in result.stderr
