@@ -207,6 +207,12 @@ def test_a_broken_or_foreign_lock_is_an_input_error(tmp_path):
         lock.write_text(text)
         with pytest.raises(InputError, match=re.escape(expected)):
             api.synth_templates(str(spec), use_cache=False, envs=["prod"])
+    lock.unlink()
+    lock.mkdir()
+    with pytest.raises(InputError, match="cannot read the stack lock"):
+        api.synth_templates(str(spec), use_cache=False, envs=["prod"])
+    result = CliRunner().invoke(main, ["synth", str(spec), "--env", "prod", "-o", str(tmp_path / "t.yaml")])
+    assert result.exit_code == 2 and "Traceback" not in result.output and "stack lock" in result.output
 
 
 def test_below_the_quota_a_service_keeps_one_template_and_no_lock(tmp_path):
