@@ -19,6 +19,7 @@ def render_modules(project: Path, ctx: dict) -> None:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
+        optimized=False,  # compile-time constant folding: no change to the output, ~10% of the compile time
     )
     for workflow in ctx["workflows"]:
         target = project / workflow["definition"]
