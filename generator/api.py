@@ -148,13 +148,23 @@ class Synthesized:
         counts = [sum(t.count("AWS::ApiGateway::Resource\n") + t.count('"AWS::ApiGateway::Resource"') for t in texts.values())
                   for texts in self.templates.values()]
         worst = max(counts, default=0)
-        if worst <= API_RESOURCES_QUOTA:
-            return []
-        return [f"warning: the REST API has {worst} resources (path parts); API Gateway allows {API_RESOURCES_QUOTA} per API by "
-                "default (quota 'Resources per API', adjustable: request an increase in Service Quotas before deploying)"]
+        out = []
+        if worst > API_RESOURCES_QUOTA:
+            out.append(f"warning: the REST API has {worst} resources (path parts); API Gateway allows {API_RESOURCES_QUOTA} per API "
+                       "by default (quota 'Resources per API', adjustable: request an increase in Service Quotas before deploying)")
+        if self.nested:
+            total = max((sum(len(re.findall(r'^    Type: AWS::|^    "Type": "AWS::', t, re.M)) for t in texts.values()) - len(texts) + 1
+                         for texts in self.templates.values()), default=0)
+            if total > NESTED_OPERATION_QUOTA:
+                out.append(f"warning: the service has {total} resources in its stacks; CloudFormation creates, updates or deletes at "
+                           f"most {NESTED_OPERATION_QUOTA} resources of nested stacks in one operation (quota 'Nested stacks'): its first "
+                           "deploy, and a release that updates every function, would pass it. Grow it over several deploys, or split "
+                           "the service (docs/nested-stacks.md)")
+        return out
 
 
 API_RESOURCES_QUOTA = 300
+NESTED_OPERATION_QUOTA = 2500
 
 
 def synth_templates(spec: str, fmt: str = "yaml", use_cache: bool = True, envs: list[str | None] | None = None,

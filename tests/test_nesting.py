@@ -416,3 +416,18 @@ def test_resources_a_newer_msgen_adds_per_function_join_their_functions_stack(sp
         if newer.search(lid):
             assert home == after["units"][newer.sub("Function", lid)], lid
     assert again.templates == result.templates  # the same placement the lock gave them before
+
+
+def test_past_2500_resources_in_its_stacks_synth_warns_naming_the_quota():
+    def template(n: int, stacks: int = 0) -> str:
+        return "Resources:\n" + "".join(f"  R{i}:\n    Type: AWS::SNS::Topic\n" for i in range(n)) + "".join(
+            f"  NestedStack{i + 1}:\n    Type: AWS::CloudFormation::Stack\n" for i in range(stacks))
+
+    def synthesized(second: int) -> api.Synthesized:
+        texts = {"": template(1, 2), ".NestedStack1": template(1300), ".NestedStack2": template(second)}
+        return api.Synthesized({"prod": texts}, Path("x.lock.json"))
+
+    (warning,) = synthesized(1200).warnings()  # 2,501 resources: the nested stack resources themselves are not counted
+    assert "the service has 2501 resources in its stacks" in warning and "at most 2500 resources of nested stacks" in warning
+    assert "quota 'Nested stacks'" in warning
+    assert synthesized(1199).warnings() == []
