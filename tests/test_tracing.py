@@ -87,3 +87,12 @@ def test_an_opentelemetry_repository_passes_its_own_tests(cli, tmp_path):
                             cwd=repo, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PASSED tests/test_tracing.py::test_each_request_is_a_span_of_its_route" in result.stdout, result.stdout
+
+
+def test_tracing_is_not_overridden_per_environment(cli, tmp_path):
+    data = yaml.safe_load(blueprint_text("serverless-api"))
+    data["environments"] = {"dev": {"observability": {"tracing": "opentelemetry"}}, "prod": None}
+    (tmp_path / "service.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    result = cli("validate", str(tmp_path / "service.yaml"))
+    assert result.exit_code == 2, result.output
+    assert "environments.dev.observability.tracing: cannot be overridden per environment" in result.output, result.output

@@ -122,6 +122,9 @@ def _environment_issues(loc: Located) -> list[Issue]:
         fixed = [k for k in override if k in environments.FIXED]
         for key in fixed:
             issues.append(loc.issue((*where, key), f"cannot be overridden per environment: {environments.FIXED[key]}", key=True))
+        if isinstance(override.get("observability"), dict) and "tracing" in override["observability"]:
+            issues.append(loc.issue((*where, "observability", "tracing"), "cannot be overridden per environment: the code, and so "
+                                    "its tracing, is the same in every environment; set observability.tracing at the top level", key=True))
         if fixed:
             continue
         merged = environments.environment_data(loc.data, env)
