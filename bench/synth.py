@@ -26,18 +26,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(cmd: list[str], env: dict[str, str]) -> float:
+def run(cmd: list[str] | Callable[[], list[str]], env: dict[str, str]) -> float:
+    """Wall time of CMD as a fresh process; CMD may be a function giving the command (a new one each run)."""
+    argv = cmd() if callable(cmd) else cmd
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT, env=env)
+    subprocess.run(argv, check=True, capture_output=True, cwd=ROOT, env=env)
     return time.perf_counter() - start
 
 
-def paired(cmds: dict[str, list[str]], runs: int, env: dict[str, str]) -> dict[str, list[float]]:
+def paired(cmds: dict[str, list[str] | Callable[[], list[str]]], runs: int, env: dict[str, str]) -> dict[str, list[float]]:
     """RUNS samples of each command, alternating and rotating the order every round, after one warm-up each."""
     for cmd in cmds.values():
         run(cmd, env)  # warm the OS, .pyc and msgen caches
