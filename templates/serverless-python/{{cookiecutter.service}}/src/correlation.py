@@ -83,11 +83,17 @@ def with_header(response: dict[str, Any], cid: str) -> dict[str, Any]:
 
 
 def http_headers(headers: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Headers for a call to another service, carrying the current id."""
+    """Headers for a call to another service, carrying the current id, and the trace header of the work being done
+    (X-Amzn-Trace-Id: API Gateway continues that trace; botocore adds it to AWS calls by itself, not to these)."""
+    from observability import TRACE_HEADER, current_trace_header, trace_root
+
     cid = current()
     out = {**(headers or {}), HEADER: cid}
     if _UUID.match(cid):
         out[GATEWAY_REQUEST_ID_HEADER] = cid
+    trace = current_trace_header()
+    if trace_root(trace):
+        out[TRACE_HEADER] = trace
     return out
 
 

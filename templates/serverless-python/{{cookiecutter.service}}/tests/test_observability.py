@@ -48,6 +48,14 @@ def test_every_line_carries_the_trace_id_lambda_sets_for_the_invocation(monkeypa
     ], "each line has the trace id of its own invocation"
 
 
+def test_calls_to_other_services_carry_the_trace_header(monkeypatch):
+    header = f"Root={TRACE_ID};Parent=53995c3f42cd8ad8;Sampled=1"
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", header)
+    assert correlation.http_headers()["X-Amzn-Trace-Id"] == header
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=not-a-trace-id")
+    assert "X-Amzn-Trace-Id" not in correlation.http_headers()
+
+
 def test_without_a_trace_there_is_no_trace_id(monkeypatch, log_lines):
     monkeypatch.delenv("_X_AMZN_TRACE_ID", raising=False)
     observability.adopt_trace_header(None)
