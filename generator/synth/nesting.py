@@ -65,11 +65,6 @@ _TOKEN = re.compile(r"\$\{([^}]*)\}")
 _FUNCTION = "Function"
 
 
-def over_quota(data: dict[str, Any], size: int) -> bool:
-    """Whether a single template of this size passes a per-template quota."""
-    return size > MAX_BYTES or any(len(data.get(k) or {}) > v for k, v in HARD.items())
-
-
 # --- references ------------------------------------------------------------------------------------------------------
 
 def _sub_names(text: str, local: set[str] | frozenset[str] = frozenset()) -> list[tuple[str, str]]:
