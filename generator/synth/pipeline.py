@@ -129,7 +129,48 @@ def _clip_bytes(text: str, limit: int) -> str:
 
 
 class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
-    pass
+    def represent(self, data: Any) -> None:
+        """SafeRepresenter's nodes (with _str_presenter's), made in one walk: a template holds dicts, lists, strings,
+        integers, floats, booleans and null, each dict and list once, and PyYAML's representer dispatches on every value
+        and tracks each dict and list for anchors (~20% of the YAML time of a template). Anything else, or a dict or list
+        met twice (PyYAML would write an anchor), or other dump options, go PyYAML's way. tests/test_golden.py holds the bytes."""
+        if self.default_flow_style is not False or self.default_style is not None or self.sort_keys:
+            return super().represent(data)
+        try:
+            node = _node(data, set(), self)
+        except _Unusual:
+            return super().represent(data)
+        self.serialize(node)
+
+
+class _Unusual(Exception):
+    """A value _node leaves to PyYAML's representer."""
+
+
+_STR, _INT, _BOOL, _NULL = "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"
+_MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+
+
+def _node(data: Any, seen: set[int], dumper: _Dumper) -> yaml.Node:
+    kind = type(data)
+    if kind is str:
+        return yaml.ScalarNode(_STR, data, style="|" if "\n" in data else None)
+    if kind is dict or kind is list:
+        if id(data) in seen:
+            raise _Unusual
+        seen.add(id(data))
+        if kind is dict:
+            return yaml.MappingNode(_MAP, [(_node(k, seen, dumper), _node(v, seen, dumper)) for k, v in data.items()], flow_style=False)
+        return yaml.SequenceNode(_SEQ, [_node(v, seen, dumper) for v in data], flow_style=False)
+    if kind is bool:
+        return yaml.ScalarNode(_BOOL, "true" if data else "false")
+    if kind is int:
+        return yaml.ScalarNode(_INT, str(data))
+    if data is None:
+        return yaml.ScalarNode(_NULL, "null")
+    if kind is float:
+        return dumper.represent_float(data)
+    raise _Unusual
 
 
 def _str_presenter(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
