@@ -133,3 +133,13 @@ def test_an_event_listed_twice_is_refused(tmp_path):
     path.write_text(SPEC.replace("emits: [OrderPlaced, OrderCancelled]", "emits: [OrderPlaced, OrderPlaced]"))
     with pytest.raises(SpecError, match="an event is listed twice"):
         load_spec(path)
+
+
+def test_a_queue_may_be_called_events_unless_the_spec_emits():
+    data = copy.deepcopy(BASE)
+    data["messaging"] = {"queues": [{"name": "events"}]}
+    data["api"]["routes"][0]["uses"] = ["orders:read", "events:send"]
+    data["emits"] = []
+    assert checks.check(data) == []
+    data["emits"] = ["ThingDone"]
+    assert any("'events' is reserved" in message for _, message in checks.check(data))
