@@ -160,9 +160,12 @@ def read_answers(repo: Path) -> dict:
 
 
 def _version_key(v: str) -> tuple:
+    """Release order of PEP 440-style versions: numbers numerically, a pre-release (1.0.0rc1) before its release."""
     parts = []
     for piece in str(v).replace("-", ".").split("."):
-        parts.append((0, int(piece), "") if piece.isdigit() else (1, 0, piece))
+        digits = len(piece) - len(piece.lstrip("0123456789"))
+        number, suffix = int(piece[:digits] or 0), piece[digits:]
+        parts.append((number, 0 if suffix else 1, suffix))
     return tuple(parts)
 
 
