@@ -165,7 +165,7 @@ def test_the_shops_services_are_lint_clean(name):
 
 @pytest.mark.parametrize("name", ["ui-svc", "catalog-svc", "checkout-svc", "payment-svc", "shipping-svc"])
 def test_the_openapi_document_is_valid_deterministic_and_lists_every_route(name):
-    validator = pytest.importorskip("openapi_spec_validator")
+    import openapi_spec_validator as validator
     spec = load_spec(SHOP / f"{name}.yaml").spec
     text = openapi.render(spec)
     document = yaml.safe_load(text)
@@ -181,7 +181,7 @@ def test_the_openapi_document_is_valid_deterministic_and_lists_every_route(name)
 
 
 def test_openapi_covers_any_greedy_paths_cognito_and_open_routes():
-    validator = pytest.importorskip("openapi_spec_validator")
+    import openapi_spec_validator as validator
     data = {"service": "mixed-svc", "team": "t", "api": {
         "auth": "cognito", "cognito_user_pool_arn": "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_abc",
         "routes": [{"method": "ANY", "path": "/files/{proxy+}", "handler": "files.any"},
