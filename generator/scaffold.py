@@ -586,7 +586,7 @@ def _post_gen_module(template_dir: Path):
 def _record_for_update(out: Path, template_dir: Path) -> None:
     """What `msgen update` needs: the template's hash in .msgen/answers.yml, and what was rendered (the next update's
     merge base) in .msgen/pristine.tar.gz (generator.update)."""
-    from generator.update import ANSWERS, PRISTINE, pristine_archive, read_dir, stamp_answers, template_version
+    from generator.pristine import ANSWERS, PRISTINE, pristine_archive, read_dir, stamp_answers, template_version
 
     answers = out / ANSWERS
     answers.write_text(stamp_answers(answers.read_text(encoding="utf-8"), template_sha256=template_version(template_dir)), encoding="utf-8")
