@@ -698,7 +698,9 @@ EVERY_KIND = {
     },
     "messaging": {
         "queues": [{"name": "jobs", "visibility_timeout_s": 120,
-                    "consumer": {"handler": "jobs.run", "uses": ["changes:publish", "archive:write", "flow:start", "activity:write"]}}],
+                    "consumer": {"handler": "jobs.run", "uses": ["changes:publish", "archive:write", "flow:start", "activity:write"]}},
+                   # keeps only the message's id: a message that is not JSON must still fail (and be retried)
+                   {"name": "receipts", "consumer": {"handler": "receipts.keep", "uses": ["reports:write"]}}],
         "topics": [{"name": "changes", "handler": {"handler": "audit.record", "uses": ["reports:write"]}}],
         "events": [{"name": "partner-updates", "pattern": {"source": ["partner.feed"]}, "targets": ["jobs"],
                     "handler": {"handler": "partners.sync", "uses": ["ledgers:read", "catalog:read"]}}],
