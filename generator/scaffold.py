@@ -629,11 +629,14 @@ def render(spec: ServiceSpec, spec_text: str, source: str, destination: Path, fo
         # Jinja's optimizer folds constants at compile time, which changes no output; compiling the templates is most of
         # msgen new's time, the optimizer ~10% of it. Plain cookiecutter (the template's own cookiecutter.json) keeps it.
         context_in["cookiecutter"]["_jinja2_env_vars"] = {"optimized": False}
+        hook = _post_gen_module(template_dir)
+        # Files the hook deletes (a worker without queues, the container's files without containers, ...): copied, not rendered.
+        context_in["cookiecutter"]["_copy_without_render"] = [*context_in["cookiecutter"]["_copy_without_render"], *hook.unused_files(ctx)]
         try:
             rendered = {"cookiecutter": prompt_for_config(context_in, no_input=True)}
             rendered["cookiecutter"]["_template"] = str(template_dir)
             out = Path(generate_files(repo_dir=str(template_dir), context=rendered, output_dir=str(work / "out"), accept_hooks=False))
-            _post_gen_module(template_dir).render_modules(out, ctx)
+            hook.render_modules(out, ctx)
         except (CookiecutterException, jinja2.TemplateError) as exc:
             # cookiecutter's messages end with the whole context; the first part says what failed.
             raise RenderError(f"rendering template '{TEMPLATE}' failed: {str(exc).split(' Context: ')[0]}") from None

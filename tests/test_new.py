@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -278,11 +279,18 @@ def test_a_failure_while_rendering_leaves_nothing_behind(cli, tmp_path, monkeypa
     """The failure comes after cookiecutter has written the tree: the half-made repository must go."""
     import generator.scaffold as scaffold
 
-    def broken(*args, **kwargs):
-        assert any((tmp_path / p.name / "out").exists() for p in tmp_path.iterdir()), "files were rendered before this step"
-        raise scaffold.RenderError("simulated failure half way")
+    real_hook = scaffold._post_gen_module
 
-    monkeypatch.setattr(scaffold, "_post_gen_module", broken)
+    def broken_hook(template_dir):
+        hook = real_hook(template_dir)  # its list of unused files is read before rendering; the failure comes after
+
+        def render_modules(out, ctx):
+            assert any((tmp_path / p.name / "out").exists() for p in tmp_path.iterdir()), "files were rendered before this step"
+            raise scaffold.RenderError("simulated failure half way")
+
+        return SimpleNamespace(unused_files=hook.unused_files, render_modules=render_modules)
+
+    monkeypatch.setattr(scaffold, "_post_gen_module", broken_hook)
     result = generate(cli, tmp_path, "demo-svc")
     assert result.exit_code == 2 and "simulated failure" in result.stderr
     assert list(tmp_path.iterdir()) == []
