@@ -7,19 +7,11 @@ import json
 import os
 import shlex
 import sys
-import types
 from pathlib import Path
 
 # pydantic scans every installed package's entry points for plugins at import (~10 ms);
 # msgen uses none, and start-up time is what a CLI user feels.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-if os.environ["PYDANTIC_DISABLE_PLUGINS"] in ("__all__", "1", "true") and "pydantic.plugin._loader" not in sys.modules:
-    # Even then, pydantic's plugin loader imports importlib.metadata (email, zipfile, csv: ~3% of a cold synth) when the
-    # first model is built, to answer "no plugins". This stands in for it with that answer (pydantic takes only get_plugins
-    # from it; tests/unit/test_startup.py checks that).
-    _no_plugins = types.ModuleType("pydantic.plugin._loader", "msgen: no pydantic plugins (PYDANTIC_DISABLE_PLUGINS)")
-    _no_plugins.get_plugins = lambda: ()  # type: ignore[attr-defined]
-    sys.modules["pydantic.plugin._loader"] = _no_plugins
 
 import click
 
