@@ -107,6 +107,18 @@ def _key_rank(key: str) -> int:
     return RESOURCE_KEY_ORDER.index(key) if key in RESOURCE_KEY_ORDER else 99
 
 
+def alarm_topic(b: Any, lid: str, display_name: str, description: str, alarm_prefix: str) -> sns.Topic:
+    """An alarm topic encrypted with the stack's key that only this stack's alarms (named ALARM_PREFIX...) may publish to,
+    over TLS; B is a stack builder with ``add``, ``arn`` and ``key`` (this module's and generator.fleet.stack's)."""
+    topic = b.add(sns.Topic(lid, DisplayName=display_name, KmsMasterKeyId=GetAtt(b.key, "Arn")), description)
+    b.add(sns.TopicPolicy(f"{lid}Policy", Topics=[Ref(topic)], PolicyDocument=document(
+        statement(["sns:Publish"], Ref(topic), sid="CloudWatchAlarmsPublish", Principal={"Service": "cloudwatch.amazonaws.com"},
+                  Condition={"ArnLike": {"aws:SourceArn": b.arn("cloudwatch", f"alarm:{alarm_prefix}*")}}),
+        deny_insecure_transport([Ref(topic)], "sns:Publish"))),
+        "Only this stack's alarms may publish, and only over TLS")
+    return topic
+
+
 class _Builder:
     def __init__(self, env: str, github_repo: str | None):
         self.env, self.repo = env, github_repo
@@ -252,14 +264,8 @@ class _Builder:
                  "Sets the account's API Gateway logging role (one per account and Region), so service stacks need not")
 
     def alarm_topic(self) -> sns.Topic:
-        topic = self.add(sns.Topic("AccountAlarmTopic", DisplayName=f"msgen account alarms ({self.env})",
-                                   KmsMasterKeyId=GetAtt(self.key, "Arn")),
-                         "Every account-level alarm notifies this topic (ALARM and OK)")
-        self.add(sns.TopicPolicy("AccountAlarmTopicPolicy", Topics=[Ref(topic)], PolicyDocument=document(
-            statement(["sns:Publish"], Ref(topic), sid="CloudWatchAlarmsPublish", Principal={"Service": "cloudwatch.amazonaws.com"},
-                      Condition={"ArnLike": {"aws:SourceArn": self.arn("cloudwatch", f"alarm:msgen-account-{self.env}-*")}}),
-            deny_insecure_transport([Ref(topic)], "sns:Publish"))),
-            "Only this stack's alarms may publish, and only over TLS")
+        topic = alarm_topic(self, "AccountAlarmTopic", f"msgen account alarms ({self.env})",
+                            "Every account-level alarm notifies this topic (ALARM and OK)", f"msgen-account-{self.env}-")
         sub = sns.SubscriptionResource("AccountAlarmEmailSubscription", Condition="HasAlarmEmail", TopicArn=Ref(topic),
                                        Protocol="email", Endpoint=Ref(self.email))
         self.add(sub, "E-mail subscription to the account alarms (parameter AlarmEmail)")

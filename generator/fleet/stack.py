@@ -46,6 +46,7 @@ from troposphere import (
 )
 
 from generator import __version__
+from generator.bootstrap import alarm_topic
 from generator.synth.context import sub_literal, tag_value
 from generator.synth.layers.api import STAGE
 from generator.synth.layers.security import ROOT_ACTIONS, SERVICE_ACTIONS
@@ -345,14 +346,8 @@ class _Builder:
                      "(a dynamic reference; spelled out here only in prose, as CloudFormation would resolve it in the template)")
 
     def alarm_topic(self) -> sns.Topic:
-        topic = self.add(sns.Topic("FleetAlarmTopic", DisplayName=f"msgen fleet {self.name} alarms ({self.env})",
-                                   KmsMasterKeyId=GetAtt(self.key, "Arn")),
-                         "The fleet health alarm notifies this topic (ALARM and OK)")
-        self.add(sns.TopicPolicy("FleetAlarmTopicPolicy", Topics=[Ref(topic)], PolicyDocument=document(
-            statement(["sns:Publish"], Ref(topic), sid="CloudWatchAlarmsPublish", Principal={"Service": "cloudwatch.amazonaws.com"},
-                      Condition={"ArnLike": {"aws:SourceArn": self.arn("cloudwatch", f"alarm:msgen-{self.name}-{self.env}-fleet-*")}}),
-            deny_insecure_transport([Ref(topic)], "sns:Publish"))),
-            "Only this stack's alarms may publish, and only over TLS")
+        topic = alarm_topic(self, "FleetAlarmTopic", f"msgen fleet {self.name} alarms ({self.env})",
+                            "The fleet health alarm notifies this topic (ALARM and OK)", f"msgen-{self.name}-{self.env}-fleet-")
         email = self.fleet.settings.alarm_email
         if email:
             self.add(sns.SubscriptionResource("FleetAlarmEmailSubscription", TopicArn=Ref(topic), Protocol="email", Endpoint=email),
