@@ -379,6 +379,7 @@ def test_new_makes_every_repository_and_the_fleet_repository(cli, tmp_path):
     assert "  - ../ui-svc/service.yaml\n" in text and text.startswith("# yaml-language-server: $schema=.msgen/fleet.schema.json\n")
     assert (src / "ui-svc" / "catalog-info.yaml").is_file()
     assert (fleet_repo / "graph.mmd").read_text() == cli("fleet", "graph", "shop").stdout
+    assert "shipping. Owner: shop-platform.\n" in (fleet_repo / "README.md").read_text()  # the description is a sentence of its own
     assert cli("fleet", "validate", str(fleet_repo)).exit_code == 0
     again = cli("fleet", "new", "shop", "-o", str(src))
     assert again.exit_code == 2 and "use --force" in again.output

@@ -438,7 +438,7 @@ def _fleet_readme(loaded: LoadedFleet, graph: str) -> str:
     first = f.environments[0]
     return f"""# {f.name} fleet
 
-{f.description or f'The {f.name} fleet of msgen services.'} Owner: {f.owner}.
+{(f.description or f'The {f.name} fleet of msgen services').rstrip('.')}. Owner: {f.owner}.
 
 Services (each in its own repository, side by side with this one):
 
