@@ -67,6 +67,7 @@ def main(ctx: click.Context, debug: bool) -> None:
     \b
     Examples:
       msgen blueprints                                  # ready-made specs
+      msgen new payment-svc --spec service.yaml         # a repository that passes its own tests
       msgen validate service.yaml
       msgen synth service.yaml -o infra/                # infra/<env>/template.yaml
       msgen synth serverless-api                        # a blueprint, by name
@@ -74,6 +75,8 @@ def main(ctx: click.Context, debug: bool) -> None:
       msgen explain service.yaml                        # resources, grants, alarms, idle cost
       msgen diff service.yaml --env prod --against infra/prod/template.yaml   # data loss?
       msgen bootstrap --env dev --github-repo acme/payment-svc -o bootstrap-dev.yaml   # account-level stack
+      msgen update --check                              # in a generated repository: behind msgen?
+      msgen fleet validate shop                         # several services: calls, events, one view
     """
     ctx.ensure_object(dict)["debug"] = debug
     if ctx.invoked_subcommand in BRIEF_COMMANDS and gc.isenabled():
