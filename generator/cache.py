@@ -14,8 +14,9 @@ import importlib.util
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
+
+from generator.files import replace_atomically
 
 MAX_ENTRIES = 256
 _PACKAGE = Path(__file__).resolve().parent
@@ -71,10 +72,7 @@ def put(k: str, text: str, deps: dict[str, str] | None = None) -> None:
     directory = cache_dir()
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(json.dumps(deps or {}, sort_keys=True) + "\n" + text)
-        os.replace(tmp, directory / f"{k}.tpl")
+        replace_atomically(directory / f"{k}.tpl", json.dumps(deps or {}, sort_keys=True) + "\n" + text, mode=None)
         entries = sorted(directory.glob("*.tpl"), key=lambda p: p.stat().st_mtime_ns)
         for old in entries[:-MAX_ENTRIES]:
             old.unlink(missing_ok=True)

@@ -18,11 +18,11 @@ import importlib.util
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from generator.errors import InputError
+from generator.files import replace_atomically
 
 RULES_DIR = str(Path(__file__).resolve().parent / "lint_rules")
 DEFAULT_REGIONS = ("us-east-1",)
@@ -279,10 +279,7 @@ def _write(path: Path, text: str) -> None:
     """Best effort, atomically: a cache that cannot be written is simply not used."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        replace_atomically(path, text, mode=None)
     except OSError:
         pass
 

@@ -25,13 +25,12 @@ order msgen created them (a new unit goes into the last one while it has room, t
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator.errors import InputError
+from generator.files import replace_atomically
 
 FORMAT = 1
 PARENT = "parent"
@@ -118,14 +117,6 @@ def read(path: Path, service: str) -> StackLock | None:
 def write(path: Path, text: str) -> None:
     """Write the lock atomically (a reader never sees half of it)."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        replace_atomically(path, text)
     except OSError as exc:
-        raise InputError(f"{path}: cannot write the stack lock: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise InputError(f"{path}: cannot write the stack lock: {exc.strerror or exc}") from None
