@@ -45,7 +45,7 @@ from troposphere import (
 from generator import __version__
 from generator.errors import InputError
 from generator.synth.layers.security import ROOT_ACTIONS
-from generator.synth.pipeline import RESOURCE_KEY_ORDER, TOP_LEVEL_ORDER, render
+from generator.synth.pipeline import render, template_data
 from generator.synth.policy import api_gateway_push_logs, assume_role, deny_insecure_transport, document, statement
 
 SOURCE = "bootstrap"
@@ -93,18 +93,11 @@ def build(env: str, github_repo: str | None = None) -> dict[str, Any]:
     check_inputs(env, github_repo)
     b = _Builder(env, github_repo)
     b.build()
-    raw = b.t.to_dict()
-    data = {k: raw[k] for k in TOP_LEVEL_ORDER if k in raw}
-    data["Resources"] = {lid: {k: res[k] for k in sorted(res, key=_key_rank)} for lid, res in data["Resources"].items()}
-    return data
+    return template_data(b.t)
 
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _key_rank(key: str) -> int:
-    return RESOURCE_KEY_ORDER.index(key) if key in RESOURCE_KEY_ORDER else 99
 
 
 def alarm_topic(b: Any, lid: str, display_name: str, description: str, alarm_prefix: str) -> sns.Topic:

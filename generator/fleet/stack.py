@@ -50,7 +50,7 @@ from generator.bootstrap import alarm_topic
 from generator.synth.context import sub_literal, tag_value
 from generator.synth.layers.api import STAGE
 from generator.synth.layers.security import ROOT_ACTIONS, SERVICE_ACTIONS
-from generator.synth.pipeline import RESOURCE_KEY_ORDER, TOP_LEVEL_ORDER
+from generator.synth.pipeline import template_data
 from generator.synth.policy import deny_insecure_transport, document, statement
 
 SOURCE = "fleet"
@@ -148,10 +148,7 @@ def build_fleet_template(loaded_fleet: Any, env: str) -> dict[str, Any]:
         raise InputError(f"--env {env!r}: fleet {fleet.name} has environments {', '.join(fleet.environments)}")
     b = _Builder(fleet, services, env)
     b.build()
-    raw = b.t.to_dict()
-    data = {k: raw[k] for k in TOP_LEVEL_ORDER if k in raw}
-    data["Resources"] = {lid: {k: res[k] for k in sorted(res, key=_key_rank)} for lid, res in data["Resources"].items()}
-    return data
+    return template_data(b.t)
 
 
 def fleet_template(loaded_fleet: Any, env: str, fmt: str = "yaml") -> str:
@@ -159,10 +156,6 @@ def fleet_template(loaded_fleet: Any, env: str, fmt: str = "yaml") -> str:
     from generator.synth.pipeline import render
 
     return render(build_fleet_template(loaded_fleet, env), fmt)
-
-
-def _key_rank(key: str) -> int:
-    return RESOURCE_KEY_ORDER.index(key) if key in RESOURCE_KEY_ORDER else 99
 
 
 def _fit(name: str, limit: int) -> str:

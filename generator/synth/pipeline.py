@@ -56,9 +56,7 @@ def build_template(spec: ServiceSpec, check: bool = True) -> dict[str, Any]:
     except ValueError as exc:  # troposphere refuses values it cannot represent
         raise SynthError(f"{spec.service}: cannot build the template: {exc}") from None
     ctx.template.set_version("2010-09-09")
-    raw = ctx.template.to_dict()
-    data = {k: raw[k] for k in TOP_LEVEL_ORDER if k in raw}
-    data["Resources"] = {lid: _ordered(res) for lid, res in data["Resources"].items()}
+    data = template_data(ctx.template)
     if check:
         try:
             _check_quotas(spec, data)
@@ -121,6 +119,15 @@ RESOURCE_KEY_ORDER = ("Type", "Condition", "DependsOn", "DeletionPolicy", "Updat
 def _ordered(resource: dict[str, Any]) -> dict[str, Any]:
     """Type first, Properties last: the order a reviewer reads a resource in."""
     return {k: resource[k] for k in sorted(resource, key=lambda k: RESOURCE_KEY_ORDER.index(k) if k in RESOURCE_KEY_ORDER else 99)}
+
+
+def template_data(template: Any) -> dict[str, Any]:
+    """A troposphere Template as plain data in the order msgen writes every template (service, bootstrap and fleet stacks):
+    the top-level sections in CloudFormation's documented order, each resource's keys as _ordered puts them."""
+    raw = template.to_dict()
+    data = {k: raw[k] for k in TOP_LEVEL_ORDER if k in raw}
+    data["Resources"] = {lid: _ordered(res) for lid, res in data["Resources"].items()}
+    return data
 
 
 def _clip_bytes(text: str, limit: int) -> str:
