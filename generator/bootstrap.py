@@ -100,9 +100,9 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def alarm_topic(b: Any, lid: str, display_name: str, description: str, alarm_prefix: str) -> sns.Topic:
-    """An alarm topic encrypted with the stack's key that only this stack's alarms (named ALARM_PREFIX...) may publish to,
-    over TLS; B is a stack builder with ``add``, ``arn`` and ``key`` (this module's and generator.fleet.stack's)."""
+def alarm_topic(b: StackBuilder, lid: str, display_name: str, description: str, alarm_prefix: str) -> sns.Topic:
+    """An alarm topic encrypted with the stack's key (``b.key``) that only this stack's alarms (named ALARM_PREFIX...) may
+    publish to, over TLS."""
     topic = b.add(sns.Topic(lid, DisplayName=display_name, KmsMasterKeyId=GetAtt(b.key, "Arn")), description)
     b.add(sns.TopicPolicy(f"{lid}Policy", Topics=[Ref(topic)], PolicyDocument=document(
         statement(["sns:Publish"], Ref(topic), sid="CloudWatchAlarmsPublish", Principal={"Service": "cloudwatch.amazonaws.com"},
@@ -112,33 +112,42 @@ def alarm_topic(b: Any, lid: str, display_name: str, description: str, alarm_pre
     return topic
 
 
-class _Builder:
-    def __init__(self, env: str, github_repo: str | None):
-        self.env, self.repo = env, github_repo
+class StackBuilder:
+    """A stack outside any service (this account stack, generator.fleet.stack's fleet stack): every resource gets msgen's
+    source metadata and the stack's tags, and what holds data can be retained."""
+
+    def __init__(self, source: str, tags: dict[str, str], description: str):
+        self.source, self.tags = source, tags
         self.t = Template()
         self.t.set_version("2010-09-09")
-        what = f"; deploy role for GitHub repository {github_repo}, environment {env}" if github_repo else ""
-        self.t.set_description(f"msgen {__version__}: account-level stack for environment {env} (msgen bootstrap): artifact bucket, "
-                               f"API Gateway logging role, account alarms{what}")
+        self.t.set_description(description)
 
-    # --- helpers ---------------------------------------------------------------------------------------------
-    def add(self, resource: AWSObject, description: str, skips: tuple[str, ...] = (), retain: bool = False) -> AWSObject:
-        metadata: dict[str, Any] = {"msgen": {"description": description, "source": SOURCE}}
+    def add(self, resource: AWSObject, description: str, skips: dict[str, str] | None = None, retain: bool = False) -> AWSObject:
+        """Add RESOURCE; SKIPS maps checkov check ids to why they do not apply to it."""
+        metadata: dict[str, Any] = {"msgen": {"description": description, "source": self.source}}
         if skips:
-            metadata["checkov"] = {"skip": [{"id": k, "comment": SKIP_REASONS[k]} for k in skips]}
+            metadata["checkov"] = {"skip": [{"id": k, "comment": reason} for k, reason in skips.items()]}
         resource.Metadata = metadata
         if retain:
             resource.DeletionPolicy = "Retain"
             resource.UpdateReplacePolicy = "Retain"
         if "Tags" in resource.props and "Tags" not in resource.properties:
-            tags = {"environment": self.env, "managed-by": "msgen", "msgen-stack": "bootstrap"}
-            resource.Tags = tags if resource.props["Tags"][0] is dict else Tags(tags)
+            resource.Tags = dict(self.tags) if resource.props["Tags"][0] is dict else Tags(self.tags)
         return self.t.add_resource(resource)
 
     def arn(self, service: str, rest: str, region: bool = True, account: bool = True) -> Sub:
         r = "${AWS::Region}" if region else ""
         a = "${AWS::AccountId}" if account else ""
         return Sub(f"arn:${{AWS::Partition}}:{service}:{r}:{a}:{rest}")
+
+
+class _Builder(StackBuilder):
+    def __init__(self, env: str, github_repo: str | None):
+        self.env, self.repo = env, github_repo
+        what = f"; deploy role for GitHub repository {github_repo}, environment {env}" if github_repo else ""
+        super().__init__(SOURCE, {"environment": env, "managed-by": "msgen", "msgen-stack": "bootstrap"},
+                         f"msgen {__version__}: account-level stack for environment {env} (msgen bootstrap): artifact bucket, "
+                         f"API Gateway logging role, account alarms{what}")
 
     # --- the stack -----------------------------------------------------------------------------------------------
     def build(self) -> None:
@@ -209,7 +218,7 @@ class _Builder:
                     AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=7))]),
             ),
             "Access logs of the artifact bucket (SSE-S3: S3 server access logging cannot write SSE-KMS), kept a year",
-            skips=("CKV_AWS_18",), retain=True)
+            skips={"CKV_AWS_18": SKIP_REASONS["CKV_AWS_18"]}, retain=True)
         bucket = self.add(
             s3.Bucket(
                 "ArtifactBucket",

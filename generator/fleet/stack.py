@@ -27,15 +27,12 @@ import json
 from typing import Any
 
 from troposphere import (
-    AWSObject,
     Equals,
     GetAtt,
     Output,
     Parameter,
     Ref,
     Sub,
-    Tags,
-    Template,
     cloudwatch,
     events,
     kms,
@@ -46,7 +43,7 @@ from troposphere import (
 )
 
 from generator import __version__
-from generator.bootstrap import alarm_topic
+from generator.bootstrap import StackBuilder, alarm_topic
 from generator.synth.context import sub_literal, tag_value
 from generator.synth.layers.api import STAGE
 from generator.synth.layers.security import ROOT_ACTIONS, SERVICE_ACTIONS
@@ -166,33 +163,17 @@ def _fit(name: str, limit: int) -> str:
     return f"{name[: limit - 9]}-{digest}"
 
 
-class _Builder:
+class _Builder(StackBuilder):
     def __init__(self, fleet: Any, services: dict[str, Any], env: str):
         self.fleet, self.env = fleet, env
         self.name = fleet.name
         # Each service as deployed to this environment (its overrides merged in): alarms may be off in one environment.
         self.services = {n: (s.for_environment(env) if env in s.environment_names else s) for n, s in services.items()}
         self.bus = bus_name(self.name, env)
-        self.t = Template()
-        self.t.set_version("2010-09-09")
-        self.t.set_description(
-            _fit(f"msgen {__version__}: fleet stack of {self.name} ({env}), owned by {fleet.owner}: event bus {self.bus}, "
-                 f"dashboard, correlation-id query and health alarm over {len(services)} service(s)", 1024))
-
-    # --- helpers ---------------------------------------------------------------------------------------------
-    def add(self, resource: AWSObject, description: str, retain: bool = False) -> AWSObject:
-        resource.Metadata = {"msgen": {"description": description, "source": SOURCE}}
-        if retain:
-            resource.DeletionPolicy = "Retain"
-            resource.UpdateReplacePolicy = "Retain"
-        if "Tags" in resource.props and "Tags" not in resource.properties:
-            tags = {"fleet": self.name, "team": tag_value(self.fleet.owner), "environment": self.env, "managed-by": "msgen",
-                    "msgen-stack": "fleet"}
-            resource.Tags = tags if resource.props["Tags"][0] is dict else Tags(tags)
-        return self.t.add_resource(resource)
-
-    def arn(self, service: str, rest: str) -> Sub:
-        return Sub(f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{rest}")
+        tags = {"fleet": self.name, "team": tag_value(fleet.owner), "environment": env, "managed-by": "msgen", "msgen-stack": "fleet"}
+        super().__init__(SOURCE, tags, _fit(f"msgen {__version__}: fleet stack of {self.name} ({env}), owned by {fleet.owner}: "
+                                            f"event bus {self.bus}, dashboard, correlation-id query and health alarm over "
+                                            f"{len(services)} service(s)", 1024))
 
     @property
     def bus_arn(self) -> Sub:
