@@ -23,12 +23,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from lint import run  # noqa: E402  (one way to time a lint command, shared with bench/lint.py)
+from lint import one_by_one, run  # noqa: E402  (one way to time a lint command, shared with bench/lint.py)
 
 
 def main() -> int:
@@ -51,12 +50,7 @@ def main() -> int:
             took: dict[str, float] = {}
             for leg in (["a", "b"] if i % 2 == 0 else ["b", "a"]):
                 if leg == "a":
-                    outputs = []
-                    start = time.perf_counter()
-                    for f in files:
-                        outputs.append(run([*msgen, "lint", f, "--no-cache"], env)[1])
-                    took["a"] = time.perf_counter() - start
-                    separate = "".join(outputs)
+                    took["a"], separate = one_by_one(msgen, files, env)
                 else:
                     took["b"], together = run(fleet_call, env)
             if i == 0 and len(separate.splitlines()) != len(together.splitlines()):
