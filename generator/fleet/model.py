@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from generator.spec.models import LOG_RETENTION_DAYS, SERVICE_NAME_RE, EnvName, FreeText
+from generator.spec.models import LOG_RETENTION_DAYS, SERVICE_NAME_RE, EnvName, FreeText, LogRetentionDays
 
 FLEET_NAME_RE = SERVICE_NAME_RE  # the fleet's name goes into stack, bus and alarm names like a service's
 SPEC_PATH_RE = r"^[^\x00]+\.(yaml|yml)$"
@@ -31,17 +31,10 @@ class Settings(Model):
     """Fleet-wide settings of the fleet stack."""
 
     event_bus: EventBus = Field(default_factory=EventBus, description="The shared event bus of the fleet")
-    log_retention_days: int = Field(30, description="Retention of the fleet stack's own log groups; one of CloudWatch's allowed values",
-                                    json_schema_extra={"enum": list(LOG_RETENTION_DAYS)})
+    log_retention_days: LogRetentionDays = Field(30, description="Retention of the fleet stack's own log groups; one of CloudWatch's allowed values",
+                                                 json_schema_extra={"enum": list(LOG_RETENTION_DAYS)})
     alarm_email: Annotated[str, StringConstraints(pattern=EMAIL_RE, max_length=254)] | None = Field(
         None, description="Subscribe this address to the fleet's alarm topic (AWS sends a confirmation e-mail)")
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention(cls, v: int) -> int:
-        if v not in LOG_RETENTION_DAYS:
-            raise ValueError(f"{v} is not a retention CloudWatch Logs allows; use one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
-        return v
 
 
 class Fleet(Model):

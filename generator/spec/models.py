@@ -9,7 +9,7 @@ fields are invalid, and every problem is reported in one run.
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator, model_validator
 from pydantic.json_schema import JsonDict
 
 from generator.kinds import ALL_VERBS, DETAILS, uses_help
@@ -39,6 +39,16 @@ SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "PRIVATE_KEY", "API_KEY", "ACCESS
 
 # CloudFormation's allowed AWS::Logs::LogGroup RetentionInDays values.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+
+
+def _allowed_retention(v: int) -> int:
+    if v not in LOG_RETENTION_DAYS:
+        raise ValueError(f"{v} is not a retention CloudWatch Logs allows; use one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+    return v
+
+
+# Days a log group keeps its events (the service's and the fleet stack's); each field also states the enum in its schema.
+LogRetentionDays = Annotated[int, AfterValidator(_allowed_retention)]
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"]
 
@@ -498,8 +508,8 @@ class Lifecycle(Model):
 
 
 class Observability(Model):
-    log_retention_days: int = Field(30, description="Retention of every log group; one of CloudWatch's allowed values",
-                                    json_schema_extra={"enum": list(LOG_RETENTION_DAYS)})
+    log_retention_days: LogRetentionDays = Field(30, description="Retention of every log group; one of CloudWatch's allowed values",
+                                                 json_schema_extra={"enum": list(LOG_RETENTION_DAYS)})
     correlation_header: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,63}$")] = Field(
         "X-Correlation-Id", description="HTTP header that carries the correlation id between services",
         json_schema_extra={"not": {"pattern": "^" + ascii_case_insensitive("x-amz") + "[Nn]?-"}},
@@ -513,13 +523,6 @@ class Observability(Model):
         "repository adds the OpenTelemetry API and SDK and src/tracing.py; costs cold start, see docs/standards.md). "
         "The code is the same in every environment: set it at the top level",
     )
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention(cls, v: int) -> int:
-        if v not in LOG_RETENTION_DAYS:
-            raise ValueError(f"{v} is not a retention CloudWatch Logs allows; use one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
-        return v
 
     @field_validator("correlation_header")
     @classmethod
