@@ -211,6 +211,7 @@ def test_the_fleet_helpers_are_rendered_only_where_the_spec_uses_them(cli, tmp_p
 
     repo = generate(cli, tmp_path, name)
     assert (repo / "src" / "calls.py").exists() == (repo / "tests" / "test_calls.py").exists() == calls
+    assert (repo / "src" / "sigv4.py").exists() == calls  # the shop's specs have no search collections
     assert (repo / "src" / "events.py").exists() == (repo / "tests" / "test_events.py").exists() == events
     assert (repo / openapi.PATH).read_text() == openapi.render(load_spec(repo / "service.yaml").spec)
     catalog = list(yaml.safe_load_all((repo / "catalog-info.yaml").read_text()))

@@ -368,6 +368,10 @@ def test_with_search_collections_a_handler_module_may_not_replace_the_search_hel
     without.write_text(blueprint_text().replace("handler: payments.get", "handler: search.get", 1))
     assert generate(cli, tmp_path, "plain-svc", "--spec", str(without)).exit_code == 0
     assert (tmp_path / "plain-svc" / "src" / "search.py").read_text().startswith('"""Handlers of module search')
+    assert not (tmp_path / "plain-svc" / "src" / "sigv4.py").exists()  # nothing signs requests there
+    spec.write_text(text.replace("handler: search_api.find", "handler: sigv4.find", 1))  # search.py's signer is needed too
+    result = generate(cli, tmp_path, "demo-svc", "--spec", str(spec))
+    assert result.exit_code == 2 and "module 'sigv4' would shadow a module the generated service needs" in result.stderr
 
 
 REQUIREMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,_-]+\])?==[A-Za-z0-9.+!-]+$")

@@ -238,10 +238,10 @@ def _check_handlers(data: dict[str, Any]) -> Iterator[Problem]:
     """Handlers become Python modules and functions in the generated repository: they must be usable names."""
     seen: dict[str, int] = {}
     # With search collections the generated service has a search.py helper too.
-    reserved = RESERVED_MODULES | ({"search"} if _list(data, "search", "collections") else set())
-    # A service that calls others has calls.py; one that emits events has events.py.
+    reserved = RESERVED_MODULES | ({"search", "sigv4"} if _list(data, "search", "collections") else set())
+    # A service that calls others has calls.py (and sigv4.py, as search.py); one that emits events has events.py.
     if any(isinstance(u, str) and u.split(":")[1:2] == ["invoke"] for _, uses in _uses_lists(data) for u in uses):
-        reserved |= {"calls"}
+        reserved |= {"calls", "sigv4"}
     if _list(data, "emits"):
         reserved |= {"events"}
     for i, route in enumerate(_list(data, "api", "routes")):

@@ -14,19 +14,16 @@ import json
 import os
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 import correlation
+from sigv4 import send, session  # send: the network call, which tests replace here
 
 if TYPE_CHECKING:
-    import boto3
     from botocore.awsrequest import AWSPreparedRequest
-    from botocore.httpsession import URLLib3Session
 
 SERVICE = "execute-api"
-TIMEOUT_S = 10
 
 
 class CallError(Exception):
@@ -61,41 +58,20 @@ def base_url(service: str) -> str:
         raise RuntimeError(f'{variable} is not set: add `uses: ["{service}:invoke"]` to service.yaml') from None
 
 
-@cache
-def _session() -> boto3.Session:
-    import boto3
-
-    return boto3.Session()
-
-
-@cache
-def _http() -> URLLib3Session:
-    """botocore's HTTP client: TLS verified, connections kept for the next request."""
-    from botocore.httpsession import URLLib3Session
-
-    return URLLib3Session(timeout=TIMEOUT_S)
-
-
-def send(request: AWSPreparedRequest) -> tuple[int, bytes]:
-    """Send a signed request; the status and the body of the answer. The only network call here (tests replace it)."""
-    response = _http().send(request)
-    return response.status_code, response.content
-
-
 def sign(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> AWSPreparedRequest:
     """A request signed by botocore's SigV4 signer for API Gateway, with the correlation id among the signed headers."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.exceptions import NoCredentialsError
 
-    credentials = _session().get_credentials()
+    credentials = session().get_credentials()
     if credentials is None:
         raise NoCredentialsError()
     host = urlsplit(url).hostname or ""
     # The API's Region is in its invoke URL: <api id>.execute-api.<region>.amazonaws.com.
     parts = host.split(".")
     region = (
-        parts[2] if len(parts) > 3 and parts[1] == SERVICE else os.environ.get("AWS_REGION") or _session().region_name
+        parts[2] if len(parts) > 3 and parts[1] == SERVICE else os.environ.get("AWS_REGION") or session().region_name
     )
     request = AWSRequest(
         method=method,
@@ -131,9 +107,3 @@ def call(
     if status >= 300 and status not in allow:
         raise CallError(service, status, body)
     return Answer(status, body)
-
-
-def clear_caches() -> None:
-    """Forget the cached session and HTTP client (tests)."""
-    _session.cache_clear()
-    _http.cache_clear()

@@ -14,19 +14,16 @@ from __future__ import annotations
 import hashlib
 import json
 from decimal import Decimal
-from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import correlation
+from sigv4 import send, session  # send: the network call, which tests replace here
 
 if TYPE_CHECKING:
-    import boto3
     from botocore.awsrequest import AWSPreparedRequest
-    from botocore.httpsession import URLLib3Session
 
 SERVICE = "aoss"
-TIMEOUT_S = 10
 
 
 class SearchError(Exception):
@@ -43,39 +40,18 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-@cache
-def _session() -> boto3.Session:
-    import boto3
-
-    return boto3.Session()
-
-
-@cache
-def _http() -> URLLib3Session:
-    """botocore's HTTP client: TLS verified, connections kept for the next request."""
-    from botocore.httpsession import URLLib3Session
-
-    return URLLib3Session(timeout=TIMEOUT_S)
-
-
-def send(request: AWSPreparedRequest) -> tuple[int, bytes]:
-    """Send a signed request; the status and the body of the answer. The only network call here (tests replace it)."""
-    response = _http().send(request)
-    return response.status_code, response.content
-
-
 def sign(method: str, url: str, body: bytes | None = None) -> AWSPreparedRequest:
     """A request signed for OpenSearch Serverless, with the payload's hash and the correlation id among the signed headers."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.exceptions import NoCredentialsError
 
-    credentials = _session().get_credentials()
+    credentials = session().get_credentials()
     if credentials is None:
         raise NoCredentialsError()
     host = urlsplit(url).hostname or ""
     # The collection's Region is in its endpoint: <id>.<region>.aoss.amazonaws.com.
-    region = host.split(".")[1] if host.endswith(".aoss.amazonaws.com") else _session().region_name
+    region = host.split(".")[1] if host.endswith(".aoss.amazonaws.com") else session().region_name
     headers = {
         "Content-Type": "application/json",
         "X-Amz-Content-SHA256": hashlib.sha256(body or b"").hexdigest(),  # OpenSearch Serverless requires it
