@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 import correlation
+from rest import to_json  # DynamoDB numbers (Decimal) as JSON numbers
 from sigv4 import send, session  # send: the network call, which tests replace here
 
 if TYPE_CHECKING:
@@ -41,12 +41,6 @@ class Answer:
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):  # DynamoDB's numbers
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def base_url(service: str) -> str:
@@ -102,7 +96,7 @@ def call(
 
     The answer's status and body; an error status (300 or more) raises CallError unless it is in ``allow``."""
     url = base_url(service) + "/" + path.lstrip("/") + (f"?{urlencode(query)}" if query else "")
-    data = None if json_body is None else json.dumps(json_body, default=_default).encode()
+    data = None if json_body is None else to_json(json_body).encode()
     status, body = send(sign(method.upper(), url, data, headers))
     if status >= 300 and status not in allow:
         raise CallError(service, status, body)

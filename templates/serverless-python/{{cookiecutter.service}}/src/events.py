@@ -10,25 +10,18 @@ boto3 is imported on first use, not during the cold start.
 
 from __future__ import annotations
 
-import json
 import os
-from decimal import Decimal
 from functools import cache
 from typing import Any
 
 import correlation
+from rest import to_json  # DynamoDB numbers (Decimal) as JSON numbers
 
 CORRELATION_FIELD = "correlation_id"  # detail[CORRELATION_FIELD]: the documented place of the id in every event
 
 
 class PublishError(Exception):
     """EventBridge did not accept the event."""
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):  # DynamoDB's numbers
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 @cache
@@ -43,7 +36,7 @@ def envelope(detail_type: str, detail: dict[str, Any]) -> dict[str, Any]:
     return {
         "Source": os.environ["EVENT_BUS_SOURCE"],
         "DetailType": detail_type,
-        "Detail": json.dumps({**detail, CORRELATION_FIELD: correlation.current()}, default=_default),
+        "Detail": to_json({**detail, CORRELATION_FIELD: correlation.current()}),
         "EventBusName": os.environ["EVENT_BUS_NAME"],
     }
 

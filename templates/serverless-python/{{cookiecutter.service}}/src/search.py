@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import correlation
+from rest import to_json  # DynamoDB numbers (Decimal) as JSON numbers
 from sigv4 import send, session  # send: the network call, which tests replace here
 
 if TYPE_CHECKING:
@@ -32,12 +32,6 @@ class SearchError(Exception):
     def __init__(self, status: int, reason: str):
         super().__init__(f"OpenSearch answered {status}: {reason}")
         self.status, self.reason = status, reason
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):  # DynamoDB's numbers
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def sign(method: str, url: str, body: bytes | None = None) -> AWSPreparedRequest:
@@ -77,7 +71,7 @@ class Collection:
 
     def request(self, method: str, path: str, body: Any = None, allow: tuple[int, ...] = ()) -> tuple[int, Any]:
         """Send ``method path`` with a JSON body; the status and the JSON answer. Errors raise SearchError unless allowed."""
-        data = None if body is None else json.dumps(body, default=_default).encode()
+        data = None if body is None else to_json(body).encode()
         status, text = send(sign(method, self.endpoint + path, data))
         try:
             payload = json.loads(text) if text else None
