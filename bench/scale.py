@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Scale of `msgen synth` for micro services split into nested stacks (issue 12 §1 and §2 "Scale").
 
-Generates micro specs of 100 and 1,000 routes (collections of the five usual routes each, as tests/test_patterns.py's
-_micro_spec) and, in a fresh child process per run, synthesizes one environment's templates with the cache off
+Generates micro specs of 100 and 1,000 routes (collections of the five usual routes each, as tests/conftest.py's
+micro_spec) and, in a fresh child process per run, synthesizes one environment's templates with the cache off
 (`msgen synth SPEC --env prod -o DIR/template.yaml --no-cache`, the stack lock written next to the spec on the first
 run and read afterwards). The sizes are measured alternately, round after round, so a noisy minute weighs on both;
 printed: median seconds of CPU (the child's user + system time: what the work costs, whatever else the machine runs)
@@ -27,6 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from tests.conftest import micro_spec  # noqa: E402  (the shape the tests split, at bench sizes)
 
 CHILD = r"""
 import resource, sys, time
@@ -41,19 +42,6 @@ if result.exit_code:
 usage = resource.getrusage(resource.RUSAGE_SELF)
 print(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
 """
-
-
-def micro_spec(routes: int) -> dict:
-    import yaml
-
-    data = yaml.safe_load((ROOT / "blueprints" / "micro-api.yaml").read_text())
-    shapes = [("GET", "", "list_all", "read"), ("POST", "", "create", "write"), ("GET", "/{id}", "get", "read"),
-              ("PUT", "/{id}", "put", "write"), ("DELETE", "/{id}", "delete", "write")]
-    data["api"]["routes"] = [
-        {"method": method, "path": f"/things{i // 5}{suffix}", "handler": f"things{i // 5}.{fn}", "uses": [f"products:{use}"]}
-        for i, (method, suffix, fn, use) in ((i, shapes[i % 5]) for i in range(routes))
-    ]
-    return data
 
 
 def synth_once(spec: Path, out: Path) -> tuple[float, float, float]:

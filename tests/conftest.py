@@ -45,6 +45,18 @@ def blueprint_data(name: str = "serverless-api") -> dict:
     return yaml.safe_load(blueprint_text(name))
 
 
+def micro_spec(routes: int) -> dict:
+    """A realistic large micro service: collections with the five usual routes each (the tests' and bench/scale.py's)."""
+    data = blueprint_data("micro-api")
+    shapes = [("GET", "", "list_all", "read"), ("POST", "", "create", "write"), ("GET", "/{id}", "get", "read"),
+              ("PUT", "/{id}", "put", "write"), ("DELETE", "/{id}", "delete", "write")]
+    data["api"]["routes"] = [
+        {"method": method, "path": f"/things{i // 5}{suffix}", "handler": f"things{i // 5}.{fn}", "uses": [f"products:{use}"]}
+        for i, (method, suffix, fn, use) in ((i, shapes[i % 5]) for i in range(routes))
+    ]
+    return data
+
+
 def offline_aws(monkeypatch, tmp_path, region: str = "us-east-1") -> None:
     """Fake credentials and a Region for moto, and nothing of the real AWS configuration of the machine running the tests."""
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CONTAINER_CREDENTIALS_FULL_URI",

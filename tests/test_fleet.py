@@ -609,9 +609,9 @@ def test_synth_reuses_each_services_synth_cache(cli, tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_synth_of_a_fleet_with_a_service_split_into_nested_stacks(cli, shop, tmp_path):
-    from tests.test_patterns import _micro_spec
+    from tests.conftest import micro_spec
 
-    data = _micro_spec(40)
+    data = micro_spec(40)
     data["service"] = "bulk-svc"
     (shop / "bulk").mkdir()
     (shop / "bulk" / "service.yaml").write_text(yaml.safe_dump(data, sort_keys=False))

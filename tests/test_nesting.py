@@ -18,7 +18,8 @@ from generator.errors import InputError, SynthError
 from generator.spec.models import ServiceSpec
 from generator.synth import nesting
 from generator.synth.pipeline import QuotaError, build_template
-from tests.test_patterns import MAX_MICRO_ROUTES, _micro_spec
+from tests.conftest import micro_spec
+from tests.test_patterns import MAX_MICRO_ROUTES
 
 ROUTES = 60  # splits: about 15 resources a route
 
@@ -26,7 +27,7 @@ ROUTES = 60  # splits: about 15 resources a route
 def write_spec(folder: Path, routes: int, data: dict | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "service.yaml"
-    path.write_text(yaml.safe_dump(data or _micro_spec(routes), sort_keys=False))
+    path.write_text(yaml.safe_dump(data or micro_spec(routes), sort_keys=False))
     return path
 
 
@@ -66,7 +67,7 @@ def test_a_service_past_500_resources_is_split_and_each_template_keeps_every_quo
 
 def test_logical_ids_and_resources_are_those_of_the_single_template(split60):
     _, _, templates = split60
-    single = build_template(ServiceSpec.model_validate(_micro_spec(ROUTES)).for_environment("prod"), check=False)["Resources"]
+    single = build_template(ServiceSpec.model_validate(micro_spec(ROUTES)).for_environment("prod"), check=False)["Resources"]
     placed: dict[str, str] = {}
     for name, t in templates.items():
         for lid, r in t["Resources"].items():
@@ -131,7 +132,7 @@ def test_synth_is_deterministic(split60):
 def test_the_first_split_keeps_the_first_units_in_the_parent_and_the_lock_records_every_resource(split60):
     _, result, templates = split60
     lock = stacklock.parse(result.lock_text, "lock", "catalog-svc")
-    functions = [lid for lid, r in build_template(ServiceSpec.model_validate(_micro_spec(ROUTES)), check=False)["Resources"].items()
+    functions = [lid for lid, r in build_template(ServiceSpec.model_validate(micro_spec(ROUTES)), check=False)["Resources"].items()
                  if r["Type"] == "AWS::Lambda::Function"]
     homes = [lock.units[f] for f in functions]
     assert homes == sorted(homes, key=lambda h: -1 if h == "parent" else int(h.removeprefix("NestedStack")))  # in template order
@@ -150,7 +151,7 @@ def test_adding_routes_moves_nothing(split60, tmp_path):
     spec, result, _ = split60
     before_lock = json.loads(result.lock_text)
     before = _assignment(result)
-    data = _micro_spec(ROUTES)
+    data = micro_spec(ROUTES)
     extra = [{"method": "GET", "path": f"/added{i}", "handler": f"added.h{i}", "uses": ["products:read"]} for i in range(3)]
     data["api"]["routes"][5:5] = extra[:1]  # in the middle of the spec
     data["api"]["routes"] += extra[1:]
@@ -221,7 +222,7 @@ def test_below_the_quota_a_service_keeps_one_template_and_no_lock(tmp_path):
     assert not result.nested and list(result.templates["prod"]) == [""]
     assert not (tmp_path / "service.lock.json").exists()
     with pytest.raises(QuotaError):  # one more route passes 500 in one template: that is what makes msgen split it
-        build_template(ServiceSpec.model_validate(_micro_spec(MAX_MICRO_ROUTES + 1)))
+        build_template(ServiceSpec.model_validate(micro_spec(MAX_MICRO_ROUTES + 1)))
     assert api.synth_templates(str(write_spec(tmp_path / "more", MAX_MICRO_ROUTES + 1)), use_cache=False, envs=["prod"]).nested
 
 
@@ -260,7 +261,7 @@ def test_synth_to_a_directory_check_and_lint_through_the_cli(tmp_path):
     check = runner.invoke(main, ["synth", str(spec), "-o", f"{infra}/", "--check"])
     assert check.exit_code == 0, check.output
     # a new route: the lock and the templates are stale until synth runs
-    data = _micro_spec(ROUTES + 1)
+    data = micro_spec(ROUTES + 1)
     write_spec(tmp_path, 0, data)
     check = runner.invoke(main, ["synth", str(spec), "-o", f"{infra}/", "--check"])
     assert check.exit_code == 1 and "stack lock) is out of date" in check.output and "is stale" in check.output
@@ -284,7 +285,7 @@ def test_lint_of_a_split_spec_names_each_template(tmp_path, monkeypatch):
 
 
 def test_past_300_api_resources_synth_warns_naming_the_quota(tmp_path):
-    data = _micro_spec(2)
+    data = micro_spec(2)
     data["pattern"] = "serverless"
     data["api"]["routes"] = [{"method": "GET", "path": f"/r{i}", "handler": f"h.h{i}", "uses": ["products:read"]} for i in range(301)]
     spec = write_spec(tmp_path, 0, data)

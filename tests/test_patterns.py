@@ -13,7 +13,7 @@ from generator.plan import build_plan
 from generator.spec import load_spec
 from generator.spec.models import ServiceSpec
 from generator.synth.pipeline import MAX_RESOURCES, QuotaError, build_template, synthesize
-from tests.conftest import BLUEPRINTS, blueprint_data
+from tests.conftest import BLUEPRINTS, blueprint_data, micro_spec
 from tests.test_templates import branches, resources, template
 
 NAMES = sorted(BLUEPRINTS)
@@ -153,16 +153,6 @@ def test_micro_gives_each_route_its_own_function_role_log_group_alarms_and_permi
         assert (len(about) - len(released), len(released)) == (4, 1)  # the function's four, and its release's rollback alarm
 
 
-def _micro_spec(routes: int) -> dict:
-    """A realistic large micro service: collections with the five usual routes each."""
-    data = blueprint_data("micro-api")
-    shapes = [("GET", "", "list_all", "read"), ("POST", "", "create", "write"), ("GET", "/{id}", "get", "read"),
-              ("PUT", "/{id}", "put", "write"), ("DELETE", "/{id}", "delete", "write")]
-    data["api"]["routes"] = [
-        {"method": method, "path": f"/things{i // 5}{suffix}", "handler": f"things{i // 5}.{fn}", "uses": [f"products:{use}"]}
-        for i, (method, suffix, fn, use) in ((i, shapes[i % 5]) for i in range(routes))
-    ]
-    return data
 
 
 # Each micro route costs 15 resources: function, role, log group, metric filter, method, permission, its four alarms, and
@@ -173,16 +163,16 @@ MAX_MICRO_ROUTES = 31
 
 
 def test_the_most_micro_routes_in_one_template_fit_cloudformations_quotas():
-    template = build_template(ServiceSpec.model_validate(_micro_spec(MAX_MICRO_ROUTES)))
+    template = build_template(ServiceSpec.model_validate(micro_spec(MAX_MICRO_ROUTES)))
     assert len(template["Resources"]) <= MAX_RESOURCES
-    assert len(synthesize(ServiceSpec.model_validate(_micro_spec(MAX_MICRO_ROUTES))).encode()) < 1_000_000
+    assert len(synthesize(ServiceSpec.model_validate(micro_spec(MAX_MICRO_ROUTES))).encode()) < 1_000_000
     with pytest.raises(QuotaError, match="quota 'Resources per template'"):
-        build_template(ServiceSpec.model_validate(_micro_spec(MAX_MICRO_ROUTES + 1)))
+        build_template(ServiceSpec.model_validate(micro_spec(MAX_MICRO_ROUTES + 1)))
 
 
 def test_one_template_past_the_quota_names_it_and_the_way_out():
     """build_template alone refuses; msgen synth catches this QuotaError and splits the service (tests/test_nesting.py)."""
-    data = _micro_spec(60)
+    data = micro_spec(60)
     with pytest.raises(QuotaError) as err:
         build_template(ServiceSpec.model_validate(data))
     message = str(err.value)
@@ -205,7 +195,7 @@ def test_a_large_service_splits_its_health_rule_within_the_length_limit():
 
     from generator.synth.observability.alarms import MAX_RULE_CHARS
 
-    template = build_template(ServiceSpec.model_validate(_micro_spec(MAX_MICRO_ROUTES)))
+    template = build_template(ServiceSpec.model_validate(micro_spec(MAX_MICRO_ROUTES)))
     res = template["Resources"]
     composites = {k: v for k, v in res.items() if v["Type"] == "AWS::CloudWatch::CompositeAlarm"}
     parts = sorted(k for k in composites if k.startswith("ServiceHealthPart"))

@@ -31,7 +31,7 @@ from generator.spec import json_schema
 from generator.spec.loader import Located, load_located, parse_located
 from generator.spec.models import UPPER_TO_ASCII, ServiceSpec
 from generator.spec.validate import validate_located
-from tests.conftest import BLUEPRINTS, ROOT, blueprint_data
+from tests.conftest import BLUEPRINTS, ROOT, blueprint_data, micro_spec
 
 COMMITTED = ROOT / "generator" / "spec" / "service.schema.json"
 SCHEMA = json.loads(COMMITTED.read_text(encoding="utf-8"))
@@ -153,10 +153,9 @@ def specs_used_in_tests() -> list[tuple[str, dict[str, Any]]]:
         for attr, value in sorted(vars(module).items()):
             if not attr.startswith("__") and not callable(value):
                 found += [(f"{path.stem}.{attr}", spec) for spec in _spec_candidates(value)]
-    patterns = importlib.import_module("tests.test_patterns")
     logical_ids = importlib.import_module("tests.test_logical_ids")
     new = importlib.import_module("tests.test_new")
-    found.append(("test_patterns._micro_spec(40)", patterns._micro_spec(40)))
+    found.append(("conftest.micro_spec(40)", micro_spec(40)))
     found.append(("test_logical_ids ROUTES and TABLES", {"service": "prop-svc", "team": "t", "api": {"routes": logical_ids.ROUTES},
                                                          "persistence": {"tables": logical_ids.TABLES}}))
     free_text = blueprint_data()
@@ -173,7 +172,7 @@ def specs_used_in_tests() -> list[tuple[str, dict[str, Any]]]:
 def test_every_spec_the_tests_use_validates():
     specs = specs_used_in_tests()
     where = {w for w, _ in specs}
-    assert {"test_combinations.SPEC", "test_bad_specs.GOOD", "test_patterns._micro_spec(40)"} <= where, sorted(where)
+    assert {"test_combinations.SPEC", "test_bad_specs.GOOD", "conftest.micro_spec(40)"} <= where, sorted(where)
     for name, spec in specs:
         assert schema_accepts(spec), f"{name}:\n{schema_problems(spec)}"
 
