@@ -53,8 +53,7 @@ os.environ.update(
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-{% if collections %}import correlation  # noqa: E402
-import search  # noqa: E402
+{% if collections %}import search  # noqa: E402
 {% endif %}import storage  # noqa: E402
 from observability import logger  # noqa: E402
 
@@ -159,6 +158,25 @@ def aws(monkeypatch):
 {%- endif %}
         storage.clear_caches()
         yield
+{%- if collections or cookiecutter._msgen.callees %}
+
+
+def assert_sigv4(
+    headers: dict[str, str], service: str, correlation_id: str, also: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """A request signed with SigV4 for SERVICE in the tests' Region, the correlation id (and ALSO) among the signed
+    headers and carrying CORRELATION_ID; its headers, names in lower case."""
+    import correlation
+
+    lowered = {name.lower(): value for name, value in headers.items()}
+    authorization = lowered["authorization"]
+    assert authorization.startswith("AWS4-HMAC-SHA256 Credential="), authorization
+    assert f"/eu-west-1/{service}/aws4_request" in authorization, authorization
+    signed = authorization.split("SignedHeaders=", 1)[1].split(",", 1)[0].split(";")
+    assert {"host", "x-amz-date", *also, correlation.HEADER.lower()} <= set(signed), signed
+    assert lowered[correlation.HEADER.lower()] == correlation_id
+    return lowered
+{%- endif %}
 {%- if collections %}
 
 
@@ -240,14 +258,8 @@ class FakeCollections:
     @staticmethod
     def assert_signed(sent: SentRequest, correlation_id: str) -> None:
         """Signed with SigV4 for OpenSearch Serverless (service "aoss"), the payload's hash and the correlation id signed too."""
-        headers = {name.lower(): value for name, value in sent.headers.items()}
-        authorization = headers["authorization"]
-        assert authorization.startswith("AWS4-HMAC-SHA256 Credential="), authorization
-        assert "/eu-west-1/aoss/aws4_request" in authorization, authorization
-        signed = authorization.split("SignedHeaders=", 1)[1].split(",", 1)[0].split(";")
-        assert {"host", "x-amz-date", "x-amz-content-sha256", correlation.HEADER.lower()} <= set(signed), signed
+        headers = assert_sigv4(sent.headers, "aoss", correlation_id, also=("x-amz-content-sha256",))
         assert headers["x-amz-content-sha256"] == hashlib.sha256(sent.raw).hexdigest()
-        assert headers[correlation.HEADER.lower()] == correlation_id
 
 
 @pytest.fixture(autouse=True)
@@ -481,15 +493,7 @@ class FakeServices:
     @staticmethod
     def assert_signed(sent: SentCall, correlation_id: str) -> None:
         """Signed with SigV4 for API Gateway (service "execute-api") in the API's Region, the correlation id signed too."""
-        import correlation
-
-        headers = {name.lower(): value for name, value in sent.headers.items()}
-        authorization = headers["authorization"]
-        assert authorization.startswith("AWS4-HMAC-SHA256 Credential="), authorization
-        assert "/eu-west-1/execute-api/aws4_request" in authorization, authorization
-        signed = authorization.split("SignedHeaders=", 1)[1].split(",", 1)[0].split(";")
-        assert {"host", "x-amz-date", correlation.HEADER.lower()} <= set(signed), signed
-        assert headers[correlation.HEADER.lower()] == correlation_id
+        assert_sigv4(sent.headers, "execute-api", correlation_id)
 
 
 FLEET_URLS = {
