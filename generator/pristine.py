@@ -70,11 +70,21 @@ def stamp_answers(text: str, **fields: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def template_version(template_dir: Path) -> str:
-    """A hash of the template's files: two renderings with the same spec and answers are equal when it is."""
-    h = hashlib.sha256()
+def template_files(template_dir: Path) -> dict[str, bytes]:
+    """The template's files by POSIX path relative to TEMPLATE_DIR, sorted; Python's __pycache__ is not part of it."""
+    out = {}
     for p in sorted(template_dir.rglob("*")):
         rel = p.relative_to(template_dir)
-        if p.is_file() and "__pycache__" not in rel.parts and rel.as_posix() != "cookiecutter.json":
-            h.update(rel.as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+        if p.is_file() and "__pycache__" not in rel.parts:
+            out[rel.as_posix()] = p.read_bytes()
+    return out
+
+
+def template_version(template_dir: Path, files: dict[str, bytes] | None = None) -> str:
+    """A hash of the template's files: two renderings with the same spec and answers are equal when it is. FILES: the
+    template's files as :func:`template_files` read them, when the caller has them already."""
+    h = hashlib.sha256()
+    for rel, data in (template_files(template_dir) if files is None else files).items():
+        if rel != "cookiecutter.json":
+            h.update(rel.encode() + b"\0" + data + b"\0")
     return h.hexdigest()[:16]

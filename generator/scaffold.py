@@ -583,13 +583,38 @@ def _post_gen_module(template_dir: Path):
     return module
 
 
-def _record_for_update(out: Path, template_dir: Path) -> None:
+# What Jinja treats as template syntax: a file without any of these (and without carriage returns, which its lexer turns
+# into newlines) renders to its own bytes.
+JINJA_MARKERS = ("{{", "{%", "{#", "\r")
+
+
+def _verbatim_files(template_files: dict[str, bytes]) -> list[str]:
+    """The project template's files cookiecutter would render to their own bytes (UTF-8 text without Jinja syntax), as
+    _copy_without_render patterns: copying them costs no template compilation. Their names are still rendered."""
+    from glob import escape
+
+    out = []
+    for rel, data in template_files.items():
+        project, _, path = rel.partition("/")
+        if not path or "{{" not in project:  # hooks/, cookiecutter.json
+            continue
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if not any(marker in text for marker in JINJA_MARKERS):
+            out.append(escape(path))
+    return out
+
+
+def _record_for_update(out: Path, template_dir: Path, template_files: dict[str, bytes]) -> None:
     """What `msgen update` needs: the template's hash in .msgen/answers.yml, and what was rendered (the next update's
     merge base) in .msgen/pristine.tar.gz (generator.update)."""
     from generator.pristine import ANSWERS, PRISTINE, pristine_archive, read_dir, stamp_answers, template_version
 
     answers = out / ANSWERS
-    answers.write_text(stamp_answers(answers.read_text(encoding="utf-8"), template_sha256=template_version(template_dir)), encoding="utf-8")
+    version = template_version(template_dir, template_files)
+    answers.write_text(stamp_answers(answers.read_text(encoding="utf-8"), template_sha256=version), encoding="utf-8")
     (out / PRISTINE).write_bytes(pristine_archive(read_dir(out)))
 
 
@@ -606,6 +631,7 @@ def render(spec: ServiceSpec, spec_text: str, source: str, destination: Path, fo
     from cookiecutter.generate import generate_files
     from cookiecutter.prompt import prompt_for_config
 
+    from generator.pristine import template_files
     from generator.synth.pipeline import synthesize
 
     check_name(destination.name)
@@ -630,8 +656,11 @@ def render(spec: ServiceSpec, spec_text: str, source: str, destination: Path, fo
         # msgen new's time, the optimizer ~10% of it. Plain cookiecutter (the template's own cookiecutter.json) keeps it.
         context_in["cookiecutter"]["_jinja2_env_vars"] = {"optimized": False}
         hook = _post_gen_module(template_dir)
-        # Files the hook deletes (a worker without queues, the container's files without containers, ...): copied, not rendered.
-        context_in["cookiecutter"]["_copy_without_render"] = [*context_in["cookiecutter"]["_copy_without_render"], *hook.unused_files(ctx)]
+        files = template_files(template_dir)
+        # Files the hook deletes (a worker without queues, the container's files without containers, ...) and files without
+        # template syntax: copied, not rendered.
+        context_in["cookiecutter"]["_copy_without_render"] = [*context_in["cookiecutter"]["_copy_without_render"], *hook.unused_files(ctx),
+                                                              *_verbatim_files(files)]
         try:
             rendered = {"cookiecutter": prompt_for_config(context_in, no_input=True)}
             rendered["cookiecutter"]["_template"] = str(template_dir)
@@ -643,7 +672,7 @@ def render(spec: ServiceSpec, spec_text: str, source: str, destination: Path, fo
         for env, text in templates.items():
             (out / "infra" / env).mkdir(parents=True, exist_ok=True)
             (out / "infra" / env / "template.yaml").write_text(text, encoding="utf-8")
-        _record_for_update(out, template_dir)
+        _record_for_update(out, template_dir, files)
         if destination.exists():  # --force: the old tree is replaced only once the new one is complete
             trash = work / "replaced"
             os.replace(destination, trash)

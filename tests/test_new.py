@@ -296,6 +296,28 @@ def test_a_failure_while_rendering_leaves_nothing_behind(cli, tmp_path, monkeypa
     assert list(tmp_path.iterdir()) == []
 
 
+def tree(repo: Path) -> dict[str, tuple[bytes, int]]:
+    return {p.relative_to(repo).as_posix(): (p.read_bytes(), p.stat().st_mode) for p in sorted(repo.rglob("*")) if p.is_file()}
+
+
+def test_files_without_template_syntax_are_copied_and_render_to_the_same_bytes(cli, tmp_path, monkeypatch):
+    """msgen has cookiecutter copy the template's files that hold no Jinja syntax instead of compiling them: same repository."""
+    import generator.scaffold as scaffold
+    from generator.pristine import template_files
+
+    files = {"p/{{cookiecutter.service}}/plain.py": b"x = {}\n", "p/{{cookiecutter.service}}/a[1].txt": b"text",
+             "p/{{cookiecutter.service}}/var.txt": b"{{ x }}", "p/{{cookiecutter.service}}/comment.txt": b"{# no #}",
+             "p/{{cookiecutter.service}}/block.txt": b"{% raw %}", "p/{{cookiecutter.service}}/crlf.txt": b"a\r\nb",
+             "p/{{cookiecutter.service}}/latin1.txt": "caf\u00e9".encode("latin-1"), "p/hooks/plain.py": b"pass\n"}
+    assert scaffold._verbatim_files({k.removeprefix("p/"): v for k, v in files.items()}) == ["plain.py", "a[[]1].txt"]
+    bp = "hybrid-api"
+    assert generate(cli, tmp_path / "copied", "same-svc", "--blueprint", bp).exit_code == 0
+    assert scaffold._verbatim_files(template_files(scaffold.template_root())), "the template has files to copy"
+    monkeypatch.setattr(scaffold, "_verbatim_files", lambda files: [])
+    assert generate(cli, tmp_path / "rendered", "same-svc", "--blueprint", bp).exit_code == 0
+    assert tree(tmp_path / "copied" / "same-svc") == tree(tmp_path / "rendered" / "same-svc")
+
+
 def test_missing_output_directory_and_conflicting_options(cli, tmp_path):
     (tmp_path / "nope").write_text("")  # a missing PARENT is created (tests/test_cli.py); one below a file cannot be
     assert generate(cli, tmp_path / "nope" / "sub", "demo-svc").exit_code == 2
