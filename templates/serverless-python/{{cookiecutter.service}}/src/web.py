@@ -7,6 +7,10 @@
 Same standards as the Lambda handlers: the correlation id from the header (or a new one) on every log
 line and on the response, the trace id of the request's X-Amzn-Trace-Id header on every log line, JSON logs
 through Powertools' Logger, the handlers named in service.yaml.
+{%- if cookiecutter._msgen.tracing == "opentelemetry" %}
+Each request is a span: FastAPI's own (its method, route template and status code), a child of the trace in the
+request's X-Amzn-Trace-Id header (API Gateway's; see tracing.py), with the correlation id.
+{%- endif %}
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import Body, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-{% for name in (["correlation"] + (["storage"] if ready else []) + (cookiecutter._msgen.container_routes | map(attribute="module") | unique | list)) | unique | sort %}import {{ name }}
+{% for name in (["correlation"] + (["storage"] if ready else []) + (["tracing"] if cookiecutter._msgen.tracing == "opentelemetry" else []) + (cookiecutter._msgen.container_routes | map(attribute="module") | unique | list)) | unique | sort %}import {{ name }}
 {% endfor %}from observability import TRACE_HEADER, adopt_trace_header, logger
 from rest import decimals, plain
 
@@ -39,6 +43,9 @@ class CorrelationFilter(logging.Filter):
 
 
 logger.addFilter(CorrelationFilter())
+{%- if cookiecutter._msgen.tracing == "opentelemetry" %}
+tracing.propagate_trace_header()
+{%- endif %}
 app = FastAPI(title="{{ cookiecutter.service }}", docs_url=None, redoc_url=None)
 
 
@@ -47,6 +54,9 @@ async def correlation_middleware(request: Request, call_next):
     incoming = request.headers.get(correlation.HEADER)
     cid = correlation.adopt(incoming if incoming and correlation.is_valid(incoming) else str(uuid.uuid4()))
     adopt_trace_header(request.headers.get(TRACE_HEADER))
+{%- if cookiecutter._msgen.tracing == "opentelemetry" %}
+    tracing.annotate(correlation_id=cid)  # on FastAPI's span of this request
+{%- endif %}
     started = time.perf_counter()
     response = await call_next(request)
     response.headers[correlation.HEADER] = cid

@@ -524,3 +524,20 @@ def fleet_bus(aws):
     events.clear_caches()
     return os.environ["EVENT_BUS_NAME"]
 {%- endif %}
+{%- if cookiecutter._msgen.tracing == "opentelemetry" %}
+
+
+@pytest.fixture
+def spans():
+    """The spans finished during the test (kept in memory, next to the provider's own exporter)."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    import tracing  # noqa: F401  (sets the tracer provider the code's spans go to)
+
+    exporter = InMemorySpanExporter()
+    trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(exporter))
+    yield exporter
+    exporter.shutdown()
+{%- endif %}

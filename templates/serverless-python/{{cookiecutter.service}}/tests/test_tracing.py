@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from opentelemetry import trace
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import correlation
 import tracing
 
 TRACE_ID = "1-5759e988-bd862e3fe1be46a994272793"
 PARENT = "53995c3f42cd8ad8"
-
-
-@pytest.fixture
-def spans():
-    """The spans finished during the test (kept in memory, next to the provider's own exporter)."""
-    exporter = InMemorySpanExporter()
-    trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(exporter))
-    yield exporter
-    exporter.shutdown()
 
 
 def test_spans_join_the_trace_lambda_records(monkeypatch, spans):
@@ -48,6 +36,38 @@ def test_without_a_trace_header_a_span_starts_its_own_trace(monkeypatch, spans):
         pass
     (span,) = spans.get_finished_spans()
     assert span.parent is None and span.name == "local"
+
+
+def test_an_exception_leaving_a_span_makes_it_an_error_and_is_recorded(monkeypatch, spans):
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", f"Root={TRACE_ID};Parent={PARENT};Sampled=1")
+    with pytest.raises(RuntimeError), tracing.span("failing"):
+        raise RuntimeError("card declined")
+    (span,) = spans.get_finished_spans()
+    assert span.status.status_code.name == "ERROR"
+    (event,) = [e for e in span.events if e.name == "exception"]
+    assert event.attributes["exception.type"] == "RuntimeError"
+    assert event.attributes["exception.message"] == "card declined"
+
+
+@pytest.mark.parametrize(
+    "header,linked",
+    [
+        (f"Root={TRACE_ID};Parent={PARENT};Sampled=1", True),
+        (f"Root={TRACE_ID};Parent={PARENT};Sampled=0", True),
+        (f"Root={TRACE_ID}", False),
+        ("Root=1-5759e988-bd862e3fe1be46a99427279;Parent=53995c3f42cd8ad8;Sampled=1", False),
+        (f"Root={TRACE_ID};Parent=zzzzzzzzzzzzzzzz;Sampled=1", False),
+        (None, False),
+    ],
+)
+def test_an_sqs_message_links_to_the_trace_its_producer_sent(header, linked):
+    """SQS gives each message the producer's trace header as its AWSTraceHeader system attribute."""
+    record = {"messageId": "m-1", "attributes": {"AWSTraceHeader": header} if header else {}}
+    links = tracing.producer_links(record)
+    assert len(links) == (1 if linked else 0)
+    if linked:
+        assert format(links[0].context.trace_id, "032x") == TRACE_ID[2:].replace("-", "")
+        assert format(links[0].context.span_id, "016x") == PARENT and links[0].context.is_remote
 {%- if cookiecutter._msgen.function_routes %}
 {%- set r = cookiecutter._msgen.function_routes[0] %}
 {%- set method = r.method if r.method != "ANY" else "GET" %}

@@ -14,6 +14,9 @@ import urllib.request
 
 import pytest
 import uvicorn
+{%- if cookiecutter._msgen.tracing == "opentelemetry" %}
+from opentelemetry.trace import SpanKind, StatusCode
+{%- endif %}
 
 import web
 from correlation import HEADER
@@ -112,3 +115,66 @@ def test_{{ r.module }}_{{ r.function }}_over_http(server{% if r.kind == "create
     assert created["correlation_id"] == "web-1"
 {%- endif %}
 {%- endfor %}
+{%- if cookiecutter._msgen.tracing == "opentelemetry" %}
+{%- set r = (cookiecutter._msgen.container_routes | selectattr("params") | list + cookiecutter._msgen.container_routes) | first | default(None) %}
+
+
+def served(spans, correlation_id: str):
+    """The server span of the request that carried this correlation id (FastAPI ends it once the response is sent)."""
+    deadline = time.monotonic() + 5
+    while True:
+        found = [s for s in spans.get_finished_spans() if s.attributes.get("correlation_id") == correlation_id]
+        if found or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    (span,) = found
+    assert span.kind == SpanKind.SERVER
+    return span
+
+
+def test_each_request_is_one_server_span_in_the_trace_of_its_header(server, spans):
+    """API Gateway sends X-Amzn-Trace-Id through the VPC link: the request's span is a child of API Gateway's."""
+    trace_id, parent = "1-5759e988-bd862e3fe1be46a994272793", "53995c3f42cd8ad8"
+    traced = {HEADER: "web-span-1", "X-Amzn-Trace-Id": f"Root={trace_id};Parent={parent};Sampled=1"}
+    assert request(server + "{{ health }}", headers=traced)[0] == 200
+    span = served(spans, "web-span-1")
+    assert format(span.context.trace_id, "032x") == trace_id[2:].replace("-", "")
+    assert format(span.parent.span_id, "016x") == parent
+    assert span.name == "GET {{ health }}" and span.attributes["http.route"] == "{{ health }}"
+    assert span.attributes["http.request.method"] == "GET" and span.attributes["http.response.status_code"] == 200
+    assert span.status.status_code == StatusCode.UNSET
+    servers = [s for s in spans.get_finished_spans() if s.kind == SpanKind.SERVER]
+    assert servers == [span], "one server span per request"
+
+
+def test_a_request_without_a_trace_header_or_a_route_is_a_span_of_its_own(server, spans):
+    assert request(server + "/no/such/route", headers={HEADER: "web-span-2"})[0] == 404
+    span = served(spans, "web-span-2")
+    assert span.parent is None and span.name == "GET" and "http.route" not in span.attributes
+    assert span.attributes["http.response.status_code"] == 404 and span.status.status_code == StatusCode.UNSET
+{%- if r %}
+{%- set template = r.path | replace('+}', ':path}') %}
+
+
+def test_the_span_of_a_route_names_its_template_and_its_status(server, spans):
+    status, _, _ = request(server + "{{ r.request_path }}", method="{{ r.call_method }}", headers={HEADER: "web-span-3"})
+    span = served(spans, "web-span-3")
+    assert span.name == "{{ r.call_method }} {{ template }}"
+    assert span.attributes["http.route"] == "{{ template }}"
+    assert span.attributes["http.response.status_code"] == status
+
+
+def test_a_handler_that_fails_makes_an_error_span(server, spans, monkeypatch):
+    import {{ r.module }}
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("the handler failed")
+
+    monkeypatch.setattr({{ r.module }}, "{{ r.function }}", failing)
+    status, _, _ = request(server + "{{ r.request_path }}", method="{{ r.call_method }}", headers={HEADER: "web-span-4"})
+    assert status == 500
+    span = served(spans, "web-span-4")
+    assert span.status.status_code == StatusCode.ERROR and span.attributes["error.type"] == "RuntimeError"
+    assert span.attributes["http.response.status_code"] == 500
+{%- endif %}
+{%- endif %}
