@@ -271,12 +271,14 @@ def explain(spec: str, fmt: str = "text") -> str:
     return explainer.render(explainer.explain(load_spec(spec)), fmt)
 
 
-def new_repo(name: str, parent: Path, blueprint_name: str | None = None, spec_file: str | None = None, force: bool = False) -> tuple[Path, str]:
+def new_repo(name: str, parent: Path, blueprint_name: str | None = None, spec_file: str | None = None, force: bool = False,
+             use_cache: bool = True) -> tuple[Path, str]:
     """`msgen new`: the repository PARENT/NAME from a blueprint (default serverless-api) or a spec file.
 
     The spec is validated once, against its own lines; the repository's copy gets NAME as its service (the
     line is rewritten in place, so comments and layout survive). PARENT is created when missing and removed
-    again if rendering fails. Returns the repository's path and where its spec came from.
+    again if rendering fails. Returns the repository's path and where its spec came from. USE_CACHE: keep the
+    templates' compiled code between runs (scaffold.CompiledTemplates).
     """
     from generator import scaffold
     from generator.resources import DEFAULT_BLUEPRINT
@@ -291,7 +293,7 @@ def new_repo(name: str, parent: Path, blueprint_name: str | None = None, spec_fi
     text = scaffold.with_service_name(loaded.located, loaded.text, name)
     made = make_dirs(parent)  # like synth -o dir/sub/t.yaml; removed again if rendering fails
     try:
-        created = scaffold.render(spec, text, source, parent / name, force=force)
+        created = scaffold.render(spec, text, source, parent / name, force=force, use_cache=use_cache)
     except BaseException:
         remove_empty_dirs(made)
         raise

@@ -303,7 +303,10 @@ def lint(targets: tuple[str, ...], regions: tuple[str, ...], info: bool, jobs: i
               help="Parent directory, created with any missing folders; the repository is created as PARENT/NAME.")
 @click.option("--no-input", is_flag=True, help="Never prompt; fail if something is missing.")
 @click.option("--force", is_flag=True, help="Replace PARENT/NAME if it exists.")
-def new(name: str | None, blueprint_name: str | None, spec_file: str | None, parent: str, no_input: bool, force: bool) -> None:
+@click.option("--no-cache", is_flag=True, help="Compile the repository template afresh even if the cache holds its compiled code "
+              "(or set MSGEN_NO_CACHE=1).")
+def new(name: str | None, blueprint_name: str | None, spec_file: str | None, parent: str, no_input: bool, force: bool,
+        no_cache: bool) -> None:
     """Generate a microservice repository that passes its own tests on day one.
 
     The repository holds the spec (service.yaml), the synthesized template
@@ -333,7 +336,7 @@ def new(name: str | None, blueprint_name: str | None, spec_file: str | None, par
             click.echo(err=True)  # end the prompt's line
             raise click.UsageError("NAME is required when standard input is not a terminal (it ended before a name was read); "
                                    "give it as an argument: msgen new NAME") from None
-    created, source = api.new_repo(name, Path(parent), blueprint_name, spec_file, force=force)
+    created, source = api.new_repo(name, Path(parent), blueprint_name, spec_file, force=force, use_cache=not no_cache)
     click.echo(str(created))
     click.echo(f"created {created} from {source}; next: cd {created} && make install && make test", err=True)
 

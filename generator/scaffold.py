@@ -607,6 +607,63 @@ def _verbatim_files(template_files: dict[str, bytes]) -> list[str]:
     return out
 
 
+class CompiledTemplates(jinja2.FileSystemBytecodeCache):
+    """Jinja's compiled code of the template's files, kept between runs as Python keeps msgen's in __pycache__: compiling
+    the templates (parsing ~140 KB of Jinja, generating and compiling Python) is most of what `msgen new` costs above its
+    synthesis, and the rendering itself is unchanged (every file is still rendered from the spec's context).
+
+    An entry is keyed by the template's name and the environment's syntax options and extensions (what the compiled code
+    depends on besides the source); Jinja checks the source's checksum on every load, so a changed template (another
+    msgen, MSGEN_TEMPLATE_DIR) is compiled afresh and its entry replaced. Best effort: an entry that cannot be read or
+    written is compiled instead. Off with MSGEN_NO_CACHE=1 or `msgen new --no-cache`.
+    """
+
+    def get_bucket(self, environment: jinja2.Environment, name: str, filename: str | None, source: str):
+        e = environment
+
+        def named(value: Any) -> Any:  # a function by its name: its repr holds an address that changes every run
+            return value if value is None or isinstance(value, bool) else getattr(value, "__qualname__", type(value).__qualname__)
+
+        options = (e.block_start_string, e.block_end_string, e.variable_start_string, e.variable_end_string, e.comment_start_string,
+                   e.comment_end_string, e.line_statement_prefix, e.line_comment_prefix, e.trim_blocks, e.lstrip_blocks,
+                   e.newline_sequence, e.keep_trailing_newline, e.optimized, e.is_async, named(e.autoescape), named(e.finalize),
+                   sorted(e.extensions), type(e).__qualname__, e.code_generator_class.__qualname__, e.context_class.__qualname__)
+        # The name (not the file's path: the per-module templates are read from a new working folder each run) and the options.
+        return super().get_bucket(environment, f"{name}\0{options!r}", None, source)
+
+    def load_bytecode(self, bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except Exception:  # a truncated or foreign entry: compile afresh
+            bucket.reset()
+
+    def dump_bytecode(self, bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
+def compiled_templates(use_cache: bool = True) -> CompiledTemplates | None:
+    """The cache of compiled templates (beside msgen's synth cache, per Python, Jinja and cookiecutter version: the
+    latter's extensions parse its environment's tags), or None when off."""
+    import sys
+
+    import cookiecutter
+
+    from generator import cache
+
+    if not (use_cache and cache.enabled()):
+        return None
+    version = f"{sys.implementation.cache_tag}-jinja2-{jinja2.__version__}-cookiecutter-{cookiecutter.__version__}"
+    directory = cache.cache_dir().parent / "templates" / version
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return CompiledTemplates(str(directory))
+
+
 def _record_for_update(out: Path, template_dir: Path, template_files: dict[str, bytes]) -> None:
     """What `msgen update` needs: the template's hash in .msgen/answers.yml, and what was rendered (the next update's
     merge base) in .msgen/pristine.tar.gz (generator.update)."""
@@ -618,12 +675,13 @@ def _record_for_update(out: Path, template_dir: Path, template_files: dict[str, 
     (out / PRISTINE).write_bytes(pristine_archive(read_dir(out)))
 
 
-def render(spec: ServiceSpec, spec_text: str, source: str, destination: Path, force: bool = False) -> Path:
+def render(spec: ServiceSpec, spec_text: str, source: str, destination: Path, force: bool = False, use_cache: bool = True) -> Path:
     """Render the repository into ``destination`` (``parent/name``), atomically.
 
     Uses cookiecutter's Python API (context, prompts with no_input, generate_files with StrictUndefined).
     The template's hooks run in-process: the name is already checked, and the post-generation step is
-    imported from the template, so no interpreter is started per hook.
+    imported from the template, so no interpreter is started per hook. With USE_CACHE (and MSGEN_NO_CACHE unset), the
+    templates' compiled code is kept between runs (:class:`CompiledTemplates`).
     """
     from collections import OrderedDict
 
@@ -654,7 +712,8 @@ def render(spec: ServiceSpec, spec_text: str, source: str, destination: Path, fo
         context_in = {"cookiecutter": OrderedDict(cookiecutter_json(ctx))}
         # Jinja's optimizer folds constants at compile time, which changes no output; compiling the templates is most of
         # msgen new's time, the optimizer ~10% of it. Plain cookiecutter (the template's own cookiecutter.json) keeps it.
-        context_in["cookiecutter"]["_jinja2_env_vars"] = {"optimized": False}
+        compiled = compiled_templates(use_cache)
+        context_in["cookiecutter"]["_jinja2_env_vars"] = {"optimized": False, **({"bytecode_cache": compiled} if compiled else {})}
         hook = _post_gen_module(template_dir)
         files = template_files(template_dir)
         # Files the hook deletes (a worker without queues, the container's files without containers, ...) and files without
@@ -665,7 +724,7 @@ def render(spec: ServiceSpec, spec_text: str, source: str, destination: Path, fo
             rendered = {"cookiecutter": prompt_for_config(context_in, no_input=True)}
             rendered["cookiecutter"]["_template"] = str(template_dir)
             out = Path(generate_files(repo_dir=str(template_dir), context=rendered, output_dir=str(work / "out"), accept_hooks=False))
-            hook.render_modules(out, ctx)
+            hook.render_modules(out, ctx, bytecode_cache=compiled)
         except (CookiecutterException, jinja2.TemplateError) as exc:
             # cookiecutter's messages end with the whole context; the first part says what failed.
             raise RenderError(f"rendering template '{TEMPLATE}' failed: {str(exc).split(' Context: ')[0]}") from None

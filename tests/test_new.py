@@ -284,7 +284,7 @@ def test_a_failure_while_rendering_leaves_nothing_behind(cli, tmp_path, monkeypa
     def broken_hook(template_dir):
         hook = real_hook(template_dir)  # its list of unused files is read before rendering; the failure comes after
 
-        def render_modules(out, ctx):
+        def render_modules(out, ctx, **options):
             assert any((tmp_path / p.name / "out").exists() for p in tmp_path.iterdir()), "files were rendered before this step"
             raise scaffold.RenderError("simulated failure half way")
 
@@ -316,6 +316,39 @@ def test_files_without_template_syntax_are_copied_and_render_to_the_same_bytes(c
     monkeypatch.setattr(scaffold, "_verbatim_files", lambda files: [])
     assert generate(cli, tmp_path / "rendered", "same-svc", "--blueprint", bp).exit_code == 0
     assert tree(tmp_path / "copied" / "same-svc") == tree(tmp_path / "rendered" / "same-svc")
+
+
+def test_compiled_templates_are_kept_between_runs_and_change_nothing(cli, tmp_path, monkeypatch):
+    """The cache of compiled templates (scaffold.CompiledTemplates): filled by a first run, used by the next, never by
+    --no-cache; a corrupt entry or a changed template is compiled afresh. Every repository is the same."""
+    compiled = tmp_path / "cache" / "msgen" / "templates"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert generate(cli, tmp_path / "off", "same-svc", "--no-cache").exit_code == 0
+    assert not compiled.exists(), "--no-cache writes no compiled templates"
+    assert generate(cli, tmp_path / "cold", "same-svc").exit_code == 0
+    entries = sorted(compiled.rglob("*.cache"))
+    assert len(entries) > 10, "the files cookiecutter renders and the per-module templates are kept"
+    stamps = {p: p.stat().st_mtime_ns for p in entries}
+    assert generate(cli, tmp_path / "warm", "same-svc").exit_code == 0
+    assert {p: p.stat().st_mtime_ns for p in sorted(compiled.rglob("*.cache"))} == stamps, "a warm run compiles nothing anew"
+    for entry in entries[:5]:
+        entry.write_bytes(b"not compiled code")
+    for entry in entries[5:10]:
+        entry.write_bytes(entry.read_bytes()[:40])
+    assert generate(cli, tmp_path / "corrupt", "same-svc").exit_code == 0
+    expected = tree(tmp_path / "off" / "same-svc")
+    for run in ("cold", "warm", "corrupt"):
+        assert tree(tmp_path / run / "same-svc") == expected, run
+    # A changed template (another msgen, MSGEN_TEMPLATE_DIR) with the same file names: compiled afresh, never the old code.
+    changed = tmp_path / "template"
+    shutil.copytree(TEMPLATE, changed, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("README.md", "_templates/handler_module.py.j2"):
+        path = changed / "{{cookiecutter.service}}" / name
+        path.write_text(path.read_text() + "{# changed #}changed: {{ 1 + 1 }}\n")
+    monkeypatch.setenv("MSGEN_TEMPLATE_DIR", str(changed))
+    assert generate(cli, tmp_path / "changed", "same-svc").exit_code == 0
+    repo = tmp_path / "changed" / "same-svc"
+    assert (repo / "README.md").read_text().endswith("changed: 2\n") and (repo / "src" / "payments.py").read_text().endswith("changed: 2\n")
 
 
 def test_missing_output_directory_and_conflicting_options(cli, tmp_path):

@@ -38,13 +38,15 @@ def unused_files(ctx: dict) -> list[str]:
     return unused
 
 
-def render_modules(project: Path, ctx: dict) -> None:
+def render_modules(project: Path, ctx: dict, bytecode_cache: jinja2.BytecodeCache | None = None) -> None:
+    """The per-module files; `msgen new` passes its cache of compiled templates as BYTECODE_CACHE."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(project / "_templates")),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
         optimized=False,  # compile-time constant folding: no change to the output, ~10% of the compile time
+        bytecode_cache=bytecode_cache,
     )
     for workflow in ctx["workflows"]:
         target = project / workflow["definition"]
