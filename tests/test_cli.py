@@ -203,7 +203,7 @@ def test_new_creates_missing_parent_folders_and_removes_them_if_it_fails(cli, tm
     assert list(tmp_path.iterdir()) == [], "folders created for a failed run are removed"
 
     made: list = []
-    monkeypatch.setattr(generator.scaffold, "render", lambda spec, text, source, destination, force: made.append(destination) or destination)
+    monkeypatch.setattr(generator.scaffold, "render", lambda spec, text, source, destination, force, **options: made.append(destination) or destination)
     result = cli("new", "demo-svc", "-o", str(parent), "--no-input")
     assert result.exit_code == 0, result.output
     assert parent.is_dir() and made == [parent / "demo-svc"]
