@@ -2,7 +2,7 @@
 """Cold init of a generated Lambda handler against the bare Powertools modules it uses (issue 12, target ratio <= 1.5).
 
     .venv/bin/python bench/cold_init.py [--blueprint serverless-api] [--tracing active|opentelemetry] [--rounds 30]
-                                        [--find-links DIR]...
+                                        [--entry app|worker] [--find-links DIR]...
 
 What it does:
 1. Generates the blueprint's repository with `msgen new` (with --tracing opentelemetry: the spec sets
@@ -17,7 +17,7 @@ What it does:
    function's own variables from the template (POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, TABLE_*, ...):
    (a) the bare modules: `from aws_lambda_powertools import Logger, Metrics` and the event handler resolver
        (APIGatewayRestResolver; for a worker-only service, the SQS batch processor);
-   (b) the entry module: `import app` (or `import worker`).
+   (b) the entry module: `import app` (or `import worker`: a service without routes, or --entry worker).
    Prints the medians, the median of the per-round ratios (b)/(a), and, for honesty, what the first AWS call pays
    later in the same instance (import boto3 and create one client: deferred, not removed). With --tracing
    opentelemetry, also OpenTelemetry's imports alone (those of src/tracing.py) as a share of (a).
@@ -48,8 +48,12 @@ BARE = {
     "worker": "from aws_lambda_powertools import Logger, Metrics\nfrom aws_lambda_powertools.utilities.batch import BatchProcessor",
 }
 # What tracing: opentelemetry adds to the entry module's imports (src/tracing.py's).
-OTEL = ("from opentelemetry import trace\nfrom opentelemetry.sdk.trace import TracerProvider\n"
-        "from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor")
+OTEL = ("from opentelemetry import propagate, trace\nfrom opentelemetry.context import Context\n"
+        "from opentelemetry.propagators.composite import CompositePropagator\n"
+        "from opentelemetry.propagators.textmap import Getter, Setter, TextMapPropagator, default_getter, default_setter\n"
+        "from opentelemetry.sdk.trace import TracerProvider\n"
+        "from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor\n"
+        "from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, TraceFlags")
 FIRST_CALL = ("import {entry}\nimport time\nstarted = time.perf_counter()\nimport boto3\nboto3.client('dynamodb')\n"
               "print(time.perf_counter() - started)\n")
 
@@ -112,6 +116,7 @@ def main() -> int:
     parser.add_argument("--blueprint", default="serverless-api")
     parser.add_argument("--tracing", choices=["active", "opentelemetry"], default="active")
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--entry", choices=["app", "worker"], help="the entry module (default: app, else worker)")
     parser.add_argument("--find-links", type=Path, action="append", default=[], help="another folder of wheels (e.g. OpenTelemetry's)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
@@ -123,7 +128,10 @@ def main() -> int:
         parent = Path(tmp)
         repo = generate(parent, args.blueprint, args.tracing)
         python = runtime_venv(parent, repo, [wheelhouse, *args.find_links])
-        entry = "app" if (repo / "src" / "app.py").exists() else "worker"
+        entry = args.entry or ("app" if (repo / "src" / "app.py").exists() else "worker")
+        if not (repo / "src" / f"{entry}.py").exists():
+            print(f"bench: {args.blueprint} has no src/{entry}.py", file=sys.stderr)
+            return 2
         task_root = parent / "task"
         shutil.copytree(repo / "src", task_root, ignore=shutil.ignore_patterns("__pycache__"))
         env = lambda_environment(repo, task_root, entry)
