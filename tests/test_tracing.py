@@ -97,7 +97,9 @@ def otel_venv(tmp_path_factory) -> Path:
 # in the trace being recorded, the producer's trace linked, failures as ERROR spans, the correlation id on each.
 SPAN_TESTS = {
     "serverless-api": ["tests/test_tracing.py::test_each_request_is_a_span_of_its_route",
-                       "tests/test_tracing.py::test_an_exception_leaving_a_span_makes_it_an_error_and_is_recorded"],
+                       "tests/test_tracing.py::test_a_request_answered_with_a_5xx_is_an_error_span",
+                       "tests/test_tracing.py::test_an_exception_leaving_a_span_makes_it_an_error_and_is_recorded",
+                       "tests/test_tracing.py::test_the_trace_header_propagator_reads_and_writes_x_amzn_trace_id"],
     "event-worker": ["tests/test_worker.py::test_each_message_is_a_span_in_the_functions_trace_linked_to_its_producer[sqs:notifications]",
                      "tests/test_worker.py::test_an_event_is_a_span_in_the_functions_trace_and_a_failure_an_error[events:daily-digest]",
                      "tests/test_tracing.py::test_an_sqs_message_links_to_the_trace_its_producer_sent"],

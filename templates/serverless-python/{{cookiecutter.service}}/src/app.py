@@ -67,8 +67,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     started = time.perf_counter()
     route = f"{event.get('httpMethod')} {event.get('resource')}"
 {%- if cookiecutter._msgen.tracing == "opentelemetry" %}
-    with tracing.span(route, route=route):
+    with tracing.span(route, route=route) as span:
         response = app.resolve(event, context)
+        tracing.record_status(span, response["statusCode"])
 {%- else %}
     response = app.resolve(event, context)
 {%- endif %}

@@ -5,7 +5,7 @@ trace being recorded: their trace id and parent come from the trace header of th
 _X_AMZN_TRACE_ID, or the X-Amzn-Trace-Id header the container service adopted), and they follow its sampling
 decision (Sampled=0: nothing is recorded). Each span carries the correlation id.
 
-What gets a span: each API request (app.py: its route), each request to the container service (web.py: FastAPI's own
+What gets a span: each API request (app.py: its route and status code), each request to the container service (web.py: FastAPI's own
 server span, with its method, route template and status code, continuing the request's X-Amzn-Trace-Id), each SQS message, SNS notification and EventBridge event a
 worker handles (worker.py: a consumer span; a failure sets its status to ERROR with the exception), and whatever the
 code wraps in ``span()``. An SQS message carries its producer's trace (SQS's AWSTraceHeader attribute, set when the
@@ -34,7 +34,7 @@ from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.propagators.textmap import Getter, Setter, TextMapPropagator, default_getter, default_setter
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
-from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, TraceFlags
+from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 import correlation
 import observability
@@ -100,6 +100,14 @@ def span(
         yield current
 
 
+def record_status(current: trace.Span, status: int) -> None:
+    """The status code of a request's answer on its span (OpenTelemetry's attribute name); a 5xx answer is an error
+    (a 4xx is the caller's)."""
+    current.set_attribute("http.response.status_code", status)
+    if status >= 500:
+        current.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
+
+
 def producer_links(record: Mapping[str, Any]) -> list[Link]:
     """The producer's trace of an SQS message (its AWSTraceHeader system attribute) as a span link; none for a
     message sent untraced, an SNS notification or an EventBridge event (their trace is the function's own)."""
@@ -143,7 +151,7 @@ def propagate_trace_header() -> None:
     """Continue the trace of each request's X-Amzn-Trace-Id header (the container service: FastAPI's request spans use
     OpenTelemetry's propagators, which read only W3C's traceparent unless told; API Gateway sends X-Amzn-Trace-Id)."""
     current = propagate.get_global_textmap()
-    if not any(isinstance(p, TraceHeaderPropagator) for p in getattr(current, "_propagators", [current])):
+    if observability.TRACE_HEADER not in current.fields:  # not yet, nor by an agent's X-Ray propagator
         propagate.set_global_textmap(CompositePropagator([current, TraceHeaderPropagator()]))
 
 

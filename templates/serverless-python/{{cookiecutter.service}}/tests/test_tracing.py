@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from opentelemetry import propagate
 
 import correlation
 import tracing
@@ -49,6 +50,26 @@ def test_an_exception_leaving_a_span_makes_it_an_error_and_is_recorded(monkeypat
     assert event.attributes["exception.message"] == "card declined"
 
 
+def test_the_trace_header_propagator_reads_and_writes_x_amzn_trace_id(monkeypatch, spans):
+    """What the container service's request spans continue (API Gateway's header), and what a call inside a span sends."""
+    propagator = tracing.TraceHeaderPropagator()
+    # As API Gateway sends it (header names in lower case, as the ASGI server passes them).
+    header = f"Self=1-67891234-12456789abcdef012345678;Root={TRACE_ID};Parent={PARENT};Sampled=1"
+    context = propagator.extract({"x-amzn-trace-id": header})
+    monkeypatch.delenv("_X_AMZN_TRACE_ID", raising=False)
+    with tracing.tracer.start_as_current_span("request", context=context) as current:
+        carrier: dict[str, str] = {}
+        propagator.inject(carrier)
+    assert format(current.get_span_context().trace_id, "032x") == TRACE_ID[2:].replace("-", "")
+    assert carrier == {"X-Amzn-Trace-Id": f"Root={TRACE_ID};Parent={current.get_span_context().span_id:016x};Sampled=1"}
+    assert propagator.extract({"X-Amzn-Trace-Id": "Root=not-a-trace-id"}) == {}, "a malformed header continues nothing"
+    tracing.propagate_trace_header()
+    installed = propagate.get_global_textmap()
+    tracing.propagate_trace_header()
+    assert propagate.get_global_textmap() is installed and "X-Amzn-Trace-Id" in installed.fields, "added once"
+    assert propagate.extract({"X-Amzn-Trace-Id": f"Root={TRACE_ID};Parent={PARENT};Sampled=1"}) != {}
+
+
 @pytest.mark.parametrize(
     "header,linked",
     [
@@ -78,7 +99,26 @@ def test_an_sqs_message_links_to_the_trace_its_producer_sent(header, linked):
 def test_each_request_is_a_span_of_its_route(monkeypatch, spans, call):
     monkeypatch.setenv("_X_AMZN_TRACE_ID", f"Root={TRACE_ID};Parent={PARENT};Sampled=1")
     params = {{ '{' }}{{ params | join(", ") }}}
-    call("{{ method }}", "{{ r.path }}", path_params=params{% if method in ["POST", "PUT", "PATCH"] %}, body={}{% endif %})
+    response = call("{{ method }}", "{{ r.path }}", path_params=params{% if method in ["POST", "PUT", "PATCH"] %}, body={}{% endif %})
     (span,) = [s for s in spans.get_finished_spans() if s.name == "{{ method }} {{ r.path }}"]
     assert format(span.parent.span_id, "016x") == PARENT
+    assert span.attributes["route"] == "{{ method }} {{ r.path }}" and span.attributes["correlation_id"]
+    assert span.attributes["http.response.status_code"] == response["statusCode"] < 500
+    assert span.status.status_code.name == "UNSET"
+
+
+def test_a_request_answered_with_a_5xx_is_an_error_span(monkeypatch, spans, call):
+    from aws_lambda_powertools.event_handler import Response
+
+    import {{ r.module }}
+
+    def unavailable(*args, **kwargs) -> Response:
+        return Response(status_code=503, content_type="application/json", body='{"message": "try later"}')
+
+    monkeypatch.setattr({{ r.module }}, "{{ r.function }}", unavailable)
+    params = {{ '{' }}{{ params | join(", ") }}}
+    response = call("{{ method }}", "{{ r.path }}", path_params=params{% if method in ["POST", "PUT", "PATCH"] %}, body={}{% endif %})
+    assert response["statusCode"] == 503
+    (span,) = [s for s in spans.get_finished_spans() if s.name == "{{ method }} {{ r.path }}"]
+    assert span.attributes["http.response.status_code"] == 503 and span.status.status_code.name == "ERROR"
 {%- endif %}
