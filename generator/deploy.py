@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generator import staging
 from generator.errors import EXIT_FINDINGS, InputError, MsgenError
 
 ARTIFACT_BUCKET_PARAMETER = "/msgen/{env}/bootstrap/artifact-bucket"
@@ -299,6 +301,7 @@ def deploy(loaded, env: str, *, artifact: Path | None = None, image: str | None 
             raise DeployFailed(problem)
     creating = existing is None or existing["StackStatus"] == "REVIEW_IN_PROGRESS"
 
+    deployed: dict | None = None
     if not creating:  # the data-loss guard, against what is deployed
         deployed = _decode(_call(f"get template of {stack}", cf.get_template, StackName=stack, TemplateStage="Original")["TemplateBody"])
         result = differ.compare(deployed, template)
@@ -324,46 +327,126 @@ def deploy(loaded, env: str, *, artifact: Path | None = None, image: str | None 
         key = nested_template_key(loaded.spec.service, data)
         _upload(s3, bucket, key, data)
         echo(f"nested stack {name}: s3://{bucket}/{key}")
+    values = parameter_values(template, env, bucket, artifact_key, code_sha, image)
+    stages = _stages(loaded, env, cf, template, text, nested, values, None if creating else deployed,
+                     None if creating else existing, tuple(allowed)) if nested else [staging.Stage(1, 1, text)]
+    if len(stages) > 1:
+        quota = staging.NESTED_OPERATION_QUOTA
+        echo(f"msgen: this release creates, updates or deletes {sum(st.resources for st in stages):,} resources of nested stacks; "
+             f"CloudFormation allows {quota:,} in one operation (quota 'Nested stacks'): deploying in {len(stages)} stages, "
+             "a change set each")
+    outcome = Outcome(stack, "no changes")
+    for st in stages:
+        staged = len(stages) > 1
+        if staged:
+            echo(st.describe())
+        try:
+            outcome = _apply(cf, s3, s.region_name, bucket, loaded, env, stack, st.text, values, creating, execute, confirm, echo,
+                             interval, st if staged else None)
+        except DeployFailed as e:
+            if staged and st.number > 1:
+                raise DeployFailed(f"{e}\nstage {st.number} of {st.total} failed; stages 1 to {st.number - 1} are deployed. Fix the "
+                                   "cause and run msgen deploy again: it plans the remaining stages from what is deployed") from None
+            raise
+        if outcome.status not in ("created", "updated", "no changes"):
+            if staged and st.number < st.total:
+                echo(f"stage {st.number} of {st.total} not executed; once it is, run msgen deploy again for the remaining stages "
+                     "(it plans them from what is deployed)")
+            return outcome
+        creating = False
+    return outcome
+
+
+def _stages(loaded, env: str, cf, template: dict, text: str, nested: dict[str, str], values: list[dict[str, str]],
+            deployed: dict | None, existing: dict | None, allowed: tuple[str, ...]) -> list[staging.Stage]:
+    """The stages of a split service's release (one when it is under the nested-stack quota), planned before any change."""
+    from generator import stacklock
+    from generator.synth.pipeline import render
+
+    children = {n: _decode(t) for n, t in nested.items()}
+    deployed_stacks = {n for n, r in ((deployed or {}).get("Resources") or {}).items()
+                       if isinstance(r, dict) and r.get("Type") == staging.NESTED_TYPE}
+    total = sum(len(c.get("Resources") or {}) for c in children.values())
+    if total <= staging.NESTED_OPERATION_QUOTA and deployed_stacks <= set(children):
+        return [staging.Stage(1, 1, text)]  # under the quota whatever changes: no need to read the nested stacks
+    lock = stacklock.read(stacklock.path_for(loaded.path), loaded.spec.service)
+    state = None
+    if deployed is not None and existing is not None:
+        state = staging.Deployed(deployed, {p["ParameterKey"]: p.get("ParameterValue", "") for p in existing.get("Parameters", [])})
+        physical: dict[str, str] = {}
+        for page in cf.get_paginator("list_stack_resources").paginate(StackName=existing["StackId"]):
+            for r in page.get("StackResourceSummaries", []):
+                if r.get("ResourceType") == staging.NESTED_TYPE and r.get("PhysicalResourceId"):
+                    physical[r["LogicalResourceId"]] = r["PhysicalResourceId"]
+        for name, body in (deployed.get("Resources") or {}).items():
+            if not isinstance(body, dict) or body.get("Type") != staging.NESTED_TYPE or name not in physical:
+                continue
+            child = describe_stack(cf, physical[name])
+            if child is None or child["StackStatus"] not in DONE | {"UPDATE_ROLLBACK_COMPLETE"}:
+                continue
+            lids: set[str] = set()
+            for page in cf.get_paginator("list_stack_resources").paginate(StackName=child["StackId"]):
+                lids |= {r["LogicalResourceId"] for r in page.get("StackResourceSummaries", [])}
+            state.stacks[name] = staging.DeployedStack(
+                name, json.loads(json.dumps(body)), {p["ParameterKey"]: p.get("ParameterValue", "") for p in child.get("Parameters", [])},
+                {o["OutputKey"] for o in child.get("Outputs", [])}, lids)
+    release = staging.Release(
+        text, json.loads(json.dumps(template)), children, {v["ParameterKey"]: v["ParameterValue"] for v in values},
+        staging.restricted_parents(loaded, env, lock), lambda lid: lock.resources.get(lid) if lock else None,
+        lambda data: render(data, "yaml"))
+    try:
+        return staging.plan(release, state, staging.NESTED_OPERATION_QUOTA, allowed)
+    except staging.CannotStage as e:
+        raise DeployFailed(f"refused: {e}. The service has {total:,} resources in nested stacks; CloudFormation creates, updates "
+                           f"or deletes at most {staging.NESTED_OPERATION_QUOTA:,} of them in one operation (quota 'Nested stacks'); "
+                           "nothing was changed") from None
+    except MsgenError as e:  # the restricted synth refused (generator.synth.nesting)
+        raise DeployFailed(f"refused: msgen cannot deploy this release in stages: {e}; nothing was changed") from None
+
+
+def _apply(cf, s3, region: str, bucket: str, loaded, env: str, stack: str, text: str, values: list[dict[str, str]], creating: bool,
+           execute: bool, confirm: Callable[[str], bool] | None, echo: Echo, interval: float, stage: staging.Stage | None) -> Outcome:
+    """Upload one parent template and deploy it through a change set."""
     body = text.encode("utf-8")
     template_key = f"{loaded.spec.service}/{env}/templates/{hashlib.sha256(body).hexdigest()}.yaml"
     _upload(s3, bucket, template_key, body)
-    url = f"https://{bucket}.s3.{s.region_name}.amazonaws.com/{template_key}"
+    url = f"https://{bucket}.s3.{region}.amazonaws.com/{template_key}"
+    label = f" (stage {stage.number} of {stage.total})" if stage is not None else ""
 
-    name = f"msgen-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+    name = f"msgen-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}" + (f"-stage{stage.number}" if stage is not None else "")
     created = _call(f"create change set for {stack}", cf.create_change_set, StackName=stack, ChangeSetName=name,
                     ChangeSetType="CREATE" if creating else "UPDATE", TemplateURL=url, Capabilities=CAPABILITIES,
-                    Parameters=parameter_values(template, env, bucket, artifact_key, code_sha, image),
-                    Description=f"msgen deploy {loaded.display} --env {env}")
+                    Parameters=values, Description=f"msgen deploy {loaded.display} --env {env}{label}")
     cs_id = created["Id"]
     cs = _wait_change_set(cf, cs_id, interval)
     if cs["Status"] == "FAILED":
         reason = cs.get("StatusReason", "")
         if any(m in reason for m in NO_CHANGES):
             _call("delete empty change set", cf.delete_change_set, ChangeSetName=cs_id)
-            echo(f"stack {stack}: no changes; nothing to deploy (the empty change set was deleted)")
+            echo(f"stack {stack}: no changes{label}; nothing to deploy (the empty change set was deleted)")
             return Outcome(stack, "no changes")
         raise DeployFailed(f"change set {name} for stack {stack} failed: {reason or 'no reason given'}")
     changes = cs.get("Changes", [])
-    echo(f"change set {name} ({'create' if creating else 'update'} stack {stack}), {len(changes)} resource changes:")
+    echo(f"change set {name} ({'create' if creating else 'update'} stack {stack}){label}, {len(changes)} resource changes:")
     for line in change_set_summary(changes):
         echo(line)
     if not execute:
         echo(f"change set left for review: {cs_id}\n  execute it: aws cloudformation execute-change-set --change-set-name {cs_id}")
         return Outcome(stack, "change set left for review", cs_id)
-    if confirm is not None and not confirm(f"Execute change set {name} on stack {stack}?"):
+    if confirm is not None and not confirm(f"Execute change set {name} on stack {stack}{label}?"):
         echo(f"not executed; change set left for review: {cs_id}")
         return Outcome(stack, "declined", cs_id)
 
     events = Events(cf, cs.get("StackId") or stack, echo)
     events.mark_seen()
     _call(f"execute change set {name}", cf.execute_change_set, ChangeSetName=cs_id)
-    echo(f"{'creating' if creating else 'updating'} stack {stack}:")
+    echo(f"{'creating' if creating else 'updating'} stack {stack}{label}:")
     status = wait_stack(cf, cs.get("StackId", stack), events, interval)
     if status not in DONE:
         final = describe_stack(cf, cs.get("StackId", stack)) or {}
         raise DeployFailed(failure_text(stack, status, events.failures, final.get("StackStatusReason", "")) +
                            ("\n" + stuck(final, stack) if final and stuck(final, stack) else ""))
-    echo(f"stack {stack}: {status}")
+    echo(f"stack {stack}: {status}{label}")
     return Outcome(stack, "created" if creating else "updated", cs_id)
 
 
