@@ -158,8 +158,8 @@ class Synthesized:
             if total > NESTED_OPERATION_QUOTA:
                 out.append(f"warning: the service has {total} resources in its stacks; CloudFormation creates, updates or deletes at "
                            f"most {NESTED_OPERATION_QUOTA} resources of nested stacks in one operation (quota 'Nested stacks'): its first "
-                           "deploy, and a release that updates every function, would pass it. Grow it over several deploys, or split "
-                           "the service (docs/nested-stacks.md)")
+                           "deploy, and a release that updates every function, pass it, so msgen deploy deploys them in stages of at "
+                           f"most {NESTED_OPERATION_QUOTA}, a change set each (docs/nested-stacks.md)")
         return out
 
 

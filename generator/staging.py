@@ -30,10 +30,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from generator.api import NESTED_OPERATION_QUOTA as _QUOTA
 from generator.errors import EXIT_FINDINGS, MsgenError
 
 NESTED_TYPE = "AWS::CloudFormation::Stack"
-NESTED_OPERATION_QUOTA = 2500  # CloudFormation: resources of nested stacks created, updated or deleted in one operation
+NESTED_OPERATION_QUOTA = _QUOTA  # CloudFormation: resources of nested stacks created, updated or deleted in one operation
 
 
 class CannotStage(MsgenError):
