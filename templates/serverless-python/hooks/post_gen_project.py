@@ -1,8 +1,10 @@
 """Write one handler module and one test module per handler module named in the spec.
 
 cookiecutter renders a fixed tree; the per-module files come from _templates/ (copied unrendered) and
-are rendered here with the same context, strictly: an undefined variable is an error. `msgen new`
-imports this file and calls render_modules() in-process; plain `cookiecutter` runs it as a hook.
+are rendered here with the same context, strictly: an undefined variable is an error. handler_module.py.j2 and
+test_module.py.j2 include a file per kind of route (_templates/handler/, _templates/test/), which Jinja compiles only
+when a route of that kind is rendered. `msgen new` imports this file and calls render_modules() in-process; plain
+`cookiecutter` runs it as a hook.
 """
 
 import json
