@@ -351,6 +351,25 @@ def test_compiled_templates_are_kept_between_runs_and_change_nothing(cli, tmp_pa
     assert (repo / "README.md").read_text().endswith("changed: 2\n") and (repo / "src" / "payments.py").read_text().endswith("changed: 2\n")
 
 
+def test_only_the_per_module_templates_of_the_kinds_a_service_has_are_compiled(cli, tmp_path, monkeypatch):
+    """handler_module.py.j2 and test_module.py.j2 include one file per kind of route (handler/<kind>.py.j2,
+    test/<kind>.py.j2; message handlers and container routes one each): Jinja reads and compiles only those rendered."""
+    import jinja2
+
+    read = []
+    get_source = jinja2.FileSystemLoader.get_source
+
+    def recorded(self, environment, template):
+        read.append(template)
+        return get_source(self, environment, template)
+
+    monkeypatch.setattr(jinja2.FileSystemLoader, "get_source", recorded)
+    assert generate(cli, tmp_path, "kinds-svc", "--no-cache").exit_code == 0  # serverless-api
+    # payments.create (create), payments.get (get), refunds.create (add: POST /payments/{id}/refunds appends to a payment).
+    kinds = {f"{folder}/{kind}.py.j2" for folder in ("handler", "test") for kind in ("create", "get", "add")}
+    assert {name for name in read if name.endswith(".py.j2")} == {"handler_module.py.j2", "test_module.py.j2"} | kinds
+
+
 def test_missing_output_directory_and_conflicting_options(cli, tmp_path):
     (tmp_path / "nope").write_text("")  # a missing PARENT is created (tests/test_cli.py); one below a file cannot be
     assert generate(cli, tmp_path / "nope" / "sub", "demo-svc").exit_code == 2
