@@ -533,7 +533,9 @@ def deploy(spec: str, env: str, artifact: Path | None, image: str | None, stack_
     bucket, creates a change set, shows it with the data-loss guard (the
     deployed template against the new one, as msgen diff), executes it after
     confirmation and prints the stack's events as they happen. Credentials and
-    Region come from the standard AWS chain.
+    Region come from the standard AWS chain. A split service whose release
+    passes CloudFormation's 2,500 resources of nested stacks in one operation
+    is deployed in stages, a change set each (docs/nested-stacks.md).
 
     \b
     Examples:

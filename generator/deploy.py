@@ -386,7 +386,7 @@ def _stages(loaded, env: str, cf, template: dict, text: str, nested: dict[str, s
                 continue
             lids: set[str] = set()
             for page in cf.get_paginator("list_stack_resources").paginate(StackName=child["StackId"]):
-                lids |= {r["LogicalResourceId"] for r in page.get("StackResourceSummaries", [])}
+                lids |= {r["LogicalResourceId"] for r in page.get("StackResourceSummaries", []) if r.get("LogicalResourceId")}
             state.stacks[name] = staging.DeployedStack(
                 name, json.loads(json.dumps(body)), {p["ParameterKey"]: p.get("ParameterValue", "") for p in child.get("Parameters", [])},
                 {o["OutputKey"] for o in child.get("Outputs", [])}, lids)

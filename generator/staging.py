@@ -16,7 +16,7 @@ A *stage* is a parent template in which every nested stack is one of
   final or kept bodies.
 
 Stages are filled greedily, changed nested stacks before new ones, each in lock order, with the resources of the nested
-stacks they create, update or delete (every resource of a nested stack whose template or parameters change counts).
+stacks they create, update or delete (every resource a changed nested stack has before or after the release counts).
 Every stage is built and checked before anything is deployed: its references resolve (an output read from a kept
 stack is one that stack has), every nested stack that exists stays, and no data resource is lost between stages
 (the data-loss guard of msgen diff, stage by stage). The last stage is the release's parent template itself.
@@ -164,7 +164,8 @@ def plan(release: Release, deployed: Deployed | None, quota: int, allowed: tuple
     fparams = final.get("Parameters") or {}
     dstacks = deployed.stacks if deployed is not None else {}
     dvalues = deployed.values if deployed is not None else {}
-    size = {n: len(release.children[n].get("Resources") or {}) for n in fstacks}
+    # a changed stack counts with every resource it has before or after (an update may also delete some)
+    size = {n: len(set(release.children[n].get("Resources") or {}) | (dstacks[n].resources if n in dstacks else set())) for n in fstacks}
     todo_update = [n for n in sorted(fstacks, key=_number) if n in dstacks
                    and changed(fstacks[n], dstacks[n].body, fparams, release.values, dvalues)]
     todo_create = [n for n in sorted(fstacks, key=_number) if n not in dstacks]
@@ -240,6 +241,8 @@ def _stage_template(release: Release, dstacks: dict[str, DeployedStack], dvalues
             resources[name] = copy.deepcopy(fstacks[name])
         elif name in dstacks:
             resources[name] = kept_body(fstacks[name], dstacks[name], dvalues, release.values)
+    for name in sorted(set(dstacks) - set(fstacks), key=_number):  # the release deletes it: its last stage does
+        resources[name] = kept_body(dstacks[name].body, dstacks[name], dvalues, release.values)
     for name in _stacks(template):
         deps = resources[name].get("DependsOn")
         if deps is not None:
@@ -257,7 +260,7 @@ def _check(template: dict[str, Any], release: Release, dstacks: dict[str, Deploy
     params = template.get("Parameters") or {}
     stacks = _stacks(template)
     for name in dstacks:
-        if name in _stacks(release.template) and name not in stacks:
+        if (name in _stacks(release.template) or not last) and name not in stacks:
             raise CannotStage(f"a stage would delete nested stack {name}; report this with the spec (a bug in msgen's staging)")
 
     def outputs(stack: str) -> set[str]:

@@ -176,6 +176,7 @@ def test_a_first_deploy_and_a_release_past_the_quota_go_in_stages_and_end_as_a_o
             "operation (quota 'Nested stacks'): deploying in 3 stages") in err
     wanted = ["stage 1 of 3: creating NestedStack1 (273 resources)", "stage 2 of 3: creating NestedStack2 (274 resources)",
               "stage 3 of 3: creating NestedStack3 (57 resources)"]
+    assert all(w in err for w in wanted), [x for x in err.splitlines() if x.startswith(("stage", "msgen"))]
     positions = [err.index(w) for w in wanted]
     assert positions == sorted(positions)
     assert err.count("CREATE_COMPLETE (stage 1 of 3)") == 1 and "UPDATE_COMPLETE (stage 3 of 3)" in err
@@ -227,6 +228,7 @@ def test_a_first_deploy_and_a_release_past_the_quota_go_in_stages_and_end_as_a_o
     assert result.exit_code == 0, result.stderr[-3000:]
     wanted = ["stage 1 of 3: updating NestedStack1 (273 resources)", "stage 2 of 3: updating NestedStack2 (274 resources)",
               "stage 3 of 3: updating NestedStack3 (57 resources)"]
+    assert all(w in result.stderr for w in wanted), [x for x in result.stderr.splitlines() if x.startswith(("stage", "msgen"))]
     positions = [result.stderr.index(w) for w in wanted]
     assert positions == sorted(positions)
     counts = [touched(s["before"], s["after"]) for s in stages]
@@ -300,9 +302,57 @@ def test_growth_creates_the_new_nested_stacks_in_stages_after_updating_the_last_
     assert {lid for lid in first["Resources"] if not lid.startswith(("NestedStack", "ApiDeployment"))} <= placed
     assert data_resources(first) == data_resources(after[""])
 
+    # stopped after stage 1 (--no-execute on stage 2, or a failure): the next msgen deploy plans the rest from what is deployed
+    nested2 = after["NestedStack2"]
+    deployed = staging.Deployed(first, values, {**deployed.stacks, "NestedStack2": staging.DeployedStack(
+        "NestedStack2", first["Resources"]["NestedStack2"], {p: "x" for p in nested2["Parameters"]}, set(nested2.get("Outputs", {})),
+        set(nested2["Resources"]))})
+    rest = staging.plan(release, deployed, 310)
+    assert [(s.updated, s.created) for s in rest] == [([], ["NestedStack3"]), ([], ["NestedStack4"])]
+    assert rest[0].text == stages[1].text and rest[-1].text == text
+
 
 def test_under_the_quota_a_release_is_one_stage_and_stage_names_are_compressed():
     names = ["NestedStack7", "NestedStack5", "NestedStack6", "NestedStack9"]
     assert staging.names_text(names) == "NestedStack5..NestedStack7, NestedStack9"
     stage = staging.Stage(2, 4, "", created=["NestedStack5", "NestedStack6", "NestedStack7", "NestedStack8"], resources=2310)
     assert stage.describe() == "stage 2 of 4: creating NestedStack5..NestedStack8 (2,310 resources)"
+
+
+def test_a_stack_the_release_empties_is_kept_until_the_last_stage_deletes_it(tmp_path):
+    """Planning only: a 90-route service (NestedStack1..4, written by a first split) loses its last 30 routes and gets new
+    code; NestedStack4 is left empty (the lock drops it from the templates). Every stage but the last keeps it as deployed;
+    an update counts the resources it deletes too."""
+    folder = tmp_path / "svc"
+    data = micro_spec(90)
+    spec = write_service(folder, 90)
+    before = final_templates(folder)
+    data["api"]["routes"] = data["api"]["routes"][:60]
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    synth(spec)
+    after = final_templates(folder)
+    assert "NestedStack4" in before and "NestedStack4" not in after
+    values = {"Environment": "dev", "ArtifactBucket": BUCKET, "ArtifactKey": "old", "CodeSha256": "c"}
+    deployed = staging.Deployed(before[""], values)
+    for n, t in before.items():
+        if n:
+            deployed.stacks[n] = staging.DeployedStack(n, before[""]["Resources"][n], {p: "x" for p in t["Parameters"]},
+                                                       set(t.get("Outputs", {})), set(t["Resources"]))
+    loaded = api.load_spec(str(spec))
+    lock = stacklock.read(stacklock.path_for(spec), "catalog-svc")
+    text = (folder / "infra" / "dev" / "template.yaml").read_text()
+    from generator.synth.pipeline import render
+
+    release = staging.Release(text, after[""], {n: t for n, t in after.items() if n}, {**values, "ArtifactKey": "new"},
+                              staging.restricted_parents(loaded, "dev", lock), lock.resources.get, lambda d: render(d, "yaml"))
+    stages = staging.plan(release, deployed, 320)
+    shrunk = len(set(before["NestedStack3"]["Resources"]) | set(after["NestedStack3"]["Resources"]))
+    assert len(after["NestedStack3"]["Resources"]) < shrunk <= 320
+    assert [(s.updated, s.deleted, s.resources) for s in stages] == [
+        (["NestedStack1"], [], len(after["NestedStack1"]["Resources"])), (["NestedStack2"], [], len(after["NestedStack2"]["Resources"])),
+        (["NestedStack3"], [], shrunk), ([], ["NestedStack4"], len(before["NestedStack4"]["Resources"]))]
+    for s in stages[:-1]:
+        kept = yaml.load(s.text, Loader=_FastLoader)["Resources"]["NestedStack4"]
+        assert kept["Properties"] == {**before[""]["Resources"]["NestedStack4"]["Properties"],
+                                      "Parameters": {p: "x" for p in sorted(before["NestedStack4"]["Parameters"])}}
+    assert stages[-1].text == text and "NestedStack4" not in text
