@@ -367,8 +367,8 @@ def _stages(loaded, env: str, cf, template: dict, text: str, nested: dict[str, s
     deployed_stacks = {n for n, r in ((deployed or {}).get("Resources") or {}).items()
                        if isinstance(r, dict) and r.get("Type") == staging.NESTED_TYPE}
     total = sum(len(c.get("Resources") or {}) for c in children.values())
-    if total <= staging.NESTED_OPERATION_QUOTA and deployed_stacks <= set(children):
-        return [staging.Stage(1, 1, text)]  # under the quota whatever changes: no need to read the nested stacks
+    if not deployed_stacks and total <= staging.NESTED_OPERATION_QUOTA:
+        return [staging.Stage(1, 1, text)]  # no nested stack yet, and all of them fit one operation
     lock = stacklock.read(stacklock.path_for(loaded.path), loaded.spec.service)
     state = None
     if deployed is not None and existing is not None:
