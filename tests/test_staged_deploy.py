@@ -200,6 +200,8 @@ def test_a_first_deploy_and_a_release_past_the_quota_go_in_stages_and_end_as_a_o
     assert "NestedStack2" not in stages[0]["text"] and "NestedStack3" not in stages[1]["text"]
     ids = [{lid for lid in p["Resources"] if not lid.startswith("ApiDeployment")} for p in parents]  # a new API deployment each
     assert ids[0] < ids[1] < ids[2] == {lid for lid in final[""]["Resources"] if not lid.startswith("ApiDeployment")}
+    for parent in parents:  # a resource keeps its logical ID and type through the stages
+        assert all(final[""]["Resources"][lid]["Type"] == r["Type"] for lid, r in parent["Resources"].items() if lid in final[""]["Resources"])
 
     # the end: what a one-shot deploy deploys
     assert deployed_parent(cf) == final[""]
