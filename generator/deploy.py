@@ -302,10 +302,14 @@ def deploy(loaded, env: str, *, artifact: Path | None = None, image: str | None 
     creating = existing is None or existing["StackStatus"] == "REVIEW_IN_PROGRESS"
 
     deployed: dict | None = None
+    children: dict[str, dict] | None = None
     if not creating:  # the data-loss guard, against what is deployed
         deployed = _decode(_call(f"get template of {stack}", cf.get_template, StackName=stack, TemplateStage="Original")["TemplateBody"])
         result = differ.compare(deployed, template)
         echo(differ.render_text(result, f"stack {stack}", f"{loaded.display} --env {env}", tuple(allowed)).rstrip("\n"))
+        if nested:  # before the data-loss guard: --allow-data-loss cannot make a move work
+            children = {n: _decode(t) for n, t in nested.items()}
+            _refuse_moves(moved_to_nested(deployed, template, children), deployed, loaded, env, stack, echo)
         lost = {r.logical_id for r in result.data_loss}
         for lid in dict.fromkeys(allowed):
             if lid not in lost:
@@ -329,7 +333,7 @@ def deploy(loaded, env: str, *, artifact: Path | None = None, image: str | None 
         echo(f"nested stack {name}: s3://{bucket}/{key}")
     values = parameter_values(template, env, bucket, artifact_key, code_sha, image)
     stages = _stages(loaded, env, cf, template, text, nested, values, None if creating else deployed,
-                     None if creating else existing, tuple(allowed)) if nested else [staging.Stage(1, 1, text)]
+                     None if creating else existing, tuple(allowed), children) if nested else [staging.Stage(1, 1, text)]
     if len(stages) > 1:
         quota = staging.NESTED_OPERATION_QUOTA
         echo(f"msgen: this release creates, updates or deletes {sum(st.resources for st in stages):,} resources of nested stacks; "
@@ -357,13 +361,63 @@ def deploy(loaded, env: str, *, artifact: Path | None = None, image: str | None 
     return outcome
 
 
+def moved_to_nested(deployed: dict, template: dict, children: dict[str, dict]) -> dict[str, dict[str, str]]:
+    """Resources of the DEPLOYED parent that the release's parent TEMPLATE no longer holds and one of its nested
+    stacks (CHILDREN, by name) does: {nested stack: {logical id: type}}, in the deployed template's order."""
+    new = _resources(template)
+    home = {lid: name for name, child in children.items() for lid in _resources(child)}
+    out: dict[str, dict[str, str]] = {}
+    for lid, body in _resources(deployed).items():
+        if lid in new or lid not in home or body.get("Type") == staging.NESTED_TYPE:
+            continue
+        out.setdefault(home[lid], {})[lid] = str(body.get("Type"))
+    return out
+
+
+def _resources(template: dict) -> dict[str, dict]:
+    res = template.get("Resources")
+    return {str(k): v for k, v in res.items() if isinstance(v, dict)} if isinstance(res, dict) else {}
+
+
+def _refuse_moves(moves: dict[str, dict[str, str]], deployed: dict, loaded, env: str, stack: str, echo: Echo) -> None:
+    """A move from the deployed parent into a nested stack is a delete plus a create: refuse it before changing anything."""
+    if not moves:
+        return
+    import shlex
+
+    from generator import stacklock
+
+    total = sum(len(m) for m in moves.values())
+    echo(f"msgen: resources that stack {stack} holds and this release moves into nested stacks:")
+    for name, members in moves.items():
+        for lid, kind in members.items():
+            echo(f"  {lid} ({kind}) -> {name}")
+    where = "; ".join(f"{name}: {', '.join(list(m)[:8])}" + (f" and {len(m) - 8} more" if len(m) > 8 else "") for name, m in moves.items())
+    spec = shlex.quote(loaded.display)
+    lock = stacklock.path_for(loaded.path)
+    raise DeployFailed(
+        f"refused: this release moves {total} resources that stack {stack} holds into nested stacks ({where}); nothing was changed. "
+        "CloudFormation would create each again in its nested stack before deleting it from the parent: a resource with a fixed name "
+        "(a log group's LogGroupName, an alarm's AlarmName) fails to create while the deployed one exists, and a retained one "
+        "(DeletionPolicy Retain) stays behind, detached. " + (
+            f"The stack lock {lock} is not the one this stack was deployed with (a lock is append-only; a new one places anew): "
+            "restore the deployed lock from version control, run msgen synth again and deploy"
+            if any(r.get("Type") == staging.NESTED_TYPE for r in _resources(deployed).values())
+            else "The stack lock placed them so because the first split was synthesized without the single template deployed before. "
+            f"Put that template at the output path (msgen synth {spec} -o infra/ reads infra/{env}/template.yaml; "
+            f"aws cloudformation get-template --stack-name {stack} prints the deployed one), delete {lock}, run msgen synth {spec} "
+            f"-o infra/ again so the parent keeps what {stack} holds, commit the lock, and deploy again"))
+
+
 def _stages(loaded, env: str, cf, template: dict, text: str, nested: dict[str, str], values: list[dict[str, str]],
-            deployed: dict | None, existing: dict | None, allowed: tuple[str, ...]) -> list[staging.Stage]:
-    """The stages of a split service's release (one when it is under the nested-stack quota), planned before any change."""
+            deployed: dict | None, existing: dict | None, allowed: tuple[str, ...],
+            children: dict[str, dict] | None = None) -> list[staging.Stage]:
+    """The stages of a split service's release (one when it is under the nested-stack quota), planned before any change.
+    CHILDREN: the nested templates, decoded (when the caller has them)."""
     from generator import stacklock
     from generator.synth.pipeline import render
 
-    children = {n: _decode(t) for n, t in nested.items()}
+    children = children if children is not None else {n: _decode(t) for n, t in nested.items()}
     deployed_stacks = {n for n, r in ((deployed or {}).get("Resources") or {}).items()
                        if isinstance(r, dict) and r.get("Type") == staging.NESTED_TYPE}
     total = sum(len(c.get("Resources") or {}) for c in children.values())
