@@ -379,11 +379,18 @@ def diff_template(spec: str, against: str | Path, env: str | None = None) -> Spe
     old = read_template(against)
     loaded = load_spec(spec)
     check_env(loaded, env)
-    new, _ = decode_str(synth_stacks(loaded, env)[0])  # a split service: its parent, which holds every data resource
+    text, nested = synth_stacks(loaded, env)
+    new, _ = decode_str(text)  # a split service: its parent, which holds every data resource
     try:
-        return SpecDiff(differ.compare(old, new), str(against), loaded.display)
+        result = differ.compare(old, new)
     except RecursionError:
         raise InputError(f"{against}: nested too deeply to compare") from None
+    home = {lid: name for name, child in nested.items() for lid in ((decode_str(child)[0] or {}).get("Resources") or {})}
+    for rc in result.of("removed"):
+        if rc.logical_id in home and rc.type != "AWS::CloudFormation::Stack":
+            rc.notes.append(f"moves to nested stack {home[rc.logical_id]}: a create there before the delete from the parent, which "
+                            "fails for a fixed name; msgen deploy refuses it (docs/nested-stacks.md)")
+    return SpecDiff(result, str(against), loaded.display)
 
 
 def looks_like_template(text: str) -> bool:

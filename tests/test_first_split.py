@@ -158,3 +158,21 @@ def test_a_lock_that_is_not_the_deployed_one_is_named_when_the_parent_was_split_
     with pytest.raises(deployer.DeployFailed, match="first split was synthesized without the single template deployed before"):
         deployer._refuse_moves(moves, {"Resources": {}}, loaded, "prod", "svc-prod", lines.append)
     deployer._refuse_moves({}, split, loaded, "prod", "svc-prod", lines.append)  # nothing moves: nothing to refuse
+
+
+def test_msgen_diff_against_the_single_template_notes_each_resource_that_moves_to_a_nested_stack(tmp_path):
+    runner = CliRunner()
+    spec, single = tmp_path / "service.yaml", tmp_path / "deployed" / "template.yaml"
+    write_spec(spec, MAX_MICRO_ROUTES)
+    assert runner.invoke(main, ["synth", str(spec), "--env", "prod", "-o", str(single)]).exit_code == 0
+    write_spec(spec, MAX_MICRO_ROUTES + 4)
+    assert runner.invoke(main, ["synth", str(spec), "--env", "prod", "-o", str(tmp_path / "elsewhere" / "template.yaml")]).exit_code == 0
+    moving = {lid: home for lid, home in lock_homes(tmp_path).items()
+              if home != "parent" and f"\n  {lid}:\n" in single.read_text()}
+    assert "Things6ListAllFunctionLogGroup" in moving
+    result = runner.invoke(main, ["diff", str(spec), "--env", "prod", "--against", str(single), "--format", "json"])
+    assert "Traceback" not in result.output
+    report = __import__("json").loads(result.stdout)
+    notes = {r["logical_id"]: " ".join(r["notes"]) for r in report["resources"] if r["action"] == "removed"}
+    assert {lid for lid, text in notes.items() if "moves to nested stack" in text} == set(moving)
+    assert f"moves to nested stack {moving['Things6ListAllFunctionLogGroup']}" in notes["Things6ListAllFunctionLogGroup"]
