@@ -50,7 +50,7 @@ demo: $(STAMP)
 
 test: $(STAMP) $(CHECKOV_STAMP) $(WHEELHOUSE_STAMP)
 	MSGEN_CHECKOV=$(abspath $(CHECKOV_VENV))/bin/checkov MSGEN_WHEELHOUSE=$(abspath $(WHEELHOUSE)) \
-		$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+		$(BIN)/python -m pytest -n 2 --durations=15 $(PYTEST_ARGS)
 
 # Unit tests of the kinds table, the plan, grants and checks: no venvs, no cfn-lint, no checkov. For your own loop.
 test-fast: $(STAMP)
