@@ -8,7 +8,7 @@ import re
 import shlex
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -354,6 +354,7 @@ class SpecDiff:
     diff: TemplateDiff
     against: str  # the deployed or committed template, as given
     spec: str  # the spec, as messages name it
+    moves: dict[str, str] = field(default_factory=dict)  # resources AGAINST holds that move into a nested stack -> the stack
 
     def render(self, fmt: str = "text", allowed: tuple[str, ...] = ()) -> str:
         from generator import diff as differ
@@ -386,11 +387,13 @@ def diff_template(spec: str, against: str | Path, env: str | None = None) -> Spe
     except RecursionError:
         raise InputError(f"{against}: nested too deeply to compare") from None
     home = {lid: name for name, child in nested.items() for lid in ((decode_str(child)[0] or {}).get("Resources") or {})}
+    moves = {}
     for rc in result.of("removed"):
         if rc.logical_id in home and rc.type != "AWS::CloudFormation::Stack":
+            moves[rc.logical_id] = home[rc.logical_id]
             rc.notes.append(f"moves to nested stack {home[rc.logical_id]}: a create there before the delete from the parent, which "
                             "fails for a fixed name; msgen deploy refuses it (docs/nested-stacks.md)")
-    return SpecDiff(result, str(against), loaded.display)
+    return SpecDiff(result, str(against), loaded.display, moves)
 
 
 def looks_like_template(text: str) -> bool:

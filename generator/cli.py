@@ -455,7 +455,8 @@ def explain(spec: str, fmt: str) -> None:
 DIFF_EPILOG = """\b
 Exit codes:
   0  no data loss (or every data loss named by --allow-data-loss); changes may still be listed
-  1  data loss: a change deletes or replaces a resource that holds data, not allowed by --allow-data-loss
+  1  data loss: a change deletes or replaces a resource that holds data, not allowed by --allow-data-loss;
+     or resources of FILE move into a nested stack (a split synthesized without FILE at the output path)
   2  bad input or usage: invalid spec, missing file, FILE is not a template
   3  internal error (a bug in msgen; --debug shows the traceback)
 """
@@ -499,6 +500,11 @@ def diff(spec: str, against: str, env: str | None, allowed: tuple[str, ...], fmt
     if unallowed:
         flags = " ".join(f"--allow-data-loss {lid}" for lid in unallowed)
         click.echo(f"msgen: data loss in {', '.join(unallowed)}; if that is intended, run again with {flags}", err=True)
+    if result.moves:  # --allow-data-loss cannot make a move work: msgen deploy refuses it
+        click.echo(f"msgen: {len(result.moves)} resources of {against} move into nested stacks ({', '.join(list(result.moves)[:8])}"
+                   f"{f' and {len(result.moves) - 8} more' if len(result.moves) > 8 else ''}); msgen deploy refuses that: synthesize "
+                   "with the deployed template at the output path (docs/nested-stacks.md, the stack lock)", err=True)
+    if unallowed or result.moves:
         sys.exit(EXIT_FINDINGS)
     click.echo(f"{against}: {'no changes' if result.diff.empty else 'no unallowed data loss'}", err=True)
 

@@ -176,3 +176,10 @@ def test_msgen_diff_against_the_single_template_notes_each_resource_that_moves_t
     notes = {r["logical_id"]: " ".join(r["notes"]) for r in report["resources"] if r["action"] == "removed"}
     assert {lid for lid, text in notes.items() if "moves to nested stack" in text} == set(moving)
     assert f"moves to nested stack {moving['Things6ListAllFunctionLogGroup']}" in notes["Things6ListAllFunctionLogGroup"]
+    # a move is a finding even when every data loss is allowed: --allow-data-loss cannot make it work
+    lost = report["data_loss"]
+    allowing = [arg for lid in lost for arg in ("--allow-data-loss", lid)]
+    allowed = runner.invoke(main, ["diff", str(spec), "--env", "prod", "--against", str(single), *allowing])
+    assert allowed.exit_code == 1, allowed.output[-2000:]
+    assert f"{len(moving)} resources of {single} move into nested stacks" in allowed.stderr
+    assert "no unallowed data loss" not in allowed.stderr
