@@ -202,7 +202,7 @@ TOKENS = [*"ab Z'\"\\{}%$#:;!?é漢🙂\n\t-", "{{", "}}", "{%", "${", '"""', "{
 FREE_TEXT = st.lists(st.sampled_from(TOKENS), min_size=1, max_size=15).map("".join)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(team=FREE_TEXT.filter(lambda s: s.strip() and len(s) <= 256), description=FREE_TEXT)
 def test_free_text_cannot_break_the_generated_repository(tmp_path_factory, team, description):
     from click.testing import CliRunner
