@@ -386,12 +386,15 @@ def diff_template(spec: str, against: str | Path, env: str | None = None) -> Spe
         result = differ.compare(old, new)
     except RecursionError:
         raise InputError(f"{against}: nested too deeply to compare") from None
-    home = {lid: name for name, child in nested.items() for lid in ((decode_str(child)[0] or {}).get("Resources") or {})}
+    from generator.synth.nesting import moved_to_nested
+
+    moved = {lid: name for name, members in moved_to_nested(old, new, {n: decode_str(t)[0] or {} for n, t in nested.items()}).items()
+             for lid in members}
     moves = {}
     for rc in result.of("removed"):
-        if rc.logical_id in home and rc.type != "AWS::CloudFormation::Stack":
-            moves[rc.logical_id] = home[rc.logical_id]
-            rc.notes.append(f"moves to nested stack {home[rc.logical_id]}: a create there before the delete from the parent, which "
+        if rc.logical_id in moved:
+            moves[rc.logical_id] = moved[rc.logical_id]
+            rc.notes.append(f"moves to nested stack {moved[rc.logical_id]}: a create there before the delete from the parent, which "
                             "fails for a fixed name; msgen deploy refuses it (docs/nested-stacks.md)")
     return SpecDiff(result, str(against), loaded.display, moves)
 

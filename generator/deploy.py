@@ -18,6 +18,7 @@ from typing import Any
 
 from generator import staging
 from generator.errors import EXIT_FINDINGS, InputError, MsgenError
+from generator.synth.nesting import NESTED_TYPE, moved_to_nested, nested_stacks
 
 ARTIFACT_BUCKET_PARAMETER = "/msgen/{env}/bootstrap/artifact-bucket"
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
@@ -361,24 +362,6 @@ def deploy(loaded, env: str, *, artifact: Path | None = None, image: str | None 
     return outcome
 
 
-def moved_to_nested(deployed: dict, template: dict, children: dict[str, dict]) -> dict[str, dict[str, str]]:
-    """Resources of the DEPLOYED parent that the release's parent TEMPLATE no longer holds and one of its nested
-    stacks (CHILDREN, by name) does: {nested stack: {logical id: type}}, in the deployed template's order."""
-    new = _resources(template)
-    home = {lid: name for name, child in children.items() for lid in _resources(child)}
-    out: dict[str, dict[str, str]] = {}
-    for lid, body in _resources(deployed).items():
-        if lid in new or lid not in home or body.get("Type") == staging.NESTED_TYPE:
-            continue
-        out.setdefault(home[lid], {})[lid] = str(body.get("Type"))
-    return out
-
-
-def _resources(template: dict) -> dict[str, dict]:
-    res = template.get("Resources")
-    return {str(k): v for k, v in res.items() if isinstance(v, dict)} if isinstance(res, dict) else {}
-
-
 def _refuse_moves(moves: dict[str, dict[str, str]], deployed: dict, loaded, env: str, stack: str, echo: Echo) -> None:
     """A move from the deployed parent into a nested stack is a delete plus a create: refuse it before changing anything."""
     if not moves:
@@ -402,7 +385,7 @@ def _refuse_moves(moves: dict[str, dict[str, str]], deployed: dict, loaded, env:
         "(DeletionPolicy Retain) stays behind, detached. " + (
             f"The stack lock {lock} is not the one this stack was deployed with (a lock is append-only; a new one places anew): "
             "restore the deployed lock from version control, run msgen synth again and deploy"
-            if any(r.get("Type") == staging.NESTED_TYPE for r in _resources(deployed).values())
+            if nested_stacks(deployed)
             else "The stack lock placed them so because the first split was synthesized without the single template deployed before. "
             f"Put that template at the output path (msgen synth {spec} -o infra/ reads infra/{env}/template.yaml; "
             f"aws cloudformation get-template --stack-name {stack} prints the deployed one), delete {lock}, run msgen synth {spec} "
@@ -418,8 +401,7 @@ def _stages(loaded, env: str, cf, template: dict, text: str, nested: dict[str, s
     from generator.synth.pipeline import render
 
     children = children if children is not None else {n: _decode(t) for n, t in nested.items()}
-    deployed_stacks = {n for n, r in ((deployed or {}).get("Resources") or {}).items()
-                       if isinstance(r, dict) and r.get("Type") == staging.NESTED_TYPE}
+    deployed_stacks = nested_stacks(deployed or {})
     total = sum(len(c.get("Resources") or {}) for c in children.values())
     if not deployed_stacks and total <= staging.NESTED_OPERATION_QUOTA:
         return [staging.Stage(1, 1, text)]  # no nested stack yet, and all of them fit one operation
@@ -430,10 +412,10 @@ def _stages(loaded, env: str, cf, template: dict, text: str, nested: dict[str, s
         physical: dict[str, str] = {}
         for page in cf.get_paginator("list_stack_resources").paginate(StackName=existing["StackId"]):
             for r in page.get("StackResourceSummaries", []):
-                if r.get("ResourceType") == staging.NESTED_TYPE and r.get("PhysicalResourceId"):
+                if r.get("ResourceType") == NESTED_TYPE and r.get("PhysicalResourceId"):
                     physical[r["LogicalResourceId"]] = r["PhysicalResourceId"]
-        for name, body in (deployed.get("Resources") or {}).items():
-            if not isinstance(body, dict) or body.get("Type") != staging.NESTED_TYPE or name not in physical:
+        for name, body in nested_stacks(deployed).items():
+            if name not in physical:
                 continue
             child = describe_stack(cf, physical[name])
             if child is None or child["StackStatus"] not in DONE | {"UPDATE_ROLLBACK_COMPLETE"}:

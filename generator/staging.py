@@ -32,8 +32,8 @@ from typing import Any
 
 from generator.api import NESTED_OPERATION_QUOTA as _QUOTA
 from generator.errors import EXIT_FINDINGS, MsgenError
+from generator.synth.nesting import nested_stacks
 
-NESTED_TYPE = "AWS::CloudFormation::Stack"
 NESTED_OPERATION_QUOTA = _QUOTA  # CloudFormation: resources of nested stacks created, updated or deleted in one operation
 
 
@@ -99,10 +99,6 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-def _stacks(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {lid: r for lid, r in (template.get("Resources") or {}).items() if isinstance(r, dict) and r.get("Type") == NESTED_TYPE}
-
-
 def _parameter_refs(body: dict[str, Any], parameters: dict[str, Any]) -> set[str]:
     from generator.synth.nesting import references
 
@@ -160,7 +156,7 @@ def plan(release: Release, deployed: Deployed | None, quota: int, allowed: tuple
     """The stages of RELEASE over DEPLOYED (None: a first deploy), each touching at most QUOTA resources of nested
     stacks; one stage (the release itself) when it fits. Raises CannotStage when no such plan exists."""
     final = release.template
-    fstacks = _stacks(final)
+    fstacks = nested_stacks(final)
     fparams = final.get("Parameters") or {}
     dstacks = deployed.stacks if deployed is not None else {}
     dvalues = deployed.values if deployed is not None else {}
@@ -219,7 +215,7 @@ def plan(release: Release, deployed: Deployed | None, quota: int, allowed: tuple
 def _stage_template(release: Release, dstacks: dict[str, DeployedStack], dvalues: dict[str, str], staged: set[str]) -> dict[str, Any]:
     """The parent of a stage: the restricted parent, its nested stacks final (STAGED) or kept as deployed."""
     final = release.template
-    fstacks = _stacks(final)
+    fstacks = nested_stacks(final)
 
     def available(lid: str) -> bool:
         where = release.location(lid)
@@ -232,7 +228,7 @@ def _stage_template(release: Release, dstacks: dict[str, DeployedStack], dvalues
     base = release.restricted(available)
     template = copy.deepcopy(final) if base is None else _plain(base)
     resources: dict[str, Any] = template["Resources"]
-    for name in list(_stacks(template)):
+    for name in list(nested_stacks(template)):
         if name not in staged and name not in dstacks:
             raise CannotStage(f"the stage would need nested stack {name} before its turn (a resource of another stack "
                               "uses it); report this with the spec (a bug in msgen's staging)")
@@ -243,7 +239,7 @@ def _stage_template(release: Release, dstacks: dict[str, DeployedStack], dvalues
             resources[name] = kept_body(fstacks[name], dstacks[name], dvalues, release.values)
     for name in sorted(set(dstacks) - set(fstacks), key=_number):  # the release deletes it: its last stage does
         resources[name] = kept_body(dstacks[name].body, dstacks[name], dvalues, release.values)
-    for name in _stacks(template):
+    for name in nested_stacks(template):
         deps = resources[name].get("DependsOn")
         if deps is not None:
             deps = [d for d in ([deps] if isinstance(deps, str) else deps) if d in resources]
@@ -258,9 +254,9 @@ def _check(template: dict[str, Any], release: Release, dstacks: dict[str, Deploy
 
     resources = template.get("Resources") or {}
     params = template.get("Parameters") or {}
-    stacks = _stacks(template)
+    stacks = nested_stacks(template)
     for name in dstacks:
-        if (name in _stacks(release.template) or not last) and name not in stacks:
+        if (name in nested_stacks(release.template) or not last) and name not in stacks:
             raise CannotStage(f"a stage would delete nested stack {name}; report this with the spec (a bug in msgen's staging)")
 
     def outputs(stack: str) -> set[str]:

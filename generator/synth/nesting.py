@@ -67,6 +67,35 @@ _FUNCTION = "Function"
 
 # --- references ------------------------------------------------------------------------------------------------------
 
+def _resources(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """TEMPLATE's resources that are mappings, by logical id (none when its Resources is not a mapping)."""
+    res = template.get("Resources")
+    return {str(k): v for k, v in res.items() if isinstance(v, dict)} if isinstance(res, dict) else {}
+
+
+def nested_stacks(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """TEMPLATE's nested stack resources by logical id."""
+    return {lid: r for lid, r in _resources(template).items() if r.get("Type") == NESTED_TYPE}
+
+
+def moved_to_nested(deployed: dict, template: dict, children: dict[str, dict]) -> dict[str, dict[str, str]]:
+    """Resources of the DEPLOYED parent that the release's parent TEMPLATE no longer holds and one of its nested
+    stacks (CHILDREN, by name) does: {nested stack: {logical id: type}}, in the deployed template's order."""
+    new = _resources(template)
+    home = {lid: name for name, child in children.items() for lid in _resources(child)}
+    out: dict[str, dict[str, str]] = {}
+    for lid, body in _resources(deployed).items():
+        if lid in new or lid not in home or body.get("Type") == NESTED_TYPE:
+            continue
+        out.setdefault(home[lid], {})[lid] = str(body.get("Type"))
+    return out
+
+
+def _resources(template: dict) -> dict[str, dict]:
+    res = template.get("Resources")
+    return {str(k): v for k, v in res.items() if isinstance(v, dict)} if isinstance(res, dict) else {}
+
+
 def _sub_names(text: str, local: set[str] | frozenset[str] = frozenset()) -> list[tuple[str, str]]:
     out = []
     for token in _TOKEN.findall(text):
