@@ -68,3 +68,28 @@ def offline_aws(monkeypatch, tmp_path, region: str = "us-east-1") -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", region)
+
+
+ARTIFACT_BUCKET = "msgen-artifacts-test"
+
+
+@pytest.fixture
+def nested_moto(monkeypatch, tmp_path):
+    """moto for deploying split services: the artifact bucket and the SSM parameter msgen bootstrap publishes for dev and
+    prod, the moto shims (tests/moto_shim.py, SSM tags as tests/test_fleet.py needs), polling off, libyaml parsing."""
+    import boto3
+    from moto import mock_aws
+
+    from generator import deploy as deployer
+    from tests.moto_shim import fast_template_parsing, moto_shims
+    from tests.test_fleet import fleet_moto_shims  # SSM parameter tags as a map (the services publish their API id)
+
+    offline_aws(monkeypatch, tmp_path, "us-east-1")
+    monkeypatch.setattr(deployer, "POLL_SECONDS", 0.0)
+    fast_template_parsing(monkeypatch)
+    with moto_shims(), fleet_moto_shims(), mock_aws(config={"lambda": {"use_docker": False}}):
+        boto3.client("s3").create_bucket(Bucket=ARTIFACT_BUCKET)
+        for env in ("dev", "prod"):
+            boto3.client("ssm").put_parameter(Name=f"/msgen/{env}/bootstrap/artifact-bucket", Value=ARTIFACT_BUCKET, Type="String")
+        yield boto3
+

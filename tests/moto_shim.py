@@ -11,6 +11,8 @@ import contextlib
 from collections.abc import Iterator
 from unittest import mock
 
+import yaml
+
 
 def _kms_key_tags():
     """moto's KMS model reads CloudFormation ``Tags`` as ``TagKey``/``TagValue`` pairs (the KMS API's spelling),
@@ -373,3 +375,17 @@ def moto_shims() -> Iterator[None]:
         for shim in SHIMS:
             stack.enter_context(shim())
         yield
+
+
+class FastLoader(yaml.CLoader):
+    """libyaml's parser with moto's constructor for CloudFormation's short tags (!Ref, !Sub...): moto parses every
+    template with PyYAML's pure-Python yaml.Loader, most of a big deploy test's time; the split services' tests swap this in."""
+
+
+def fast_template_parsing(monkeypatch) -> None:
+    """moto (and the tests' own reads of deployed templates) parse YAML with FastLoader for the rest of the test."""
+    from moto.cloudformation.utils import yaml_tag_constructor
+
+    FastLoader.add_multi_constructor("", yaml_tag_constructor)
+    monkeypatch.setattr(yaml, "Loader", FastLoader)
+

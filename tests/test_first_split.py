@@ -13,31 +13,10 @@ from click.testing import CliRunner
 
 from generator import deploy as deployer
 from generator.cli import main
+from tests.conftest import ARTIFACT_BUCKET as BUCKET
 from tests.conftest import micro_spec
+from tests.moto_shim import FastLoader
 from tests.test_patterns import MAX_MICRO_ROUTES
-from tests.test_staged_deploy import _FastLoader, _short_tags
-
-BUCKET = "msgen-artifacts-test"
-
-
-@pytest.fixture
-def moto_aws(monkeypatch, tmp_path):
-    import boto3
-    from moto import mock_aws
-
-    from tests.conftest import offline_aws
-    from tests.moto_shim import moto_shims
-    from tests.test_fleet import fleet_moto_shims
-
-    _short_tags()
-    offline_aws(monkeypatch, tmp_path, "us-east-1")
-    monkeypatch.setattr(deployer, "POLL_SECONDS", 0.0)
-    monkeypatch.setattr(yaml, "Loader", _FastLoader)  # moto parses templates with yaml.Loader (pure Python): slow
-    with moto_shims(), fleet_moto_shims(), mock_aws(config={"lambda": {"use_docker": False}}):
-        boto3.client("s3").create_bucket(Bucket=BUCKET)
-        for env in ("dev", "prod"):
-            boto3.client("ssm").put_parameter(Name=f"/msgen/{env}/bootstrap/artifact-bucket", Value=BUCKET, Type="String")
-        yield boto3
 
 
 def write_spec(spec: Path, routes: int) -> None:
@@ -50,16 +29,16 @@ def deploy(spec: Path, env: str, artifact: Path, *extra: str):
 
 def deployed_template(cf, stack: str) -> dict:
     body = cf.get_template(StackName=stack)["TemplateBody"]
-    return yaml.load(body, Loader=_FastLoader) if isinstance(body, str) else body
+    return yaml.load(body, Loader=FastLoader) if isinstance(body, str) else body
 
 
 def lock_homes(folder: Path) -> dict[str, str]:
     return yaml.safe_load((folder / "service.lock.json").read_text())["resources"]
 
 
-def test_a_split_without_the_deployed_template_is_refused_before_anything_changes_and_the_fix_deploys(moto_aws, tmp_path):
+def test_a_split_without_the_deployed_template_is_refused_before_anything_changes_and_the_fix_deploys(nested_moto, tmp_path):
     runner = CliRunner()
-    cf, s3 = moto_aws.client("cloudformation"), moto_aws.client("s3")
+    cf, s3 = nested_moto.client("cloudformation"), nested_moto.client("s3")
     spec, artifact = tmp_path / "service.yaml", tmp_path / "function.zip"
     artifact.write_bytes(b"PK\x05\x06" + b"\0" * 18)
     write_spec(spec, MAX_MICRO_ROUTES)  # one template, deployed (prod: log groups DeletionPolicy Retain)
@@ -108,10 +87,10 @@ def test_a_split_without_the_deployed_template_is_refused_before_anything_change
     assert "NestedStack1" in parent
 
 
-def test_allowing_the_data_loss_of_the_moved_log_groups_does_not_let_the_move_through(moto_aws, tmp_path):
+def test_allowing_the_data_loss_of_the_moved_log_groups_does_not_let_the_move_through(nested_moto, tmp_path):
     """dev deletes its log groups (DeletionPolicy Delete): the data-loss guard alone would ask for --allow-data-loss, and
     following that advice would still fail on every fixed name. The move is refused first, whatever is allowed."""
-    cf = moto_aws.client("cloudformation")
+    cf = nested_moto.client("cloudformation")
     spec, artifact = tmp_path / "service.yaml", tmp_path / "function.zip"
     artifact.write_bytes(b"PK\x05\x06" + b"\0" * 18)
     write_spec(spec, MAX_MICRO_ROUTES)

@@ -303,28 +303,8 @@ def test_the_generated_makefile_lints_every_template_of_every_environment():
     assert "$(CFN_LINT) infra/*/*.yaml" in makefile
 
 
-@pytest.fixture
-def moto_aws(monkeypatch, tmp_path):
-    """moto with the artifact bucket and the SSM parameter msgen bootstrap publishes (as tests/test_deploy.py)."""
-    import boto3
-    from moto import mock_aws
-
-    from generator import deploy as deployer
-    from tests.conftest import offline_aws
-    from tests.moto_shim import moto_shims
-
-    offline_aws(monkeypatch, tmp_path, "us-east-1")
-    monkeypatch.setattr(deployer, "POLL_SECONDS", 0.0)
-    from tests.test_fleet import fleet_moto_shims  # SSM parameter tags as a map (the services publish their API id)
-
-    with moto_shims(), fleet_moto_shims(), mock_aws(config={"lambda": {"use_docker": False}}):
-        boto3.client("s3").create_bucket(Bucket="msgen-artifacts-test")
-        boto3.client("ssm").put_parameter(Name="/msgen/dev/bootstrap/artifact-bucket", Value="msgen-artifacts-test", Type="String")
-        yield boto3
-
-
 @pytest.mark.slow
-def test_deploy_uploads_the_nested_templates_where_the_parent_points(moto_aws, tmp_path):
+def test_deploy_uploads_the_nested_templates_where_the_parent_points(nested_moto, tmp_path):
     from generator import deploy as deployer
 
     runner = CliRunner()
@@ -338,12 +318,12 @@ def test_deploy_uploads_the_nested_templates_where_the_parent_points(moto_aws, t
     assert nested
     result = runner.invoke(main, ["deploy", str(spec), "--env", "dev", "--artifact", str(artifact), "--yes"])
     assert result.exit_code == 0, result.output[-3000:]
-    keys = {o["Key"] for o in moto_aws.client("s3").list_objects_v2(Bucket="msgen-artifacts-test")["Contents"]}
+    keys = {o["Key"] for o in nested_moto.client("s3").list_objects_v2(Bucket="msgen-artifacts-test")["Contents"]}
     for name, body in nested.items():
         key = deployer.nested_template_key("catalog-svc", body)
         assert key in keys and f"nested stack {name}: s3://msgen-artifacts-test/{key}" in result.output
     assert "stack catalog-svc-dev: CREATE_COMPLETE" in result.output
-    stacks = {s["StackName"]: s["StackStatus"] for s in moto_aws.client("cloudformation").describe_stacks()["Stacks"]}
+    stacks = {s["StackName"]: s["StackStatus"] for s in nested_moto.client("cloudformation").describe_stacks()["Stacks"]}
     assert stacks["catalog-svc-dev"] == "CREATE_COMPLETE"
 
 

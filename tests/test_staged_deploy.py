@@ -18,11 +18,12 @@ from generator import api, stacklock, staging
 from generator import deploy as deployer
 from generator.cli import main
 from generator.synth import nesting
+from tests.conftest import ARTIFACT_BUCKET as BUCKET
 from tests.conftest import micro_spec
+from tests.moto_shim import FastLoader
 
 ROUTES = 60
 QUOTA = 300  # NestedStack1 (273) and NestedStack2 (274) do not fit together: three stages
-BUCKET = "msgen-artifacts-test"
 STACK = "catalog-svc-dev"
 
 
@@ -47,38 +48,8 @@ def final_templates(folder: Path) -> dict[str, dict]:
     out = {}
     for path in sorted((folder / "infra" / "dev").glob("template*.yaml")):
         name = path.name.removeprefix("template").removesuffix(".yaml").lstrip(".")
-        out[name] = yaml.load(path.read_text(), Loader=_FastLoader)
+        out[name] = yaml.load(path.read_text(), Loader=FastLoader)
     return out
-
-
-class _FastLoader(yaml.CLoader):
-    """libyaml's parser with moto's constructor for CloudFormation's short tags (!Ref, !Sub...)."""
-
-
-def _short_tags() -> None:
-    from moto.cloudformation.utils import yaml_tag_constructor
-
-    _FastLoader.add_multi_constructor("", yaml_tag_constructor)
-
-
-@pytest.fixture
-def moto_aws(monkeypatch, tmp_path):
-    import boto3
-    from moto import mock_aws
-
-    _short_tags()
-
-    from tests.conftest import offline_aws
-    from tests.moto_shim import moto_shims
-    from tests.test_fleet import fleet_moto_shims
-
-    offline_aws(monkeypatch, tmp_path, "us-east-1")
-    monkeypatch.setattr(deployer, "POLL_SECONDS", 0.0)
-    monkeypatch.setattr(yaml, "Loader", _FastLoader)  # moto parses each template with yaml.Loader (pure Python): most of the time
-    with moto_shims(), fleet_moto_shims(), mock_aws(config={"lambda": {"use_docker": False}}):
-        boto3.client("s3").create_bucket(Bucket=BUCKET)
-        boto3.client("ssm").put_parameter(Name="/msgen/dev/bootstrap/artifact-bucket", Value=BUCKET, Type="String")
-        yield boto3
 
 
 def nested_state(cf) -> dict[str, dict]:
@@ -102,7 +73,7 @@ def nested_state(cf) -> dict[str, dict]:
 
 def deployed_parent(cf) -> dict:
     body = cf.get_template(StackName=STACK)["TemplateBody"]
-    return yaml.load(body, Loader=_FastLoader) if isinstance(body, str) else body  # msgen writes no short tags
+    return yaml.load(body, Loader=FastLoader) if isinstance(body, str) else body  # msgen writes no short tags
 
 
 def inventory(cf) -> dict[str, dict[str, str]]:
@@ -155,7 +126,7 @@ def data_resources(template: dict) -> dict[str, dict]:
 
 
 @pytest.mark.slow
-def test_a_first_deploy_and_a_release_past_the_quota_go_in_stages_and_end_as_a_one_shot_deploy(moto_aws, tmp_path, monkeypatch):
+def test_a_first_deploy_and_a_release_past_the_quota_go_in_stages_and_end_as_a_one_shot_deploy(nested_moto, tmp_path, monkeypatch):
     from generator import diff as differ
     from generator import lint
 
@@ -165,7 +136,7 @@ def test_a_first_deploy_and_a_release_past_the_quota_go_in_stages_and_end_as_a_o
     assert sizes == {"NestedStack1": 273, "NestedStack2": 274, "NestedStack3": 57}
     artifact = tmp_path / "function.zip"
     artifact.write_bytes(b"PK\x05\x06" + b"\0" * 18)
-    cf = moto_aws.client("cloudformation")
+    cf = nested_moto.client("cloudformation")
     monkeypatch.setattr(staging, "NESTED_OPERATION_QUOTA", QUOTA)
     stages = record_stages(monkeypatch, cf)
 
@@ -190,7 +161,7 @@ def test_a_first_deploy_and_a_release_past_the_quota_go_in_stages_and_end_as_a_o
 
     # the intermediate parents are valid templates (stage 1, the furthest from the release, through msgen's lint engine:
     # cfn-lint and msgen's rules), and keep every data resource as the release has it
-    parents = [yaml.load(s["text"], Loader=_FastLoader) for s in stages]
+    parents = [yaml.load(s["text"], Loader=FastLoader) for s in stages]
     assert lint.lint_many([("stage1", stages[0]["text"])], jobs=1) == {"stage1": []}
     for i, parent in enumerate(parents):
         assert data_resources(parent) == data_resources(final[""]), f"stage {i + 1}"
@@ -214,7 +185,7 @@ def test_a_first_deploy_and_a_release_past_the_quota_go_in_stages_and_end_as_a_o
     # ... and as a one-shot deploy in another account (quota as CloudFormation's) leaves it
     monkeypatch.setattr(staging, "NESTED_OPERATION_QUOTA", 2500)
     monkeypatch.setenv("MOTO_ACCOUNT_ID", "210987654321")
-    moto_aws.client("s3").create_bucket(Bucket="msgen-artifacts-one-shot")
+    nested_moto.client("s3").create_bucket(Bucket="msgen-artifacts-one-shot")
     one = deploy(spec, artifact, "--artifact-bucket", "msgen-artifacts-one-shot")
     assert one.exit_code == 0 and "stage 1 of" not in one.stderr, one.stderr[-3000:]
     assert inventory(cf) == staged
@@ -242,7 +213,7 @@ def test_a_first_deploy_and_a_release_past_the_quota_go_in_stages_and_end_as_a_o
     assert keys == [{"NestedStack1": new, "NestedStack2": old, "NestedStack3": old},
                     {"NestedStack1": new, "NestedStack2": new, "NestedStack3": old},
                     {"NestedStack1": new, "NestedStack2": new, "NestedStack3": new}]
-    stage1 = yaml.load(stages[0]["text"], Loader=_FastLoader)["Resources"]
+    stage1 = yaml.load(stages[0]["text"], Loader=FastLoader)["Resources"]
     assert stage1["NestedStack2"]["Properties"]["Parameters"]["ArtifactKey"] == old
     assert stage1["NestedStack1"]["Properties"]["Parameters"]["ArtifactKey"] == {"Ref": "ArtifactKey"}
     assert deployed_parent(cf) == final[""]
@@ -251,7 +222,7 @@ def test_a_first_deploy_and_a_release_past_the_quota_go_in_stages_and_end_as_a_o
 
 
 @pytest.mark.slow
-def test_a_stage_that_cannot_fit_is_refused_before_anything_changes(moto_aws, tmp_path, monkeypatch):
+def test_a_stage_that_cannot_fit_is_refused_before_anything_changes(nested_moto, tmp_path, monkeypatch):
     spec = write_service(tmp_path / "svc")
     artifact = tmp_path / "function.zip"
     artifact.write_bytes(b"PK\x05\x06" + b"\0" * 18)
@@ -261,7 +232,7 @@ def test_a_stage_that_cannot_fit_is_refused_before_anything_changes(moto_aws, tm
     assert ("refused: nested stack NestedStack1 alone has 273 resources, more than the 250 CloudFormation creates or updates in "
             "one operation (quota 'Nested stacks')") in result.stderr
     assert "The service has 604 resources in nested stacks" in result.stderr and "nothing was changed" in result.stderr
-    assert not _exists(moto_aws.client("cloudformation"))
+    assert not _exists(nested_moto.client("cloudformation"))
 
 
 def test_growth_creates_the_new_nested_stacks_in_stages_after_updating_the_last_one(tmp_path):
@@ -294,7 +265,7 @@ def test_growth_creates_the_new_nested_stacks_in_stages_after_updating_the_last_
     assert [(s.updated, s.created, s.resources) for s in stages] == [
         ([], ["NestedStack2"], 288), ([], ["NestedStack3"], 303), ([], ["NestedStack4"], 129)]
     assert stages[-1].text == text
-    first = yaml.load(stages[0].text, Loader=_FastLoader)
+    first = yaml.load(stages[0].text, Loader=FastLoader)
     # stage 1: NestedStack1 as deployed, NestedStack2 as the release has it, the stacks not created yet left out together
     # with the routes they hold (the dashboard, alarms, release role and API deployment of the routes deployed by then)
     assert first["Resources"]["NestedStack1"] == after[""]["Resources"]["NestedStack1"] == before[""]["Resources"]["NestedStack1"]
@@ -354,7 +325,7 @@ def test_a_stack_the_release_empties_is_kept_until_the_last_stage_deletes_it(tmp
         (["NestedStack1"], [], len(after["NestedStack1"]["Resources"])), (["NestedStack2"], [], len(after["NestedStack2"]["Resources"])),
         (["NestedStack3"], [], shrunk), ([], ["NestedStack4"], len(before["NestedStack4"]["Resources"]))]
     for s in stages[:-1]:
-        kept = yaml.load(s.text, Loader=_FastLoader)["Resources"]["NestedStack4"]
+        kept = yaml.load(s.text, Loader=FastLoader)["Resources"]["NestedStack4"]
         assert kept["Properties"] == {**before[""]["Resources"]["NestedStack4"]["Properties"],
                                       "Parameters": {p: "x" for p in sorted(before["NestedStack4"]["Parameters"])}}
     assert stages[-1].text == text and "NestedStack4" not in text
